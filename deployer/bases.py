@@ -1,0 +1,112 @@
+"""Find the base image a build stage starts from.
+
+Resolution order: present locally → pulled → bootstrapped here from Debian packages.
+Official images are used when they are present or pullable; the local bootstrap is the
+fallback for machines that cannot reach a registry (ours), and its result is reused.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+import docker.errors
+import requests
+
+from deployer.bootstrap import BOOTSTRAP_REPOSITORY, bootstrap_debian
+from deployer.engine import Engine
+from deployer.errors import BaseImageError
+from deployer.progress import Progress, follow_events
+
+_DEBIAN_VERSIONS = {"10": "buster", "11": "bullseye", "12": "bookworm", "13": "trixie"}
+_DEBIAN_REF = re.compile(r"^(?:docker\.io/)?(?:library/)?debian:(?P<tag>[a-z0-9.]+)(?:-[\w.-]+)?$")
+
+
+class Origin(enum.Enum):
+    LOCAL = "local"
+    PULLED = "pulled"
+    BOOTSTRAPPED = "bootstrapped"
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """A resolved base: what was asked for, what the Dockerfile uses, and where it came from."""
+
+    requested: str
+    reference: str  # the tag the rendered Dockerfile names
+    image_id: str
+    origin: Origin
+    repo_digest: str | None = None
+
+
+def debian_suite(reference: str) -> str | None:
+    """The Debian suite an official Debian reference names: `debian:12-slim` -> `bookworm`."""
+    match = _DEBIAN_REF.match(reference)
+    if not match:
+        return None
+    tag = match.group("tag")
+    return _DEBIAN_VERSIONS.get(tag.split(".")[0], tag) if tag[0].isdigit() else tag
+
+
+def _local(engine: Engine, reference: str) -> str | None:
+    try:
+        return str(engine.client.images.get(reference).id)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _pull(engine: Engine, reference: str, progress: Progress) -> tuple[str | None, str]:
+    """Pull `reference`; return (image id, '') or (None, why it failed)."""
+    name, _, tag = reference.partition("@")[0].rpartition(":")
+    if not name or "/" in tag:
+        name, tag = reference, "latest"
+    try:
+        events = engine.api.pull(name, tag=tag, stream=True, decode=True)
+        log = follow_events(events, progress)
+    except (docker.errors.APIError, requests.RequestException) as error:
+        explanation = getattr(error, "explanation", None) or str(error)
+        return None, str(explanation)
+    if log.error:
+        return None, log.error
+    return _local(engine, reference), ""
+
+
+def _repo_digest(engine: Engine, reference: str) -> str | None:
+    digests = engine.client.images.get(reference).attrs.get("RepoDigests") or []
+    return str(digests[0]) if digests else None
+
+
+def resolve_base(engine: Engine, reference: str, mirror: str, progress: Progress) -> BaseImage:
+    """Make `reference` (or its bootstrapped stand-in) available; say where it came from."""
+    with engine.errors(f"Looking up base image {reference}"):
+        image_id = _local(engine, reference)
+    if image_id:
+        return BaseImage(
+            reference, reference, image_id, Origin.LOCAL, _repo_digest(engine, reference)
+        )
+
+    image_id, why = _pull(engine, reference, progress)
+    if image_id:
+        return BaseImage(
+            reference, reference, image_id, Origin.PULLED, _repo_digest(engine, reference)
+        )
+
+    suite = debian_suite(reference)
+    if suite is None:
+        raise BaseImageError(
+            f"Base image {reference} is not on this machine and could not be pulled ({why}). "
+            "Only Debian images can be bootstrapped locally: set [images] in sitedeploy.toml "
+            "(or --builder-image/--nginx-image) to a debian:<suite> image, or load the image "
+            "with `docker load`."
+        )
+    stand_in = f"{BOOTSTRAP_REPOSITORY}:{suite}"
+    with engine.errors(f"Looking up base image {stand_in}"):
+        image_id = _local(engine, stand_in)
+    if image_id:
+        return BaseImage(reference, stand_in, image_id, Origin.BOOTSTRAPPED)
+    with progress.step(
+        f"Bootstrapping {stand_in} from Debian packages ({reference} could not be pulled)"
+    ):
+        made = bootstrap_debian(engine, suite, mirror, progress)
+    return BaseImage(reference, made.tag, made.image_id, Origin.BOOTSTRAPPED)

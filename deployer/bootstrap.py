@@ -1,0 +1,179 @@
+"""Make a Debian base image from Debian packages, the way the official images are made.
+
+A minimal root filesystem (mmdebstrap, or debootstrap where that is all there is) is
+written as a tarball and imported: FROM scratch plus a rootfs, like `debian:*-slim`.
+The result is tagged `sitedeploy/debian:<suite>` — never under an official name — and
+labelled with the suite, mirror and the tarball's sha256 so its origin can be traced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from deployer.engine import Engine
+from deployer.errors import BaseImageError
+from deployer.progress import Progress
+
+BOOTSTRAP_REPOSITORY = "sitedeploy/debian"
+SUITE_LABEL = "io.sitedeploy.bootstrap.suite"
+MIRROR_LABEL = "io.sitedeploy.bootstrap.mirror"
+ROOTFS_LABEL = "io.sitedeploy.bootstrap.rootfs-sha256"
+
+# What the official images do to a fresh rootfs (debuerreotype's "slimify" and apt
+# settings): no docs, man pages or translations; apt keeps no package caches, so an
+# `apt-get install` layer does not carry ~78 MB of /var/cache/apt/*.bin; no services
+# start inside builds.
+_DPKG_EXCLUDES = (
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-include=/usr/share/locale/locale.alias",
+    "path-exclude=/usr/share/lintian/*",
+)
+_CUSTOMIZE = r"""set -eu
+root="$1"
+archives=/var/cache/apt/archives
+clean="rm -f $archives/*.deb $archives/partial/*.deb /var/cache/apt/*.bin || true"
+conf="$root/etc/apt/apt.conf.d"
+cat > "$conf/docker-clean" <<EOF
+DPkg::Post-Invoke { "$clean"; };
+APT::Update::Post-Invoke { "$clean"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+echo 'Acquire::Languages "none";' > "$conf/docker-no-languages"
+echo 'Acquire::GzipIndexes "true";' > "$conf/docker-gzip-indexes"
+echo 'APT::AutoRemove::SuggestsImportant "false";' > "$conf/docker-autoremove-suggests"
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/$archives/*.deb
+rm -rf "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/* "$root"/var/tmp/*
+: > "$root/etc/machine-id"
+"""
+
+
+@dataclass(frozen=True)
+class Bootstrapped:
+    tag: str
+    image_id: str
+    rootfs_sha256: str
+
+
+def sources(suite: str, mirror: str) -> list[str]:
+    """The apt source lines for `suite`: main, updates and security where they exist."""
+    lines = [f"deb {mirror} {suite} main"]
+    if suite not in {"sid", "unstable", "experimental"}:
+        lines.append(f"deb {mirror} {suite}-updates main")
+        if mirror.rstrip("/").endswith("/debian"):
+            lines.append(f"deb {mirror.rstrip('/')}-security {suite}-security main")
+    return lines
+
+
+def _tool() -> str:
+    for tool in ("mmdebstrap", "debootstrap"):
+        if shutil.which(tool):
+            return tool
+    raise BaseImageError(
+        "Neither mmdebstrap nor debootstrap is installed, so no Debian base image can be "
+        "made here, and none could be pulled. Install one (`sudo apt-get install mmdebstrap`) "
+        "and run again, or make a Debian image available to the daemon."
+    )
+
+
+def _run(command: list[str], progress: Progress) -> None:
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
+    assert process.stdout is not None
+    tail: list[str] = []
+    try:
+        for line in process.stdout:
+            progress.detail(line)
+            tail = [*tail[-19:], line.rstrip()]
+        code = process.wait()
+    except BaseException:
+        process.terminate()
+        process.wait()
+        raise
+    if code != 0:
+        raise BaseImageError(
+            f"{command[0]} failed (exit {code}) while making a Debian base image:\n"
+            + "\n".join(tail)
+            + "\nCheck that the Debian mirror is reachable ([build] debian_mirror in "
+            "sitedeploy.toml) and that you run as root or may use user namespaces."
+        )
+
+
+def _make_rootfs_tar(tool: str, suite: str, mirror: str, workdir: Path, progress: Progress) -> Path:
+    tarball = workdir / "rootfs.tar"
+    customize = workdir / "customize.sh"
+    customize.write_text(_CUSTOMIZE)
+    if tool == "mmdebstrap":
+        command = [
+            "mmdebstrap",
+            "--variant=minbase",
+            *(f"--dpkgopt={option}" for option in _DPKG_EXCLUDES),
+            f'--customize-hook=sh {customize} "$1"',
+            suite,
+            str(tarball),
+            *sources(suite, mirror),
+        ]
+        _run(command, progress)
+        return tarball
+    rootfs = workdir / "rootfs"
+    rootfs.mkdir()
+    _run(["debootstrap", "--variant=minbase", suite, str(rootfs), mirror], progress)
+    with (rootfs / "etc/apt/sources.list").open("w") as handle:
+        handle.write("\n".join(sources(suite, mirror)) + "\n")
+    _run(["sh", str(customize), str(rootfs)], progress)
+    _run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], progress)
+    return tarball
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def bootstrap_debian(engine: Engine, suite: str, mirror: str, progress: Progress) -> Bootstrapped:
+    """Build `sitedeploy/debian:<suite>` from packages and import it; return its id.
+
+    Everything is made in a temporary folder that is removed whatever happens; the tag is
+    only set by the import, after the rootfs is complete.
+    """
+    tool = _tool()
+    tag = f"{BOOTSTRAP_REPOSITORY}:{suite}"
+    with tempfile.TemporaryDirectory(prefix="sitedeploy-bootstrap-", dir=_temp_root()) as tmp:
+        tarball = _make_rootfs_tar(tool, suite, mirror, Path(tmp), progress)
+        checksum = _sha256(tarball)
+        progress.detail(f"importing {tarball.stat().st_size // 2**20} MiB root filesystem")
+        changes = [
+            'CMD ["bash"]',
+            f"LABEL {SUITE_LABEL}={suite} {MIRROR_LABEL}={mirror} {ROOTFS_LABEL}={checksum}",
+        ]
+        with engine.errors(f"Importing the {suite} root filesystem as {tag}"):
+            engine.api.import_image_from_file(
+                str(tarball), repository=BOOTSTRAP_REPOSITORY, tag=suite, changes=changes
+            )
+            image = engine.client.images.get(tag)
+    return Bootstrapped(tag=tag, image_id=str(image.id), rootfs_sha256=checksum)
+
+
+def _temp_root() -> str | None:
+    # /var/tmp is on disk; /tmp may be a small tmpfs and a rootfs tarball is ~120 MB.
+    return "/var/tmp" if os.access("/var/tmp", os.W_OK) else None

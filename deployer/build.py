@@ -1,0 +1,213 @@
+"""`sitedeploy build`: from a site folder to its images.
+
+Stages, in order: read what the site needs (plugins → Debian packages), scan the build
+context, resolve the base images, make sure the shared nginx runtime image exists, render
+the site's Dockerfile, then build the builder stage and the final nginx image.
+
+Images are tagged by a content hash of every build input (site files, rendered Dockerfile,
+base and runtime image ids, sitedeploy's version): the same inputs give the same tag, and a
+tag that already exists is reused without building.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import docker.errors
+
+from deployer import __version__
+from deployer.bases import BaseImage, resolve_base
+from deployer.builders import Builder, BuildOutput, BuildRequest, choose_builder
+from deployer.config import SiteConfig
+from deployer.context import scan_context
+from deployer.dockerfile import (
+    BUILDER_STAGE,
+    FINAL_STAGE,
+    render_runtime_dockerfile,
+    render_site_dockerfile,
+)
+from deployer.engine import Engine
+from deployer.errors import BuildFailed, JekyllFailed
+from deployer.jekyll_log import jekyll_error, jekyll_warnings
+from deployer.plugins import read_requirements
+from deployer.progress import Progress
+from deployer.resources import docker_dir
+from deployer.site import CONTENT_LABEL, ROLE_LABEL, Site
+
+RUNTIME_REPOSITORY = "sitedeploy/nginx-runtime"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    tag: str
+    id: str
+    size: int
+    layers: int
+
+
+@dataclass(frozen=True)
+class SiteImages:
+    """The result of a site build."""
+
+    image: ImageInfo
+    builder: ImageInfo
+    runtime: ImageInfo
+    bases: tuple[BaseImage, ...]
+    content_hash: str
+    baseurl: str
+    dockerfile: str
+    builder_name: str
+    reused: bool
+    seconds: float
+    warnings: tuple[str, ...] = field(default=())
+
+
+def image_info(engine: Engine, tag: str) -> ImageInfo | None:
+    """Size and layer count of a local image, or None if there is no such image."""
+    try:
+        image = engine.client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return None
+    layers = image.attrs.get("RootFS", {}).get("Layers") or []
+    return ImageInfo(
+        tag=tag, id=str(image.id), size=int(image.attrs.get("Size", 0)), layers=len(layers)
+    )
+
+
+def _hash(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _tail(lines: list[str], count: int = 15) -> str:
+    return "\n".join(f"  {line}" for line in lines[-count:])
+
+
+def _raise_for(output: BuildOutput, site: Site, what: str) -> None:
+    step = output.failed_step
+    if step and "jekyll build" in step.instruction:
+        raise JekyllFailed(
+            f"Jekyll could not build {site.path}:\n{jekyll_error(step.lines)}\n"
+            "Fix the file named above and run again."
+        )
+    if step and "apt-get install" in step.instruction:
+        raise BuildFailed(
+            f"Installing Debian packages for {what} failed:\n{_tail(step.lines)}\n"
+            "Check the package names ([build] packages in sitedeploy.toml) and that the "
+            "Debian mirror is reachable from containers."
+        )
+    instruction = f" at `{step.instruction}`" if step else ""
+    lines = _tail(step.lines) if step else ""
+    raise BuildFailed(f"Building {what} failed{instruction}: {output.error}\n{lines}".rstrip())
+
+
+def _run_build(
+    builder: Builder, request: BuildRequest, site: Site, progress: Progress
+) -> BuildOutput:
+    output = builder.build(request, progress)
+    if output.error or not output.image_id:
+        _raise_for(output, site, request.tag)
+    return output
+
+
+def ensure_runtime(
+    engine: Engine, builder: Builder, nginx_base: BaseImage, site: Site, progress: Progress
+) -> ImageInfo:
+    """The shared nginx runtime image for this base, built once and reused by every site."""
+    dockerfile = render_runtime_dockerfile(nginx_base=nginx_base.reference)
+    context = scan_context(docker_dir() / "runtime")
+    tag = (
+        f"{RUNTIME_REPOSITORY}:{_hash(dockerfile, context.content_hash, nginx_base.image_id)[:12]}"
+    )
+    existing = image_info(engine, tag)
+    if existing:
+        return existing
+    with progress.step(f"Building the nginx runtime image {tag}"):
+        labels = {
+            ROLE_LABEL: "runtime",
+            "org.opencontainers.image.title": "sitedeploy nginx runtime",
+        }
+        request = BuildRequest(context, dockerfile, tag, "runtime", labels)
+        _run_build(builder, request, site, progress)
+    info = image_info(engine, tag)
+    assert info is not None
+    return info
+
+
+def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progress) -> SiteImages:
+    """Build (or reuse) the site's builder and nginx images."""
+    started = time.monotonic()
+    requirements = read_requirements(site.path, config.jekyll_config, config.packages)
+    context = scan_context(site.path)
+    warnings = [*requirements.warnings, *context.warnings]
+    builder = choose_builder(engine, config.engine)
+
+    with progress.step("Resolving base images"):
+        builder_base = resolve_base(engine, config.builder_image, config.debian_mirror, progress)
+        nginx_base = resolve_base(engine, config.nginx_image, config.debian_mirror, progress)
+    runtime = ensure_runtime(engine, builder, nginx_base, site, progress)
+
+    dockerfile = render_site_dockerfile(
+        site_name=site.name,
+        site_id=site.id,
+        builder_base=builder_base.reference,
+        runtime_image=runtime.tag,
+        requirements=requirements,
+        buildkit=builder.name.startswith("BuildKit"),
+    )
+    content_hash = _hash(
+        __version__, context.content_hash, dockerfile, builder_base.image_id, runtime.id
+    )
+    tag = f"{site.repository}:{content_hash[:12]}"
+    builder_tag = f"{site.builder_repository}:{content_hash[:12]}"
+    image, builder_image = image_info(engine, tag), image_info(engine, builder_tag)
+    reused = image is not None and builder_image is not None
+    if not reused:
+        labels = {
+            **site.labels,
+            CONTENT_LABEL: content_hash,
+            "org.opencontainers.image.title": site.name,
+            "org.opencontainers.image.created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "io.sitedeploy.version": __version__,
+            "io.sitedeploy.builder-base": f"{builder_base.requested} {builder_base.image_id}",
+            "io.sitedeploy.nginx-base": f"{nginx_base.requested} {nginx_base.image_id}",
+            "io.sitedeploy.runtime": runtime.id,
+        }
+        with progress.step(f"Building {site.name} with Jekyll ({builder.name})"):
+            request = BuildRequest(
+                context, dockerfile, builder_tag, BUILDER_STAGE, {**labels, ROLE_LABEL: "builder"}
+            )
+            output = _run_build(builder, request, site, progress)
+            jekyll_step = output.step("jekyll build")
+            if jekyll_step:
+                warnings.extend(f"Jekyll: {w}" for w in jekyll_warnings(jekyll_step.lines))
+        with progress.step(f"Packing the nginx image {tag}"):
+            request = BuildRequest(
+                context, dockerfile, tag, FINAL_STAGE, {**labels, ROLE_LABEL: "site"}
+            )
+            _run_build(builder, request, site, progress)
+        image, builder_image = image_info(engine, tag), image_info(engine, builder_tag)
+        assert image is not None and builder_image is not None
+
+    with engine.errors(f"Tagging {tag}"):
+        engine.client.images.get(tag).tag(site.repository, "latest")
+    assert image is not None and builder_image is not None
+    return SiteImages(
+        image=image,
+        builder=builder_image,
+        runtime=runtime,
+        bases=(builder_base, nginx_base),
+        content_hash=content_hash,
+        baseurl=requirements.baseurl,
+        dockerfile=dockerfile,
+        builder_name=builder.name,
+        reused=reused,
+        seconds=time.monotonic() - started,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,258 @@
+"""The `sitedeploy` command line: parse options, call one function, print the result.
+
+Nothing here talks to Docker directly; each command hands its options to the module that
+does the work (build, up, preview, report, new).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import click
+
+from deployer import __version__
+from deployer.build import build_site
+from deployer.config import BuildEngine, SiteConfig, load_config
+from deployer.engine import Engine, connect
+from deployer.errors import SitedeployError
+from deployer.new import new_site
+from deployer.preview import preview_logs, preview_status, stop_previews
+from deployer.progress import Progress
+from deployer.report import build_summary, image_layers, show_build, show_up, up_summary
+from deployer.site import Site, open_site
+from deployer.sitefiles import extract_built_site
+from deployer.up import up as run_up
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Options declared once and shared by several commands."""
+
+    def apply(command: F) -> F:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
+
+
+_output_options = _options(
+    click.option("-v", "--verbose", is_flag=True, help="Show every line the engine prints."),
+    click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors."),
+    click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print one JSON object on stdout (human output goes to stderr).",
+    ),
+)
+
+_site_argument = click.argument(
+    "site", type=click.Path(path_type=Path, file_okay=False), default=".", required=False
+)
+
+_build_options = _options(
+    click.option("--builder-image", help="Base image of the Jekyll stage [debian:bookworm-slim]."),
+    click.option("--nginx-image", help="Base image nginx is taken from [debian:bookworm-slim]."),
+    click.option(
+        "--engine",
+        type=click.Choice([e.value for e in BuildEngine]),
+        help="Build with BuildKit (docker CLI) or the classic builder (Docker SDK) [auto].",
+    ),
+    click.option(
+        "--jekyll-config",
+        help="Jekyll config files, comma-separated, relative to SITE [_config.yml].",
+    ),
+)
+
+_preview_options = _options(
+    click.option("--host", help="Host address the preview is published on [127.0.0.1]."),
+    click.option("--port", type=int, help="Host port of the preview [8080]."),
+)
+
+
+def _emit(as_json: bool, data: dict[str, Any]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _json_errors(command: F) -> F:
+    """With --json, a failure is also one JSON object on stdout: {"ok": false, "error": …}."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SitedeployError as error:
+            if kwargs.get("as_json"):
+                click.echo(json.dumps({"ok": False, "error": error.format_message()}, indent=2))
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(site_path: Path, **overrides: Any) -> tuple[Site, SiteConfig]:
+    jekyll_config = overrides.pop("jekyll_config", None)
+    if jekyll_config is not None:
+        overrides["jekyll_config"] = [
+            name.strip() for name in jekyll_config.split(",") if name.strip()
+        ]
+    folder = site_path.expanduser().resolve()
+    config = load_config(folder, overrides) if folder.is_dir() else SiteConfig()
+    return open_site(site_path, config.name), config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sitedeploy")
+def main() -> None:
+    """Turn a Jekyll site into a small, hardened nginx container image and run it.
+
+    SITE is a Jekyll site folder (one with _config.yml); it defaults to the current folder.
+    Settings come from SITE/sitedeploy.toml and are overridden by flags.
+    """
+
+
+@main.command()
+@click.argument("destination", type=click.Path(path_type=Path))
+def new(destination: Path) -> None:
+    """Create a new site in DESTINATION from the starter template (never overwrites)."""
+    created = new_site(destination)
+    click.echo(f"Created {created}. Next: sitedeploy up {created}", err=True)
+
+
+@main.command()
+@_site_argument
+@_build_options
+@_preview_options
+@_output_options
+@_json_errors
+def up(site: Path, as_json: bool, quiet: bool, verbose: bool, **options: Any) -> None:
+    """Build SITE, start its preview, check every file over HTTP, report.
+
+    Returns once the preview is healthy and leaves it running. A failed build or check
+    leaves the previous preview serving. Exits non-zero if anything failed.
+    """
+    progress = Progress(quiet=quiet, verbose=verbose)
+    folder, config = _load(site, **options)
+    engine = connect()
+    result = run_up(engine, folder, config, progress)
+    summary = up_summary(
+        result.images,
+        result.built.total_bytes,
+        image_layers(engine, result.images.image.tag),
+        result.health,
+        result.container,
+    )
+    for warning in summary["warnings"]:
+        progress.warning(_warning_text(warning))
+    show_up(progress, summary)
+    _emit(as_json, {"ok": True, **summary})
+
+
+def _warning_text(warning: dict[str, Any]) -> str:
+    if warning.get("kind") == "build":
+        return str(warning["detail"])
+    referrer = f" (from {warning['referrer']})" if warning.get("referrer") else ""
+    return f"{warning['kind']}: {warning['url']}{referrer}: {warning['detail']}"
+
+
+def _build(
+    engine: Engine, site: Path, options: dict[str, Any], progress: Progress
+) -> dict[str, Any]:
+    folder, config = _load(site, **options)
+    images = build_site(engine, folder, config, progress)
+    built = extract_built_site(engine, images.builder.tag, folder, images.content_hash)
+    return build_summary(images, built.total_bytes, image_layers(engine, images.image.tag))
+
+
+@main.command()
+@_site_argument
+@_build_options
+@click.option("--print-dockerfile", is_flag=True, help="Also print the rendered Dockerfile.")
+@_output_options
+@_json_errors
+def build(
+    site: Path, as_json: bool, quiet: bool, verbose: bool, print_dockerfile: bool, **options: Any
+) -> None:
+    """Build SITE's images (the Jekyll builder and the final nginx image) without running them."""
+    progress = Progress(quiet=quiet, verbose=verbose)
+    summary = _build(connect(), site, options, progress)
+    for warning in summary["warnings"]:
+        progress.warning(warning)
+    show_build(progress, summary)
+    if print_dockerfile:
+        click.echo(summary["dockerfile"], err=as_json)
+    _emit(as_json, {"ok": True, **summary})
+
+
+@main.command()
+@_site_argument
+@_build_options
+@_output_options
+@_json_errors
+def report(site: Path, as_json: bool, quiet: bool, verbose: bool, **options: Any) -> None:
+    """Show where SITE's image bytes come from: sizes, ratio, and every layer.
+
+    Builds first if the site changed since the last build (reusing it otherwise).
+    """
+    progress = Progress(quiet=quiet, verbose=verbose)
+    summary = _build(connect(), site, options, progress)
+    show_build(progress, summary, show_layers=True)
+    _emit(as_json, {"ok": True, **summary})
+
+
+@main.command()
+@_site_argument
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@_json_errors
+def status(site: Path, as_json: bool) -> None:
+    """Is SITE's preview running, from which image, at which URL, and is it healthy?
+
+    Exits 0 when the preview is running and answering, 3 otherwise.
+    """
+    folder, _config = _load(site)
+    state = preview_status(connect(), folder)
+    _emit(as_json, {"site": str(folder.path), **state.as_dict()})
+    if not as_json:
+        if state.container is None:
+            click.echo(f"No preview of {folder.path}. Start one with: sitedeploy up {site}")
+        else:
+            health = f", image health check: {state.health}" if state.health else ""
+            answering = "answering" if state.answering else "NOT answering"
+            click.echo(
+                f"{state.container}: {state.state}{health}\n"
+                f"  image: {state.image}\n  url:   {state.url} ({answering})"
+            )
+    if not (state.state == "running" and state.answering):
+        sys.exit(3)
+
+
+@main.command()
+@_site_argument
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new log lines.")
+@click.option("--tail", default="all", help="Only the last N lines [all].")
+def logs(site: Path, follow: bool, tail: str) -> None:
+    """Print the nginx logs of SITE's preview container."""
+    folder, _config = _load(site)
+    lines: int | Literal["all"] = int(tail) if tail.isdigit() else "all"
+    for chunk in preview_logs(connect(), folder, follow=follow, tail=lines):
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
+
+
+@main.command()
+@_site_argument
+def down(site: Path) -> None:
+    """Stop and remove SITE's preview container (images are kept)."""
+    folder, _config = _load(site)
+    removed = stop_previews(connect(), folder)
+    if removed:
+        click.echo(f"Stopped and removed {', '.join(removed)}.", err=True)
+    else:
+        click.echo(f"No preview of {folder.path} was running.", err=True)

@@ -1,0 +1,268 @@
+"""The site's settings: `sitedeploy.toml` in the site folder, overridden by command-line flags.
+
+The schema is declared once (`_FIELDS`). Validation collects every bad key and reports
+them together, each with the file, line and key, so one run shows everything to fix.
+Flags default to None so that an unset flag never overrides the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import ipaddress
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deployer.errors import ConfigError
+
+CONFIG_FILE = "sitedeploy.toml"
+
+
+class BuildEngine(enum.Enum):
+    """Which builder turns the Dockerfile into images."""
+
+    AUTO = "auto"
+    BUILDKIT = "buildkit"
+    CLASSIC = "classic"
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Validated settings for one site."""
+
+    name: str | None = None
+    builder_image: str = "debian:bookworm-slim"
+    nginx_image: str = "debian:bookworm-slim"
+    engine: BuildEngine = BuildEngine.AUTO
+    jekyll_config: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    debian_mirror: str = "http://deb.debian.org/debian"
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+# An image reference as the distribution spec defines it: [host[:port]/]path[:tag][@digest].
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    rf"^(?:(?:[a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+(?::[0-9]+)?/)?"
+    rf"{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?"
+    r"(?:@sha256:[0-9a-f]{64})?$"
+)
+_SITE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+
+
+def is_image_reference(value: str) -> bool:
+    """True if `value` is a well-formed image reference such as `debian:bookworm-slim`."""
+    return bool(_REFERENCE.match(value))
+
+
+Check = Callable[[Any], str | None]  # returns a problem description, or None if fine
+
+
+def _string(pattern: re.Pattern[str] | None, what: str) -> Check:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return f"expected {what}, got {value!r}"
+        if pattern is not None and not pattern.match(value):
+            return f"expected {what}, got {value!r}"
+        return None
+
+    return check
+
+
+def _image(value: Any) -> str | None:
+    if isinstance(value, str) and is_image_reference(value):
+        return None
+    return f"expected an image reference such as 'debian:bookworm-slim', got {value!r}"
+
+
+def _port(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        return f"expected a port number from 1 to 65535, got {value!r}"
+    return None
+
+
+def _host(value: Any) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return f"expected an IP address to bind, such as 127.0.0.1 or 0.0.0.0, got {value!r}"
+    return None
+
+
+def _engine(value: Any) -> str | None:
+    choices = [e.value for e in BuildEngine]
+    if value in choices:
+        return None
+    return f"expected one of {', '.join(choices)}, got {value!r}"
+
+
+def _string_list(item: Check, what: str) -> Check:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list | tuple):
+            return f"expected a list of {what}, got {value!r}"
+        for element in value:
+            problem = item(element)
+            if problem:
+                return problem
+        return None
+
+    return check
+
+
+def _mirror(value: Any) -> str | None:
+    if isinstance(value, str) and re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        return None
+    return f"expected an http(s) URL of a Debian mirror, got {value!r}"
+
+
+@dataclass(frozen=True)
+class _Field:
+    section: str  # "" for top-level keys
+    key: str
+    attribute: str
+    check: Check
+    flag: str | None = None
+
+
+_FIELDS = (
+    _Field("", "name", "name", _string(_SITE_NAME, "a lower-case name (a-z, 0-9, '.', '_', '-')")),
+    _Field("images", "builder", "builder_image", _image, "--builder-image"),
+    _Field("images", "nginx", "nginx_image", _image, "--nginx-image"),
+    _Field("build", "engine", "engine", _engine, "--engine"),
+    _Field(
+        "build",
+        "jekyll_config",
+        "jekyll_config",
+        _string_list(_string(re.compile(r"^[^,]+$"), "a config file name"), "file names"),
+        "--jekyll-config",
+    ),
+    _Field(
+        "build",
+        "packages",
+        "packages",
+        _string_list(_string(_PACKAGE, "a Debian package name"), "Debian package names"),
+    ),
+    _Field("build", "debian_mirror", "debian_mirror", _mirror),
+    _Field("preview", "host", "host", _host, "--host"),
+    _Field("preview", "port", "port", _port, "--port"),
+)
+
+
+def _qualified(section: str, key: str) -> str:
+    return f"[{section}] {key}" if section else key
+
+
+def _line_of(text: str, section: str, key: str) -> int | None:
+    """The 1-based line where `key` is set in `section` of a TOML text, if we can find it."""
+    current = ""
+    assignment = re.compile(rf"^\s*(?:{re.escape(section)}\.)?{re.escape(key)}\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"^\s*\[([^\]]+)\]", line)
+        if header:
+            current = header.group(1).strip()
+            continue
+        if current == section and assignment.match(line):
+            return number
+        if current == "" and section and re.match(rf"^\s*{re.escape(section)}\.{key}\s*=", line):
+            return number
+    return None
+
+
+def _header_line(text: str, section: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"^\s*\[\s*{re.escape(section)}\s*\]", line):
+            return number
+    return None
+
+
+def _validate_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """Read sitedeploy.toml; return the values by attribute and every problem found."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        return {}, [f"{path}: not valid TOML: {error}"]
+
+    known = {(f.section, f.key): f for f in _FIELDS}
+    sections = {f.section for f in _FIELDS if f.section}
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+
+    def where(section: str, key: str) -> str:
+        line = _line_of(text, section, key)
+        return f"{path}:{line}" if line else str(path)
+
+    def visit(section: str, key: str, value: Any) -> None:
+        field = known.get((section, key))
+        if field is None:
+            names = [_qualified(s, k) for s, k in known]
+            close = difflib.get_close_matches(_qualified(section, key), names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"{where(section, key)}: unknown key {_qualified(section, key)}{hint}")
+            return
+        problem = field.check(value)
+        if problem:
+            problems.append(f"{where(section, key)}: {_qualified(section, key)}: {problem}")
+        else:
+            values[field.attribute] = value
+
+    for key, value in data.items():
+        if isinstance(value, dict) and key in sections:
+            for inner, inner_value in value.items():
+                visit(key, inner, inner_value)
+        elif isinstance(value, dict):
+            close = difflib.get_close_matches(key, sorted(sections), n=1)
+            hint = f" (did you mean [{close[0]}]?)" if close else ""
+            line = _header_line(text, key)
+            location = f"{path}:{line}" if line else str(path)
+            problems.append(f"{location}: unknown section [{key}]{hint}")
+        else:
+            visit("", key, value)
+    return values, problems
+
+
+def _validate_flags(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    by_attribute = {f.attribute: f for f in _FIELDS}
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for attribute, value in overrides.items():
+        if value is None:
+            continue
+        field = by_attribute[attribute]
+        problem = field.check(value)
+        if problem:
+            problems.append(f"{field.flag or attribute}: {problem}")
+        else:
+            values[attribute] = value
+    return values, problems
+
+
+def load_config(site_dir: Path, overrides: Mapping[str, Any] | None = None) -> SiteConfig:
+    """Read `sitedeploy.toml` (if present) and apply flag overrides (None means unset).
+
+    Raises ConfigError listing every problem at once.
+    """
+    path = site_dir / CONFIG_FILE
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    if path.is_file():
+        values, problems = _validate_file(path)
+    flag_values, flag_problems = _validate_flags(overrides or {})
+    values.update(flag_values)
+    problems.extend(flag_problems)
+    if problems:
+        fix = f"Fix {'these' if len(problems) > 1 else 'this'} and run again."
+        raise ConfigError("\n".join([*problems, fix]))
+    if "engine" in values:
+        values["engine"] = BuildEngine(values["engine"])
+    for attribute in ("jekyll_config", "packages"):
+        if attribute in values:
+            values[attribute] = tuple(values[attribute])
+    return SiteConfig(**values)

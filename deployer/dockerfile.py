@@ -1,0 +1,70 @@
+"""Render the Dockerfile templates in `docker/` for a site.
+
+The templates use `string.Template` placeholders (`${name}`); every value is rendered
+here, from validated inputs, so the rendered text is the complete recipe a user can read
+(`sitedeploy build --print-dockerfile`) and that the image history will match.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from string import Template
+
+from deployer import __version__
+from deployer.plugins import JekyllRequirements
+from deployer.policy import COMPRESS_MIN_BYTES, compressible_find, never_served_find
+from deployer.resources import docker_dir
+
+OVERRIDES_FILE = "/site/sitedeploy.yml"
+JEKYLL_CACHE = "/site/src/.jekyll-cache"
+
+# Stage names, shared with the builders.
+BUILDER_STAGE = "builder"
+FINAL_STAGE = "nginx"
+
+
+def _template(name: str) -> Template:
+    return Template((docker_dir() / name).read_text(encoding="utf-8"))
+
+
+def render_runtime_dockerfile(*, nginx_base: str) -> str:
+    """The Dockerfile of the shared nginx runtime image (context: docker/runtime/)."""
+    return _template("runtime/Dockerfile.in").substitute(version=__version__, nginx_base=nginx_base)
+
+
+def render_site_dockerfile(
+    *,
+    site_name: str,
+    site_id: str,
+    builder_base: str,
+    runtime_image: str,
+    requirements: JekyllRequirements,
+    buildkit: bool,
+    brotli_quality: int = 9,
+) -> str:
+    """The site's multi-stage Dockerfile: builder (Jekyll) -> pack -> nginx."""
+    configs = ",".join([*requirements.config_files, OVERRIDES_FILE])
+    # Only validated gem names reach this JSON, so it needs no shell quoting beyond '…'.
+    # strict_front_matter: bad YAML front matter fails the build (Jekyll only logs it).
+    overrides = json.dumps({"plugins": list(requirements.plugins), "strict_front_matter": True})
+    cache_mount = (
+        f"--mount=type=cache,id=sitedeploy-jekyll-{site_id},target={JEKYLL_CACHE} "
+        if buildkit
+        else ""
+    )
+    return _template("site.Dockerfile.in").substitute(
+        version=__version__,
+        site_name=site_name,
+        builder_base=builder_base,
+        runtime_image=runtime_image,
+        packages=" ".join(requirements.packages),
+        overrides=overrides,
+        jekyll_cache_mount=cache_mount,
+        jekyll_configs=shlex.quote(configs),
+        baseurl=requirements.baseurl,
+        never_served=never_served_find(),
+        compressible=compressible_find(),
+        compress_min_bytes=COMPRESS_MIN_BYTES,
+        brotli_quality=brotli_quality,
+    )

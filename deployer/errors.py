@@ -1,0 +1,73 @@
+"""Every error sitedeploy reports to a user.
+
+Each subclass is one kind of failure. They are `click.ClickException`s, so the CLI shows
+one paragraph and exits non-zero instead of printing a traceback. The message names the
+file, flag or resource at fault and says how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+import click
+
+
+class SitedeployError(click.ClickException):
+    """Base class: a failure with a message written for the user."""
+
+    exit_code = 1
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True, file=file)
+
+
+class ConfigError(SitedeployError):
+    """sitedeploy.toml, a flag or _config.yml holds a value we cannot use."""
+
+
+class SiteNotFound(SitedeployError):
+    """The SITE argument is not a Jekyll site folder."""
+
+
+class DestinationExists(SitedeployError):
+    """`new` was asked to write into a folder that already has content."""
+
+
+class EngineUnavailable(SitedeployError):
+    """The Docker daemon cannot be reached."""
+
+
+class EngineError(SitedeployError):
+    """The Docker daemon refused or failed a request."""
+
+
+class BaseImageError(SitedeployError):
+    """A configured base image is neither local, pullable, nor bootstrappable."""
+
+
+class PluginUnavailable(SitedeployError):
+    """The site asks for a Jekyll plugin or theme that no Debian package provides."""
+
+
+class ContextError(SitedeployError):
+    """The build context (the site folder) cannot be sent to the daemon."""
+
+
+class BuildFailed(SitedeployError):
+    """`docker build` failed outside of Jekyll (packages, base image, engine)."""
+
+
+class JekyllFailed(SitedeployError):
+    """`jekyll build` failed; the message carries Jekyll's own error."""
+
+
+class PortUnavailable(SitedeployError):
+    """The preview port is taken by something that is not this site's preview."""
+
+
+class PreviewFailed(SitedeployError):
+    """The preview container did not start or did not become healthy."""
+
+
+class NotRunning(SitedeployError):
+    """A command needs the site's preview, and none is running."""

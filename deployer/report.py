@@ -1,0 +1,147 @@
+"""What a build or a deployment produced, as JSON for machines and tables for people.
+
+The numbers: final (nginx) image against the Ruby builder image — size, ratio, layers —
+the site's own bytes, the build time, and what the health check found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.filesize import decimal
+from rich.table import Table
+
+from deployer.build import ImageInfo, SiteImages
+from deployer.engine import Engine
+from deployer.health import HealthReport
+from deployer.progress import Progress
+
+
+@dataclass(frozen=True)
+class Layer:
+    created_by: str
+    size: int
+
+
+def image_layers(engine: Engine, tag: str) -> list[Layer]:
+    """The image's history, oldest first, as `docker history --no-trunc` shows it."""
+    with engine.errors(f"Reading the history of {tag}"):
+        history: list[dict[str, Any]] = engine.api.history(tag)  # type: ignore[no-untyped-call]
+    layers = [
+        Layer(created_by=str(entry.get("CreatedBy") or ""), size=int(entry.get("Size") or 0))
+        for entry in history
+    ]
+    return list(reversed(layers))
+
+
+def _image(info: ImageInfo) -> dict[str, Any]:
+    return {"tag": info.tag, "id": info.id, "size": info.size, "layers": info.layers}
+
+
+def build_summary(images: SiteImages, site_bytes: int, layers: list[Layer]) -> dict[str, Any]:
+    """The build's facts as plain data (the `--json` of `build` and `report`)."""
+    ratio = images.image.size / images.builder.size if images.builder.size else None
+    return {
+        "image": images.image.tag,
+        "image_id": images.image.id,
+        "image_size": images.image.size,
+        "image_layers": images.image.layers,
+        "builder_image": images.builder.tag,
+        "builder_size": images.builder.size,
+        "builder_layers": images.builder.layers,
+        "size_ratio": round(ratio, 4) if ratio is not None else None,
+        "site_bytes": site_bytes,
+        "overhead_bytes": images.image.size - site_bytes,
+        "runtime_image": _image(images.runtime),
+        "content_hash": images.content_hash,
+        "dockerfile": images.dockerfile,
+        "build_seconds": round(images.seconds, 2),
+        "reused": images.reused,
+        "build_engine": images.builder_name,
+        "bases": [
+            {
+                "requested": base.requested,
+                "reference": base.reference,
+                "id": base.image_id,
+                "origin": base.origin.value,
+                "repo_digest": base.repo_digest,
+            }
+            for base in images.bases
+        ],
+        "layers": [{"created_by": layer.created_by, "size": layer.size} for layer in layers],
+        "warnings": list(images.warnings),
+    }
+
+
+def up_summary(
+    images: SiteImages, site_bytes: int, layers: list[Layer], health: HealthReport, container: str
+) -> dict[str, Any]:
+    """The `--json` object of `up`."""
+    summary = build_summary(images, site_bytes, layers)
+    summary.update(
+        {
+            "url": health.url,
+            "container": container,
+            "pages_checked": health.pages_checked,
+            "health_seconds": round(health.seconds, 2),
+            "failures": [finding.as_dict() for finding in health.failures],
+            "warnings": [
+                *({"kind": "build", "detail": w} for w in images.warnings),
+                *(finding.as_dict() for finding in health.warnings),
+            ],
+        }
+    )
+    return summary
+
+
+def _short(created_by: str, width: int = 90) -> str:
+    text = created_by.replace("/bin/sh -c #(nop) ", "").replace("/bin/sh -c ", "RUN ")
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def show_build(progress: Progress, summary: dict[str, Any], *, show_layers: bool = False) -> None:
+    """Print the size table (and, if asked, the final image's layers)."""
+    table = Table(title=None, box=None, pad_edge=False, show_header=True, header_style="bold")
+    table.add_column("image")
+    table.add_column("tag")
+    table.add_column("size", justify="right")
+    table.add_column("layers", justify="right")
+    table.add_row(
+        "nginx (final)",
+        summary["image"],
+        decimal(summary["image_size"]),
+        str(summary["image_layers"]),
+    )
+    table.add_row(
+        "builder (Ruby)",
+        summary["builder_image"],
+        decimal(summary["builder_size"]),
+        str(summary["builder_layers"]),
+    )
+    progress.print(table)
+    ratio = summary["size_ratio"]
+    if ratio:
+        progress.info(
+            f"The final image is {ratio:.1%} of the builder's size "
+            f"({1 / ratio:.0f} times smaller); "
+            f"the site itself is {decimal(summary['site_bytes'])}, nginx and its libraries "
+            f"{decimal(summary['overhead_bytes'])}."
+        )
+    if show_layers:
+        layers = Table(box=None, pad_edge=False, header_style="bold")
+        layers.add_column("size", justify="right")
+        layers.add_column("created by")
+        for layer in summary["layers"]:
+            layers.add_row(decimal(layer["size"]), _short(layer["created_by"]))
+        progress.print(layers)  # fmt: skip
+
+
+def show_up(progress: Progress, summary: dict[str, Any]) -> None:
+    show_build(progress, summary)
+    progress.info(
+        f"Checked {summary['pages_checked']} files over HTTP in {summary['health_seconds']:.1f} s: "
+        f"{len(summary['failures'])} failures, {len(summary['warnings'])} warnings."
+    )
+    progress.success(f"Preview: {summary['url']}  (container {summary['container']})")

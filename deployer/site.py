@@ -1,0 +1,76 @@
+"""A Jekyll site folder and the names sitedeploy derives from it.
+
+Every image and container sitedeploy makes for a site carries the site's id (a hash of
+its absolute path) in a label, so `status` and `down` find them from any folder, and two
+folders with the same name never share a container.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from deployer.errors import SiteNotFound
+
+LABEL_PREFIX = "io.sitedeploy"
+SITE_ID_LABEL = f"{LABEL_PREFIX}.site-id"
+SITE_PATH_LABEL = f"{LABEL_PREFIX}.site-path"
+ROLE_LABEL = f"{LABEL_PREFIX}.role"
+CONTENT_LABEL = f"{LABEL_PREFIX}.content-hash"
+
+_MARKERS = ("_config.yml", "_config.yaml", "_config.toml")
+
+
+def slugify(name: str) -> str:
+    """A name usable in image repositories and container names: `My Blog!` -> `my-blog`."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:40].strip("-") or "site"
+
+
+@dataclass(frozen=True)
+class Site:
+    """A site folder, with the image and container names used for it."""
+
+    path: Path
+    name: str
+
+    @property
+    def id(self) -> str:
+        """Stable for a folder: the first 12 hex digits of the sha256 of its absolute path."""
+        return hashlib.sha256(str(self.path).encode()).hexdigest()[:12]
+
+    @property
+    def repository(self) -> str:
+        """Image repository of the final nginx image."""
+        return f"sitedeploy/{self.name}"
+
+    @property
+    def builder_repository(self) -> str:
+        """Image repository of the Jekyll builder stage."""
+        return f"sitedeploy/{self.name}-builder"
+
+    @property
+    def container_name(self) -> str:
+        return f"sitedeploy-{self.name}-{self.id[:6]}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {SITE_ID_LABEL: self.id, SITE_PATH_LABEL: str(self.path)}
+
+
+def open_site(path: Path, name: str | None = None) -> Site:
+    """The site at `path`; raises SiteNotFound unless it is a folder with a Jekyll config."""
+    folder = path.expanduser().resolve()
+    if not folder.is_dir():
+        raise SiteNotFound(
+            f"{path} is not a folder. Pass the folder of a Jekyll site "
+            "(one with a _config.yml), or create one with `sitedeploy new FOLDER`."
+        )
+    if not any((folder / marker).is_file() for marker in _MARKERS):
+        raise SiteNotFound(
+            f"{folder} has no _config.yml, so it is not a Jekyll site. Pass the site's folder "
+            "(the one with _config.yml), or create one with `sitedeploy new FOLDER`."
+        )
+    return Site(path=folder, name=name or slugify(folder.name))

@@ -1,0 +1,116 @@
+"""The built `_site`: copied out of the builder image, listed and hashed.
+
+The health check compares what nginx serves with these bytes, so they are taken from the
+image Jekyll built them in, not rebuilt. A copy is kept in the user's cache folder
+(`~/.cache/sitedeploy/<site id>/_site`) for later checks; the site folder is not touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from deployer.engine import Engine
+from deployer.site import Site
+
+BUILT_SITE_IN_IMAGE = "/site/_site"
+
+
+@dataclass(frozen=True)
+class BuiltFile:
+    path: str  # relative to the site root, '/'-separated
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BuiltSite:
+    root: Path
+    files: tuple[BuiltFile, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def paths(self) -> frozenset[str]:
+        return frozenset(f.path for f in self.files)
+
+
+def cache_dir(site: Site) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "sitedeploy" / site.id
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def scan_built_site(root: Path) -> BuiltSite:
+    """List every regular file under `root` with its size and sha256."""
+    files = []
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            full = Path(folder) / name
+            if full.is_symlink() or not full.is_file():
+                continue
+            relative = full.relative_to(root).as_posix()
+            files.append(BuiltFile(relative, full.stat().st_size, _sha256(full)))
+    return BuiltSite(root=root, files=tuple(sorted(files, key=lambda f: f.path)))
+
+
+class _ChunkReader:
+    """A file-like view of docker-py's archive chunk generator, for tarfile's stream mode."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            try:
+                self._buffer += next(self._chunks)
+            except StopIteration:
+                break
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+def extract_built_site(
+    engine: Engine, builder_image: str, site: Site, content_hash: str
+) -> BuiltSite:
+    """Copy `_site` out of the builder image into the cache (once per content hash)."""
+    target = cache_dir(site) / "_site"
+    marker = cache_dir(site) / "content-hash"
+    if target.is_dir() and marker.is_file() and marker.read_text().strip() == content_hash:
+        return scan_built_site(target)
+
+    cache_dir(site).mkdir(parents=True, exist_ok=True)
+    with engine.errors(f"Copying _site out of {builder_image}"):
+        container = engine.client.containers.create(
+            builder_image, command=["true"], labels=site.labels, network_disabled=True
+        )
+        try:
+            chunks, _stat = container.get_archive(BUILT_SITE_IN_IMAGE)
+            with tempfile.TemporaryDirectory(dir=cache_dir(site), prefix=".extract-") as tmp:
+                reader = _ChunkReader(iter(chunks))
+                with tarfile.open(fileobj=reader, mode="r|") as archive:  # type: ignore[call-overload]
+                    archive.extractall(tmp, filter="data")
+                shutil.rmtree(target, ignore_errors=True)
+                (Path(tmp) / "_site").rename(target)
+        finally:
+            container.remove(force=True)
+    marker.write_text(content_hash)
+    return scan_built_site(target)
