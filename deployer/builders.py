@@ -92,7 +92,7 @@ class PlainProgressParser:
         line = line.rstrip("\n")
         match = _STEP.match(line)
         if not match:
-            if line.startswith(("error:", "ERROR:", "failed to solve")):
+            if line.strip() and not line.startswith(("------", " > ")):
                 self.trailer.append(line)
             return None
         number, rest = int(match.group(1)), match.group(2)

@@ -35,7 +35,6 @@ DEFAULT_IGNORES = (
     ".bundle",
     "Gemfile.lock",
     "sitedeploy.toml",
-    ".dockerignore",
 )
 
 # Past this, sending the context is refused before anything reaches the daemon.

@@ -61,6 +61,26 @@ class Engine:
             raise _unreachable(self.host, error) from error
 
 
+def _reason(error: BaseException) -> str:
+    """The root cause of a connection failure, in words a user can act on."""
+    root: BaseException = error
+    seen = {id(root)}
+    while True:
+        nested = root.__cause__ or root.__context__
+        nested = nested or next((a for a in root.args if isinstance(a, BaseException)), None)
+        if nested is None or id(nested) in seen:
+            break
+        seen.add(id(nested))
+        root = nested
+    if isinstance(root, FileNotFoundError):
+        return "no such socket"
+    if isinstance(root, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(root, PermissionError):
+        return "permission denied (run as root, or add your user to the docker group)"
+    return str(root) or type(root).__name__
+
+
 def connect() -> Engine:
     """Connect to the engine named by the environment (DOCKER_HOST etc.) and ping it."""
     host = docker_host()
@@ -68,6 +88,5 @@ def connect() -> Engine:
         client = docker.from_env(timeout=300)
         client.ping()
     except (docker.errors.DockerException, requests.RequestException) as error:
-        reason = str(error).split("(", 1)[0].strip() or type(error).__name__
-        raise _unreachable(host, reason) from error
+        raise _unreachable(host, _reason(error)) from error
     return Engine(client=client, host=host)

@@ -200,7 +200,7 @@ def read_requirements(
         else:
             missing.append(
                 f"{source}: plugin {gem!r} has no Debian package, and RubyGems cannot be "
-                "reached. Remove it, or copy its code into _plugins/. Plugins Debian packages: "
+                "reached. Remove it, or copy its code into _plugins/. Debian packages these: "
                 f"{', '.join(sorted(PLUGIN_PACKAGES))}."
             )
     if missing:

@@ -1,0 +1,96 @@
+from pathlib import Path
+
+import pytest
+
+from deployer.config import BuildEngine, SiteConfig, is_image_reference, load_config
+from deployer.errors import ConfigError
+
+
+def write(folder: Path, text: str) -> Path:
+    (folder / "sitedeploy.toml").write_text(text)
+    return folder
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    assert load_config(tmp_path) == SiteConfig()
+
+
+def test_file_values_are_read(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        'name = "blog"\n[images]\nbuilder = "debian:bookworm"\n'
+        '[build]\nengine = "classic"\njekyll_config = ["_config.yml", "_prod.yml"]\n'
+        'packages = ["ruby-jekyll-toc"]\n[preview]\nport = 9000\nhost = "0.0.0.0"\n',
+    )
+    config = load_config(tmp_path)
+    assert config.name == "blog"
+    assert config.builder_image == "debian:bookworm"
+    assert config.engine is BuildEngine.CLASSIC
+    assert config.jekyll_config == ("_config.yml", "_prod.yml")
+    assert config.packages == ("ruby-jekyll-toc",)
+    assert (config.host, config.port) == ("0.0.0.0", 9000)
+
+
+def test_flags_override_the_file_and_none_means_unset(tmp_path: Path) -> None:
+    write(tmp_path, "[preview]\nport = 9000\nhost = '127.0.0.2'\n")
+    config = load_config(tmp_path, {"port": 9100, "host": None})
+    assert config.port == 9100
+    assert config.host == "127.0.0.2"
+
+
+def test_every_problem_is_reported_at_once_with_file_and_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '# settings\n[preview]\nport = 70000\nhots = "x"\n[imagez]\nbuilder = "x"\n'
+        '[images]\nnginx = "Not An Image!"\n',
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = raised.value.format_message()
+    assert f"{tmp_path}/sitedeploy.toml:3: [preview] port: expected a port number" in message
+    assert "sitedeploy.toml:4: unknown key [preview] hots (did you mean [preview] host?)" in message
+    assert "sitedeploy.toml:5: unknown section [imagez] (did you mean [images]?)" in message
+    assert "sitedeploy.toml:8: [images] nginx: expected an image reference" in message
+    assert message.endswith("Fix these and run again.")
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    write(tmp_path, "[preview\nport = 1\n")
+    with pytest.raises(ConfigError, match=r"sitedeploy\.toml: not valid TOML"):
+        load_config(tmp_path)
+
+
+def test_bad_flag_names_the_flag(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^--port: expected a port number from 1 to 65535"):
+        load_config(tmp_path, {"port": 0})
+    with pytest.raises(ConfigError, match=r"--host: expected an IP address"):
+        load_config(tmp_path, {"host": "localhost:80"})
+    with pytest.raises(ConfigError, match=r"--builder-image: expected an image reference"):
+        load_config(tmp_path, {"builder_image": "UPPER:case"})
+
+
+def test_wrong_types(tmp_path: Path) -> None:
+    write(tmp_path, "[preview]\nport = true\n[build]\npackages = 'jekyll'\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    assert "port: expected a port number from 1 to 65535, got True" in raised.value.message
+    assert "packages: expected a list of Debian package names" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "debian:bookworm-slim",
+        "debian",
+        "docker.io/library/debian:12",
+        "localhost:5000/team/blog:v1.2",
+        "registry.example.com/a/b@sha256:" + "a" * 64,
+    ],
+)
+def test_image_references_accepted(reference: str) -> None:
+    assert is_image_reference(reference)
+
+
+@pytest.mark.parametrize("reference", ["", "Debian:12", "debian:", "a b", "debian:bad tag"])
+def test_image_references_refused(reference: str) -> None:
+    assert not is_image_reference(reference)

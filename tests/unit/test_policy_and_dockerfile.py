@@ -1,0 +1,103 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from deployer.dockerfile import render_runtime_dockerfile, render_site_dockerfile
+from deployer.plugins import JekyllRequirements
+from deployer.policy import never_served, never_served_find
+from deployer.resources import docker_dir
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env",
+        ".git/config",
+        "a/.DS_Store",
+        "index.html~",
+        "notes.swp",
+        "x.bak",
+        "a/#b#",
+        ".htaccess",
+    ],
+)
+def test_never_served(path: str) -> None:
+    assert never_served(path)
+
+
+@pytest.mark.parametrize(
+    "path", ["index.html", "about/index.html", ".well-known/security.txt", "a.b.c", "feed.xml"]
+)
+def test_served(path: str) -> None:
+    assert not never_served(path)
+
+
+def test_nginx_refuses_what_the_policy_never_serves() -> None:
+    """nginx.conf's regex locations agree with policy.NEVER_SERVED."""
+    conf = (docker_dir() / "runtime/conf/nginx.conf").read_text()
+    patterns = [re.compile(m) for m in re.findall(r"location ~ (\S+) \{", conf)]
+    assert len(patterns) == 2
+    samples = ["/.env", "/a/.git/config", "/index.html~", "/x.swp", "/x.bak", "/x.orig"]
+    for sample in samples:
+        assert any(p.search(sample) for p in patterns), sample
+    for allowed in ["/.well-known/security.txt", "/index.html", "/assets/main.css"]:
+        assert not any(p.search(allowed) for p in patterns), allowed
+
+
+REQUIREMENTS = JekyllRequirements(
+    packages=("jekyll", "brotli", "ruby-jekyll-feed"),
+    plugins=("jekyll-feed",),
+    theme="minima",
+    baseurl="/blog",
+    config_files=("_config.yml", "_config prod.yml"),
+)
+
+
+def render(buildkit: bool) -> str:
+    return render_site_dockerfile(
+        site_name="blog",
+        site_id="0123456789ab",
+        builder_base="debian:bookworm-slim",
+        runtime_image="sitedeploy/nginx-runtime:abc",
+        requirements=REQUIREMENTS,
+        buildkit=buildkit,
+    )
+
+
+def test_site_dockerfile_has_named_stages_in_cache_friendly_order() -> None:
+    text = render(buildkit=True)
+    assert "FROM debian:bookworm-slim AS builder" in text
+    assert "FROM builder AS pack" in text
+    assert "FROM sitedeploy/nginx-runtime:abc AS nginx" in text
+    install = text.index(
+        "apt-get install -y --no-install-recommends jekyll brotli ruby-jekyll-feed"
+    )
+    assert install < text.index("COPY . .") < text.index("jekyll build --destination")
+    assert "${" not in text
+
+
+def test_cache_mount_only_with_buildkit() -> None:
+    assert "--mount=type=cache,id=sitedeploy-jekyll-0123456789ab" in render(buildkit=True)
+    assert "--mount" not in render(buildkit=False)
+
+
+def test_jekyll_gets_configs_plugins_and_strict_front_matter() -> None:
+    text = render(buildkit=False)
+    assert "--config '_config.yml,_config prod.yml,/site/sitedeploy.yml'" in text
+    assert '{"plugins": ["jekyll-feed"], "strict_front_matter": true}' in text
+    assert "mkdir -p /srv/www/blog /srv/errors" in text
+    assert never_served_find() in text
+
+
+def test_runtime_dockerfile_is_from_scratch_with_a_shell_free_healthcheck() -> None:
+    text = render_runtime_dockerfile(nginx_base="sitedeploy/debian:bookworm")
+    assert "FROM sitedeploy/debian:bookworm AS nginx-build" in text
+    assert "FROM scratch AS runtime" in text
+    assert 'CMD ["/usr/local/bin/healthcheck"' in text
+    assert "USER 101:101" in text
+
+
+def test_templates_are_shipped_next_to_the_package() -> None:
+    assert (docker_dir() / "site.Dockerfile.in").is_file()
+    assert Path(docker_dir() / "runtime" / "healthcheck.c").is_file()
