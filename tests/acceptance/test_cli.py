@@ -1,0 +1,114 @@
+"""The installed `sitedeploy` command, run as a user runs it: exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.engine
+
+SITEDEPLOY = shutil.which("sitedeploy") or str(Path(sys.executable).parent / "sitedeploy")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SITEDEPLOY, *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", ["new", "up", "build", "status", "logs", "down", "report"])
+def test_every_command_has_help(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert "Usage: sitedeploy " + command in result.stdout
+
+
+def test_new_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    assert run("new", str(target)).returncode == 0
+    assert (target / "_config.yml").is_file()
+    (target / "index.md").write_text("mine")
+    again = run("new", str(target))
+    assert again.returncode == 1
+    assert "already exists and is not empty" in again.stderr
+    assert (target / "index.md").read_text() == "mine"
+
+
+def test_new_up_status_logs_down(sites_root: Path) -> None:
+    folder = sites_root / "sdtest-cli"
+    assert run("new", str(folder)).returncode == 0
+    port = free_port()
+
+    result = run("up", str(folder), "--port", str(port), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for key in (
+        "url", "image", "image_size", "builder_image", "builder_size", "site_bytes",
+        "pages_checked", "failures", "warnings", "container",
+    ):  # fmt: skip
+        assert key in report
+    assert report["url"] == f"http://127.0.0.1:{port}"
+    assert report["failures"] == []
+    assert report["image_size"] < report["builder_size"]
+    assert "Preview: http://127.0.0.1:" in result.stderr
+    assert requests.get(report["url"], timeout=10).status_code == 200
+
+    status = run("status", str(folder), "--json")
+    assert status.returncode == 0
+    state = json.loads(status.stdout)
+    assert (state["state"], state["answering"], state["url"]) == ("running", True, report["url"])
+    assert state["image"] == report["image"]
+
+    time.sleep(1.5)  # the access log is flushed every second
+    logs = run("logs", str(folder))
+    assert logs.returncode == 0
+    assert '"GET / HTTP/1.1" 200' in logs.stdout
+
+    down = run("down", str(folder))
+    assert down.returncode == 0
+    assert report["container"] in down.stderr
+    after = run("status", str(folder))
+    assert after.returncode == 3
+    assert "No preview of" in after.stdout
+
+
+def test_unreachable_daemon_is_one_clear_error(sites_root: Path) -> None:
+    folder = sites_root / "sdtest-nodaemon"
+    run("new", str(folder))
+    result = run("up", str(folder), env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "Error: Cannot reach the Docker daemon at unix:///nonexistent/docker.sock (DOCKER_HOST)"
+    )
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_flag_and_not_a_site(tmp_path: Path) -> None:
+    bad_port = run("up", str(tmp_path), "--port", "70000")
+    assert bad_port.returncode == 1
+    assert "--port: expected a port number from 1 to 65535, got 70000" in bad_port.stderr
+    not_a_site = run("up", str(tmp_path))
+    assert not_a_site.returncode == 1
+    assert "has no _config.yml, so it is not a Jekyll site" in not_a_site.stderr
+
+
+def test_json_failure_is_one_json_object(tmp_path: Path) -> None:
+    result = run("build", str(tmp_path), "--json")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["ok"] is False

@@ -1,0 +1,241 @@
+"""`up` against the real engine: build, run, serve over HTTP, replace, fail safely."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import docker.errors
+import pytest
+import requests
+
+from deployer.config import SiteConfig, load_config
+from deployer.engine import Engine
+from deployer.errors import JekyllFailed, PluginUnavailable, PortUnavailable
+from deployer.preview import find_previews, preview_status, stop_previews
+from deployer.progress import Progress
+from deployer.site import Site, open_site
+from deployer.up import UpResult, up
+from tests.conftest import SiteFactory
+from tests.integration.conftest import deploy
+
+pytestmark = pytest.mark.engine
+
+Deployed = tuple[Site, SiteConfig, UpResult]
+
+
+def test_every_built_file_is_served_with_its_built_bytes(starter: Deployed) -> None:
+    _site, _config, result = starter
+    assert result.health.healthy
+    assert result.built.files, "the starter site builds files"
+    paths = result.built.paths()
+    assert {"index.html", "about/index.html", "feed.xml", "404.html"} <= paths
+    assert any(p.startswith("assets/images/") for p in paths)
+    with requests.Session() as http:
+        for file in result.built.files:
+            response = http.get(f"{result.url}/{quote(file.path)}", timeout=10)
+            assert response.status_code == 200, file.path
+            assert response.content == (result.built.root / file.path).read_bytes(), file.path
+        home = http.get(result.url + "/", timeout=10)
+        assert "My sitedeploy site" in home.text
+        about = http.get(result.url + "/about", timeout=10)
+        assert about.status_code == 200 and about.url.endswith("/about/")
+
+
+def test_unknown_paths_get_the_sites_404_page(starter: Deployed) -> None:
+    _site, _config, result = starter
+    response = requests.get(f"{result.url}/no/such/page", timeout=10)
+    assert response.status_code == 404
+    assert response.content == (result.built.root / "404.html").read_bytes()
+
+
+def test_report_numbers(starter: Deployed) -> None:
+    _site, _config, result = starter
+    images = result.images
+    assert 0 < images.image.size < images.builder.size / 10
+    assert images.image.layers >= 2
+    assert result.built.total_bytes == sum(
+        (result.built.root / f.path).stat().st_size for f in result.built.files
+    )
+    assert result.health.pages_checked == len(result.built.files)
+
+
+def test_preview_is_published_only_where_asked_and_hardened(
+    engine: Engine, starter: Deployed
+) -> None:
+    site, config, result = starter
+    container = engine.client.containers.get(result.container)
+    host = container.attrs["HostConfig"]
+    assert host["PortBindings"]["8080/tcp"] == [
+        {"HostIp": "127.0.0.1", "HostPort": str(config.port)}
+    ]
+    assert container.attrs["Config"]["User"] == "101:101"
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["RestartPolicy"]["Name"] == "unless-stopped"
+    status = preview_status(engine, site)
+    assert (status.state, status.answering, status.url) == ("running", True, result.url)
+
+
+def test_up_again_without_changes_keeps_the_running_preview(
+    engine: Engine, starter: Deployed
+) -> None:
+    site, config, result = starter
+    again = up(engine, site, config, Progress(quiet=True))
+    assert again.images.reused
+    assert not again.restarted
+    assert again.container == result.container
+    assert [c.name for c in find_previews(engine, site)] == [result.container]
+
+
+def test_content_change_replaces_the_preview_and_keeps_one_container(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    folder = make_site("change")
+    site, config, first = deploy(engine, folder)
+    post = folder / "_posts" / "2026-01-05-welcome-to-sitedeploy.md"
+    post.write_text(post.read_text() + "\nA sentence added in the test.\n")
+    second = up(engine, site, config, Progress(quiet=True))
+    assert second.restarted
+    assert second.images.image.id != first.images.image.id
+    assert [c.name for c in find_previews(engine, site)] == [second.container]
+    page = requests.get(f"{second.url}/news/2026/01/05/welcome-to-sitedeploy.html", timeout=10)
+    assert "A sentence added in the test." in page.text
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine.client.images.get(first.images.image.id)  # the earlier image was pruned
+    stop_previews(engine, site)
+
+
+def test_liquid_error_fails_with_jekylls_message_and_keeps_the_old_preview(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    folder = make_site("liquid")
+    site, config, before = deploy(engine, folder)
+    served = requests.get(before.url + "/", timeout=10).content
+    (folder / "_posts" / "2026-04-01-broken.md").write_text(
+        "---\nlayout: post\ntitle: Broken\n---\n{% if site.title %}\nnever closed\n"
+    )
+    with pytest.raises(JekyllFailed) as raised:
+        up(engine, site, config, Progress(quiet=True))
+    message = raised.value.format_message()
+    assert "Liquid syntax error" in message
+    assert "_posts/2026-04-01-broken.md" in message
+    assert "from /usr" not in message and "Traceback" not in message
+    assert len(message.splitlines()) < 10
+    assert requests.get(before.url + "/", timeout=10).content == served
+    assert [c.name for c in find_previews(engine, site)] == [before.container]
+    stop_previews(engine, site)
+
+
+def test_bad_front_matter_fails_the_build(engine: Engine, make_site: SiteFactory) -> None:
+    folder = make_site("yaml", {"_posts/2026-04-02-bad.md": '---\ntitle: "unclosed\n---\nx\n'})
+    with pytest.raises(JekyllFailed, match=r"YAML Exception reading _posts/2026-04-02-bad\.md"):
+        deploy(engine, folder)
+
+
+def test_unknown_plugin_fails_before_anything_is_built(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    config = "title: x\ntheme: minima\nplugins:\n  - jekyll-feed\n  - jekyll-spaceship\n"
+    folder = make_site("plugin", {"_config.yml": config})
+    with pytest.raises(PluginUnavailable, match="plugin 'jekyll-spaceship' has no Debian package"):
+        deploy(engine, folder)
+    assert engine.client.images.list(name=open_site(folder).repository) == []
+
+
+def test_a_taken_port_is_a_clear_error_before_building(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    folder = make_site("port")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = load_config(folder, {"port": port})
+        with pytest.raises(PortUnavailable, match=f"Port {port} on 127.0.0.1 is already in use"):
+            up(engine, open_site(folder), config, Progress(quiet=True))
+    assert find_previews(engine, open_site(folder)) == []
+    assert engine.client.images.list(name=open_site(folder).repository) == []
+
+
+def test_down_removes_the_preview(engine: Engine, make_site: SiteFactory) -> None:
+    site, _config, result = deploy(engine, make_site("down"))
+    assert stop_previews(engine, site) == [result.container]
+    assert preview_status(engine, site).state == "absent"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(result.url, timeout=5)
+
+
+MESSY_FILES: dict[str, str | bytes | None] = {
+    "_config.yml": (
+        "title: Messy\ntheme: minima\nbaseurl: /blog\ngems:\n  - jekyll-feed\n  - jekyll-seo-tag\n"
+    ),
+    "_config.extra.yml": "description: from the second config file\n",
+    "Gemfile": (
+        'source "https://rubygems.org"\ngemspec\ngem "jekyll", "~> 4.3"\n'
+        'group :jekyll_plugins do\n  gem "jekyll-sitemap"\nend\n'
+    ),
+    "404.html": None,
+    "assets/Ünïcode file ü.txt": "non-ASCII name\n",
+    "_posts/2026-05-01-links.md": (
+        "---\nlayout: nolayout\ntitle: Links\n---\n"
+        "[missing](/blog/does-not-exist.html) [ok]({{ '/about/' | relative_url }})\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def messy(engine: Engine, make_site: SiteFactory) -> Iterator[Deployed]:
+    folder = make_site("messy", MESSY_FILES)
+    (folder / "leak").symlink_to("/etc/passwd")
+    deployed = deploy(engine, folder, jekyll_config=["_config.yml", "_config.extra.yml"])
+    yield deployed
+    stop_previews(engine, deployed[0])
+
+
+def test_messy_site_builds_and_serves_under_its_baseurl(messy: Deployed) -> None:
+    _site, _config, result = messy
+    assert result.health.healthy
+    home = requests.get(f"{result.url}/blog/", timeout=10)
+    assert home.status_code == 200 and "from the second config file" in home.text
+    assert requests.get(f"{result.url}/blog/sitemap.xml", timeout=10).status_code == 200
+    assert requests.get(f"{result.url}/blog/feed.xml", timeout=10).status_code == 200
+    unicode_url = f"{result.url}/blog/assets/{quote('Ünïcode file ü.txt')}"
+    assert requests.get(unicode_url, timeout=10).text == "non-ASCII name\n"
+    missing = requests.get(f"{result.url}/blog/nope", timeout=10)
+    assert missing.status_code == 404 and "Not found" in missing.text
+
+
+def test_messy_site_warnings_are_reported_not_swallowed(messy: Deployed) -> None:
+    _site, _config, result = messy
+    warnings = " | ".join(result.images.warnings)
+    assert "`gems:` key is deprecated" in warnings
+    assert "Build Warning: Layout 'nolayout' requested in _posts/2026-05-01-links.md" in warnings
+    assert "leak is a symbolic link to /etc/passwd" in warnings
+    missing = [w for w in result.health.warnings if w.kind == "missing-reference"]
+    assert [w.url for w in missing] == ["/blog/does-not-exist.html"]
+    assert missing[0].referrer and "links.html" in missing[0].referrer
+
+
+def test_messy_site_folder_is_left_as_it_was(messy: Deployed) -> None:
+    site, _config, result = messy
+    assert not (site.path / "Gemfile.lock").exists()
+    assert not (site.path / "_site").exists()
+    assert not (site.path / ".jekyll-cache").exists()
+    assert "leak" not in result.built.paths()
+    assert not any(
+        "root:x:0:0" in (result.built.root / f.path).read_text(errors="replace")
+        for f in result.built.files
+        if f.size < 100_000
+    )
+
+
+def test_classic_builder_builds_the_same_site(engine: Engine, make_site: SiteFactory) -> None:
+    folder = make_site("classic")
+    site, _config, result = deploy(engine, folder, engine="classic")
+    assert result.images.builder_name.startswith("classic")
+    assert result.health.healthy
+    assert {"index.html", "about/index.html", "feed.xml"} <= result.built.paths()
+    stop_previews(engine, site)
