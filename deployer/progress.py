@@ -26,6 +26,7 @@ class Progress:
         self.quiet = quiet
         self.verbose = verbose
         self._status: Status | None = None
+        self._title = ""
 
     @property
     def interactive(self) -> bool:
@@ -59,23 +60,37 @@ class Progress:
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:
-        """A named stage of the work; prints its duration when it ends."""
-        self._title = escape(title)
+        """A named stage of the work; prints its duration when it ends without error.
+
+        Steps nest: an inner step (a base image bootstrap inside "Resolving base
+        images") reuses the spinner of the outer one.
+        """
+        shown = escape(title)
+        parent = self._title
+        self._title = shown
         started = time.monotonic()
-        if self.interactive and not self.verbose:
-            with self.console.status(self._title) as status:
-                self._status = status
-                try:
-                    yield
-                finally:
-                    self._status = None
-        else:
-            if not self.quiet:
-                self.console.print(f"{self._title} …")
-            yield
+        try:
+            if self._status is not None:
+                self._status.update(shown)
+                yield
+            elif self.interactive and not self.verbose:
+                with self.console.status(shown) as status:
+                    self._status = status
+                    try:
+                        yield
+                    finally:
+                        self._status = None
+            else:
+                if not self.quiet:
+                    self.console.print(f"{shown} …")
+                yield
+        finally:
+            self._title = parent
+            if self._status is not None:
+                self._status.update(parent)
         if not self.quiet:
             elapsed = time.monotonic() - started
-            self.console.print(f"[green]✓[/green] {self._title} [dim]({elapsed:.1f} s)[/dim]")
+            self.console.print(f"[green]✓[/green] {shown} [dim]({elapsed:.1f} s)[/dim]")
 
 
 @dataclass
