@@ -1,0 +1,253 @@
+"""The runtime image: small, shell-free, hardened, and serving the way it promises."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import io
+import tarfile
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import brotli
+import pytest
+import requests
+from docker.models.containers import Container
+
+from deployer.config import SiteConfig
+from deployer.engine import Engine
+from deployer.preview import stop_previews
+from deployer.site import Site
+from deployer.up import UpResult
+from tests.conftest import SiteFactory, free_port
+from tests.integration.conftest import deploy
+
+pytestmark = pytest.mark.engine
+
+Deployed = tuple[Site, SiteConfig, UpResult]
+MB = 1_000_000
+
+
+def test_final_image_minus_the_site_is_under_12_mb(starter: Deployed) -> None:
+    _site, _config, result = starter
+    assert result.images.runtime.size <= 12 * MB
+    assert result.images.image.size - result.built.total_bytes <= 12 * MB
+
+
+def _image_files(engine: Engine, image: str) -> set[str]:
+    container = engine.client.containers.create(image)
+    try:
+        chunks, _ = container.get_archive("/")
+        data = b"".join(chunks)
+    finally:
+        container.remove()
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        return {member.name.removeprefix("/") for member in archive.getmembers()}
+
+
+def test_runtime_has_no_shell_no_package_manager_only_nginx(
+    engine: Engine, starter: Deployed
+) -> None:
+    _site, _config, result = starter
+    files = _image_files(engine, result.images.image.tag)
+    assert "usr/sbin/nginx" in files
+    assert "usr/local/bin/healthcheck" in files
+    assert {"etc/nginx/nginx.conf", "etc/nginx/mime.types", "etc/passwd", "etc/group"} <= files
+    for absent in ("bin/sh", "usr/bin/sh", "bin/bash", "usr/bin/apt-get", "usr/bin/dpkg"):
+        assert absent not in files
+    assert not any(
+        name.startswith(("var/lib/apt", "var/lib/dpkg", "var/cache/apt")) for name in files
+    )
+    libraries = {name.rsplit("/", 1)[-1] for name in files if ".so" in name}
+    assert {"libc.so.6", "libpcre2-8.so.0", "libz.so.1"} <= libraries
+
+
+def test_image_metadata_is_hardened_and_traceable(engine: Engine, starter: Deployed) -> None:
+    site, _config, result = starter
+    config = engine.client.images.get(result.images.image.tag).attrs["Config"]
+    assert config["User"] == "101:101"
+    assert list(config["ExposedPorts"]) == ["8080/tcp"]
+    assert config["Healthcheck"]["Test"][:2] == ["CMD", "/usr/local/bin/healthcheck"]
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.title"] == site.name
+    assert labels["org.opencontainers.image.created"].startswith("20")
+    assert labels["io.sitedeploy.version"]
+    assert labels["io.sitedeploy.builder-base"].startswith("debian:bookworm-slim sha256:")
+    assert labels["io.sitedeploy.nginx-base"].startswith("debian:bookworm-slim sha256:")
+    assert labels["io.sitedeploy.content-hash"] == result.images.content_hash
+
+
+def test_the_image_healthcheck_reports_healthy(engine: Engine, starter: Deployed) -> None:
+    _site, _config, result = starter
+    container = engine.client.containers.get(result.container)
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.attrs["State"]["Health"]["Status"] == "healthy":
+            break
+        time.sleep(1)
+    assert container.attrs["State"]["Health"]["Status"] == "healthy"
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "SAMEORIGIN",
+}
+
+
+@pytest.mark.parametrize("path", ["/", "/assets/main.css", "/feed.xml", "/no-such-page"])
+def test_security_headers_on_every_response(starter: Deployed, path: str) -> None:
+    _site, _config, result = starter
+    response = requests.get(result.url + path, timeout=10)
+    for header, value in SECURITY_HEADERS.items():
+        assert response.headers[header] == value
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'self'" in csp
+    assert response.headers["Server"] == "nginx"  # server_tokens off: no version
+
+
+def _raw_get(url: str, path: str) -> tuple[int, bytes]:
+    """GET `path` exactly as written (requests would normalise '..' away)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_accept_encoding=True)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/assets/..%2f..%2f..%2fetc/passwd",
+     "/.git/config", "/.env", "/index.html~", "/assets/"],
+)  # fmt: skip
+def test_traversal_secrets_and_listings_never_return_contents(starter: Deployed, path: str) -> None:
+    _site, _config, result = starter
+    status, body = _raw_get(result.url, path)
+    assert status in {400, 403, 404}, (path, status)
+    assert b"root:x:0:0" not in body
+    assert b"Index of" not in body
+
+
+def test_precompressed_gzip_and_brotli_decode_to_the_built_file(starter: Deployed) -> None:
+    _site, _config, result = starter
+    built = (result.built.root / "assets/main.css").read_bytes()
+    for encoding, decode in (("gzip", gzip.decompress), ("br", brotli.decompress)):
+        response = requests.get(
+            result.url + "/assets/main.css",
+            headers={"Accept-Encoding": encoding},
+            timeout=10,
+            stream=True,
+        )
+        raw = response.raw.read(decode_content=False)
+        assert response.headers["Content-Encoding"] == encoding
+        assert response.headers["Vary"] == "Accept-Encoding"
+        assert len(raw) < len(built) / 2
+        assert decode(raw) == built
+
+
+def test_revalidation_and_cache_control(starter: Deployed) -> None:
+    _site, _config, result = starter
+    page = requests.get(result.url + "/about/", timeout=10)
+    assert page.headers["Cache-Control"] == "no-cache"
+    assert page.headers["Last-Modified"]
+    again = requests.get(
+        result.url + "/about/", headers={"If-None-Match": page.headers["ETag"]}, timeout=10
+    )
+    assert again.status_code == 304
+    since = requests.get(
+        result.url + "/about/",
+        headers={"If-Modified-Since": page.headers["Last-Modified"]},
+        timeout=10,
+    )
+    assert since.status_code == 304
+    css = requests.get(result.url + "/assets/main.css", timeout=10)
+    assert css.headers["Cache-Control"] == "public, max-age=86400"
+    assert "charset=utf-8" in css.headers["Content-Type"]
+
+
+@pytest.fixture(scope="module")
+def writable_copy(engine: Engine, starter: Deployed) -> Iterator[tuple[Container, str]]:
+    """The starter image in a container whose filesystem we may add files to, to prove
+    nginx itself refuses dotfiles and backups (the pack stage already removes them)."""
+    site, _config, result = starter
+    port = free_port()
+    container = engine.client.containers.run(
+        result.images.image.tag,
+        detach=True,
+        labels=site.labels,
+        ports={"8080/tcp": ("127.0.0.1", port)},
+        user="0:0",
+    )
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w") as archive:
+        for name, text in {
+            ".env": b"SECRET=do-not-serve\n",
+            ".git/config": b"[core]\nSECRET=do-not-serve\n",
+            "notes.html~": b"SECRET=do-not-serve\n",
+            "draft.bak": b"SECRET=do-not-serve\n",
+            ".well-known/security.txt": b"Contact: mailto:security@example.com\n",
+        }.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(text))
+    container.put_archive("/srv/www", payload.getvalue())
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    yield container, url
+    container.remove(force=True)
+
+
+@pytest.mark.parametrize("path", ["/.env", "/.git/config", "/notes.html~", "/draft.bak"])
+def test_nginx_refuses_dotfiles_and_backups_present_on_disk(
+    writable_copy: tuple[Container, str], path: str
+) -> None:
+    _container, url = writable_copy
+    response = requests.get(url + path, timeout=10)
+    assert response.status_code == 404
+    assert b"do-not-serve" not in response.content
+
+
+def test_well_known_is_served(writable_copy: tuple[Container, str]) -> None:
+    _container, url = writable_copy
+    response = requests.get(url + "/.well-known/security.txt", timeout=10)
+    assert response.status_code == 200
+    assert response.text.startswith("Contact:")
+
+
+def test_dotfiles_in_site_are_left_out_and_reported(engine: Engine, make_site: SiteFactory) -> None:
+    config = "title: Secrets\ntheme: minima\ninclude: [.env, .well-known, .htaccess]\n"
+    folder = make_site(
+        "secrets",
+        {
+            "_config.yml": config,
+            ".env": "SECRET=do-not-serve\n",
+            ".htaccess": "Deny from all\n",
+            ".well-known/security.txt": "Contact: mailto:security@example.com\n",
+        },
+    )
+    site, _config, result = deploy(engine, folder)
+    assert {".env", ".htaccess", ".well-known/security.txt"} <= result.built.paths()
+    assert result.health.healthy
+    refused = {
+        w.url.rsplit("/", 1)[-1] for w in result.health.warnings if w.kind == "not-served-by-policy"
+    }
+    assert refused == {".env", ".htaccess"}
+    assert requests.get(result.url + "/.env", timeout=10).status_code == 404
+    assert requests.get(result.url + "/.well-known/security.txt", timeout=10).status_code == 200
+    files = _image_files(engine, result.images.image.tag)
+    assert "srv/www/.well-known/security.txt" in files
+    assert "srv/www/.env" not in files and "srv/www/.htaccess" not in files
+    stop_previews(engine, site)
