@@ -23,6 +23,8 @@ class Progress:
 
     def __init__(self, *, quiet: bool = False, verbose: bool = False) -> None:
         self.console = Console(stderr=True, highlight=False, soft_wrap=True)
+        if not self.console.is_terminal:
+            self.console.width = 160  # logs and pipes: no terminal to wrap to
         self.quiet = quiet
         self.verbose = verbose
         self._status: Status | None = None

@@ -48,12 +48,15 @@ def build_summary(images: SiteImages, site_bytes: int, layers: list[Layer]) -> d
         "image_size": images.image.size,
         "image_layers": images.image.layers,
         "builder_image": images.builder.tag,
+        "builder_id": images.builder.id,
         "builder_size": images.builder.size,
         "builder_layers": images.builder.layers,
         "size_ratio": round(ratio, 4) if ratio is not None else None,
         "site_bytes": site_bytes,
+        # The issue's yardstick: everything in the final image that is not the site itself.
         "overhead_bytes": images.image.size - site_bytes,
         "runtime_image": _image(images.runtime),
+        "site_layer_bytes": images.image.size - images.runtime.size,
         "content_hash": images.content_hash,
         "dockerfile": images.dockerfile,
         "build_seconds": round(images.seconds, 2),
@@ -103,31 +106,34 @@ def _short(created_by: str, width: int = 90) -> str:
 
 def show_build(progress: Progress, summary: dict[str, Any], *, show_layers: bool = False) -> None:
     """Print the size table (and, if asked, the final image's layers)."""
-    table = Table(title=None, box=None, pad_edge=False, show_header=True, header_style="bold")
-    table.add_column("image")
-    table.add_column("tag")
-    table.add_column("size", justify="right")
-    table.add_column("layers", justify="right")
-    table.add_row(
-        "nginx (final)",
-        summary["image"],
-        decimal(summary["image_size"]),
-        str(summary["image_layers"]),
-    )
-    table.add_row(
-        "builder (Ruby)",
-        summary["builder_image"],
-        decimal(summary["builder_size"]),
-        str(summary["builder_layers"]),
-    )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("image", "tag", "id"):
+        table.add_column(column)
+    for column in ("size", "bytes", "layers"):
+        table.add_column(column, justify="right")
+    for label, key in (("nginx (final)", "image"), ("builder (Ruby)", "builder")):
+        table.add_row(
+            label,
+            summary[f"{key}_image" if key == "builder" else key],
+            str(summary[f"{key}_id"]).removeprefix("sha256:")[:12],
+            decimal(summary[f"{key}_size"]),
+            f"{summary[f'{key}_size']:,}",
+            str(summary[f"{key}_layers"]),
+        )
     progress.print(table)
+    how = (
+        "reused: nothing changed" if summary["reused"] else f"built with {summary['build_engine']}"
+    )
+    progress.info(f"Images ready in {summary['build_seconds']:.1f} s ({how}).")
     ratio = summary["size_ratio"]
     if ratio:
         progress.info(
             f"The final image is {ratio:.1%} of the builder's size "
-            f"({1 / ratio:.0f} times smaller); "
-            f"the site itself is {decimal(summary['site_bytes'])}, nginx and its libraries "
-            f"{decimal(summary['overhead_bytes'])}."
+            f"({1 / ratio:.0f} times smaller): nginx and its libraries "
+            f"{decimal(summary['runtime_image']['size'])}, the site "
+            f"{decimal(summary['site_bytes'])} plus "
+            f"{decimal(summary['site_layer_bytes'] - summary['site_bytes'])} of precompressed "
+            "copies."
         )
     if show_layers:
         layers = Table(box=None, pad_edge=False, header_style="bold")

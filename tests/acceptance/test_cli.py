@@ -112,3 +112,14 @@ def test_json_failure_is_one_json_object(tmp_path: Path) -> None:
     result = run("build", str(tmp_path), "--json")
     assert result.returncode == 1
     assert json.loads(result.stdout)["ok"] is False
+
+
+def test_report_shows_sizes_and_every_layer(sites_root: Path) -> None:
+    folder = sites_root / "sdtest-report"
+    run("new", str(folder))
+    result = run("report", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "nginx (final)" in result.stderr and "builder (Ruby)" in result.stderr
+    assert "times smaller" in result.stderr
+    assert "COPY /rootfs/ /" in result.stderr  # the runtime layer, as docker history shows it
+    assert "COPY /srv/www /srv/www" in result.stderr
