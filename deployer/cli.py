@@ -21,7 +21,7 @@ from deployer.config import BuildEngine, SiteConfig, load_config
 from deployer.engine import Engine, connect
 from deployer.errors import SitedeployError
 from deployer.new import new_site
-from deployer.preview import preview_logs, preview_status, stop_previews
+from deployer.preview import preview_logs, preview_status, stop_preview
 from deployer.progress import Progress
 from deployer.report import build_summary, image_layers, show_build, show_up, up_summary
 from deployer.site import Site, open_site
@@ -142,13 +142,7 @@ def up(site: Path, as_json: bool, quiet: bool, verbose: bool, **options: Any) ->
     folder, config = _load(site, **options)
     engine = connect()
     result = run_up(engine, folder, config, progress)
-    summary = up_summary(
-        result.images,
-        result.built.total_bytes,
-        image_layers(engine, result.images.image.tag),
-        result.health,
-        result.container,
-    )
+    summary = up_summary(result, image_layers(engine, result.images.image.tag))
     for warning in summary["warnings"]:
         progress.warning(_warning_text(warning))
     show_up(progress, summary)
@@ -227,7 +221,9 @@ def status(site: Path, as_json: bool) -> None:
             answering = "answering" if state.answering else "NOT answering"
             click.echo(
                 f"{state.container}: {state.state}{health}\n"
-                f"  image: {state.image}\n  url:   {state.url} ({answering})"
+                f"  url:    {state.url} ({answering})\n"
+                f"  server: {state.server or 'none answering'}\n"
+                f"  image:  {state.image or '-'}"
             )
     if not (state.state == "running" and state.answering):
         sys.exit(3)
@@ -249,9 +245,9 @@ def logs(site: Path, follow: bool, tail: str) -> None:
 @main.command()
 @_site_argument
 def down(site: Path) -> None:
-    """Stop and remove SITE's preview container (images are kept)."""
+    """Stop and remove SITE's preview containers (images are kept)."""
     folder, _config = _load(site)
-    removed = stop_previews(connect(), folder)
+    removed = stop_preview(connect(), folder)
     if removed:
         click.echo(f"Stopped and removed {', '.join(removed)}.", err=True)
     else:

@@ -71,3 +71,7 @@ class PreviewFailed(SitedeployError):
 
 class NotRunning(SitedeployError):
     """A command needs the site's preview, and none is running."""
+
+
+class SiteBusy(SitedeployError):
+    """Another sitedeploy process is deploying the same site."""

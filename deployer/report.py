@@ -14,8 +14,8 @@ from rich.table import Table
 
 from deployer.build import ImageInfo, SiteImages
 from deployer.engine import Engine
-from deployer.health import HealthReport
 from deployer.progress import Progress
+from deployer.up import UpResult
 
 
 @dataclass(frozen=True)
@@ -77,15 +77,19 @@ def build_summary(images: SiteImages, site_bytes: int, layers: list[Layer]) -> d
     }
 
 
-def up_summary(
-    images: SiteImages, site_bytes: int, layers: list[Layer], health: HealthReport, container: str
-) -> dict[str, Any]:
+def up_summary(result: UpResult, layers: list[Layer]) -> dict[str, Any]:
     """The `--json` object of `up`."""
-    summary = build_summary(images, site_bytes, layers)
+    images, health = result.images, result.health
+    summary = build_summary(images, result.built.total_bytes, layers)
     summary.update(
         {
-            "url": health.url,
-            "container": container,
+            "url": result.url,
+            "container": result.container,
+            "server": result.server,
+            "replaced": result.replaced,
+            "switch_seconds": (
+                round(result.switch_seconds, 3) if result.switch_seconds is not None else None
+            ),
             "pages_checked": health.pages_checked,
             "health_seconds": round(health.seconds, 2),
             "failures": [finding.as_dict() for finding in health.failures],
@@ -150,4 +154,9 @@ def show_up(progress: Progress, summary: dict[str, Any]) -> None:
         f"Checked {summary['pages_checked']} files over HTTP in {summary['health_seconds']:.1f} s: "
         f"{len(summary['failures'])} failures, {len(summary['warnings'])} warnings."
     )
-    progress.success(f"Preview: {summary['url']}  (container {summary['container']})")
+    if summary["switch_seconds"] is not None:
+        progress.info(
+            f"Moved {summary['url']} to the new container in {summary['switch_seconds']:.2f} s "
+            "(the port answered throughout)."
+        )
+    progress.success(f"Preview: {summary['url']}  (served by {summary['server']})")

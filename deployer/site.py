@@ -8,6 +8,7 @@ folders with the same name never share a container.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,12 @@ class Site:
     @property
     def labels(self) -> dict[str, str]:
         return {SITE_ID_LABEL: self.id, SITE_PATH_LABEL: str(self.path)}
+
+
+def cache_dir(site: Site) -> Path:
+    """sitedeploy's own files for a site (built `_site` copy, lock): never in the site folder."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "sitedeploy" / site.id
 
 
 def open_site(path: Path, name: str | None = None) -> Site:

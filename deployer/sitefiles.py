@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.engine import Engine
-from deployer.site import Site
+from deployer.site import Site, cache_dir
 
 BUILT_SITE_IN_IMAGE = "/site/_site"
 
@@ -40,11 +40,6 @@ class BuiltSite:
 
     def paths(self) -> frozenset[str]:
         return frozenset(f.path for f in self.files)
-
-
-def cache_dir(site: Site) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "sitedeploy" / site.id
 
 
 def _sha256(path: Path) -> str:

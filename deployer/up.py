@@ -1,13 +1,19 @@
-"""`sitedeploy up`: build, run, health-check, report — and lose nothing on failure.
+"""`sitedeploy up`: build, start, check, switch — without the port ever going quiet.
 
-The old preview keeps running while the new images build; a failed build never touches
-it. Only once the build succeeded is the old container set aside (stopped, renamed) and
-the new one started on the port; if the new one does not start or fails its health check,
-it is removed and the old one is started again.
+1. Build the images (a failure here touches nothing that runs).
+2. Start a new server container from the new image, published only on an ephemeral
+   127.0.0.1 port, and check every built file on it over HTTP.
+3. Only then point the front (which owns the user's port) at it, and wait until the port
+   is answered by the new container.
+4. Retire the old server gracefully (nginx finishes its in-flight requests) and prune
+   the site's older images.
+
+If step 2 or 3 fails, the new container is removed and the old one keeps serving.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import docker.errors
@@ -17,13 +23,20 @@ from deployer.build import SiteImages, build_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import PreviewFailed
+from deployer.front import create_front, current_front, point_front, replace_front
 from deployer.health import HealthReport, check_deployment, wait_until_serving
+from deployer.lock import site_lock
 from deployer.preview import (
+    FRONT_ROLE,
+    SERVER_ROLE,
+    bindings,
+    current_server,
     ensure_port_available,
-    find_previews,
+    find_containers,
     preview_url,
+    published_url,
     remove_container,
-    start_preview,
+    start_server,
 )
 from deployer.progress import Progress
 from deployer.site import Site
@@ -37,35 +50,11 @@ class UpResult:
     images: SiteImages
     built: BuiltSite
     health: HealthReport
-    container: str
+    container: str  # the front, which owns the port
+    server: str  # the site container the front proxies to
     url: str
-    restarted: bool  # False when the running preview already served this image
-
-
-def _serving_same(container: Container, image_id: str, host: str, port: int) -> bool:
-    bindings = container.attrs.get("HostConfig", {}).get("PortBindings", {}).get("8080/tcp") or []
-    bound = [(b.get("HostIp") or "0.0.0.0", int(b.get("HostPort") or 0)) for b in bindings]
-    same_image = container.attrs.get("Image") == image_id
-    return container.status == "running" and same_image and bound == [(host, port)]
-
-
-def _set_aside(containers: list[Container]) -> list[tuple[Container, str, bool]]:
-    """Stop and rename the old previews so the port and the name are free; remember them."""
-    aside = []
-    for container in containers:
-        was_running = container.status == "running"
-        name = str(container.name)
-        container.stop(timeout=5)
-        container.rename(f"{name}-previous")
-        aside.append((container, name, was_running))
-    return aside
-
-
-def _restore(aside: list[tuple[Container, str, bool]]) -> None:
-    for container, name, was_running in aside:
-        container.rename(name)
-        if was_running:
-            container.start()
+    replaced: bool  # False when the running preview already served this image
+    switch_seconds: float | None = None  # how long moving the port to the new server took
 
 
 def _logs_tail(container: Container, lines: int = 20) -> str:
@@ -75,15 +64,14 @@ def _logs_tail(container: Container, lines: int = 20) -> str:
         return ""
 
 
-def _health_error(url: str, health: HealthReport, logs: str) -> PreviewFailed:
+def _health_error(url: str, health: HealthReport) -> PreviewFailed:
     shown = "\n".join(f"  {finding}" for finding in health.failures[:_SHOWN_FAILURES])
     more = len(health.failures) - _SHOWN_FAILURES
     extra = f"\n  … and {more} more" if more > 0 else ""
-    log_text = f"\nnginx said:\n{logs}" if logs else ""
     return PreviewFailed(
-        f"The new preview at {url} does not serve the site it was built from "
-        f"({len(health.failures)} failures):\n{shown}{extra}{log_text}\n"
-        "The previous preview (if any) was put back. This is a fault in the deployment, "
+        f"The new container at {url} does not serve the site it was built from "
+        f"({len(health.failures)} failures):\n{shown}{extra}\n"
+        "The running preview (if any) was left as it was. This is a fault in the deployment, "
         "not in the site: please report it with the output of `sitedeploy up -v`."
     )
 
@@ -101,48 +89,78 @@ def _prune_old_images(engine: Engine, site: Site, keep: set[str]) -> None:
 
 
 def up(engine: Engine, site: Site, config: SiteConfig, progress: Progress) -> UpResult:
-    """Build the site, (re)start its preview on host:port, and check it over HTTP."""
-    ensure_port_available(engine, site, config.host, config.port)
+    """Build the site and serve it on host:port, replacing the running preview safely."""
+    with site_lock(site):
+        return _up(engine, site, config, progress)
+
+
+def _check(url: str, built: BuiltSite, baseurl: str) -> HealthReport:
+    wait_until_serving(url)
+    return check_deployment(url, built, baseurl)
+
+
+def _up(engine: Engine, site: Site, config: SiteConfig, progress: Progress) -> UpResult:
+    host, port = config.host, config.port
+    ensure_port_available(engine, site, host, port)
     images = build_site(engine, site, config, progress)
     built = extract_built_site(engine, images.builder.tag, site, images.content_hash)
-    url = preview_url(config.host, config.port)
+    url = preview_url(host, port)
 
-    previews = find_previews(engine, site)
-    current = next(
-        (c for c in previews if _serving_same(c, images.image.id, config.host, config.port)), None
-    )
-    if current is not None:
+    front = current_front(engine, site)
+    same_port = front is not None and bindings(front) == [(host, port)]
+    serving = current_server(engine, site, url) if same_port else None
+    if serving is not None and serving.attrs.get("Image") == images.image.id:
+        assert front is not None
         with progress.step(f"Checking the running preview at {url}"):
-            wait_until_serving(url)
-            health = check_deployment(url, built, images.baseurl)
-        if not health.healthy:
-            raise _health_error(url, health, _logs_tail(current))
-        return UpResult(images, built, health, str(current.name), url, restarted=False)
+            health = _check(url, built, images.baseurl)
+        if health.healthy:
+            return UpResult(images, built, health, str(front.name), str(serving.name), url, False)
+        progress.warning(f"The running preview at {url} is not healthy; replacing its container.")
 
-    with progress.step(f"Starting the preview on {url}"), engine.errors("Replacing the preview"):
-        aside = _set_aside(previews)
-        try:
-            container = start_preview(
-                engine, site, images.image.tag, images.content_hash, config.host, config.port,
-                name=site.container_name,
-            )  # fmt: skip
-        except BaseException:
-            _restore(aside)
-            raise
+    with progress.step("Starting a container from the new image"), engine.errors("Starting"):
+        server = start_server(engine, site, images.image.tag, images.content_hash)
     try:
-        with progress.step(f"Checking every file over HTTP at {url}"):
-            wait_until_serving(url)
-            health = check_deployment(url, built, images.baseurl)
+        server_url = published_url(server)
+        with progress.step(f"Checking every file on the new container ({server_url})"):
+            health = _check(server_url, built, images.baseurl)
         if not health.healthy:
-            raise _health_error(url, health, _logs_tail(container))
+            raise _health_error(server_url, health)
+        with progress.step(f"Moving {url} to the new container"):
+            started = time.monotonic()
+            front = _route(engine, site, images, server, serving, host, port)
+            switched = time.monotonic() - started if same_port else None
     except BaseException as error:
-        logs = _logs_tail(container)
-        remove_container(container, timeout=1)
-        _restore(aside)
-        if isinstance(error, PreviewFailed) and logs and "nginx said" not in error.message:
-            raise PreviewFailed(f"{error.message}\nnginx said:\n{logs}") from error
+        logs = _logs_tail(server)
+        remove_container(server, timeout=1)
+        if isinstance(error, PreviewFailed) and logs:
+            raise PreviewFailed(
+                f"{error.message}\nThe new container's nginx said:\n{logs}"
+            ) from error
         raise
-    for old, _name, _running in aside:
-        remove_container(old)
+
+    for old in find_containers(engine, site, SERVER_ROLE):
+        if old.id != server.id:
+            remove_container(old)
     _prune_old_images(engine, site, keep={images.image.id, images.builder.id})
-    return UpResult(images, built, health, str(container.name), url, restarted=True)
+    return UpResult(images, built, health, str(front.name), str(server.name), url, True, switched)
+
+
+def _route(
+    engine: Engine,
+    site: Site,
+    images: SiteImages,
+    server: Container,
+    serving: Container | None,
+    host: str,
+    port: int,
+) -> Container:
+    """Make the front on host:port proxy to `server`: create, move or re-point it."""
+    front = current_front(engine, site)
+    if front is None:
+        for stale in find_containers(engine, site, FRONT_ROLE):
+            remove_container(stale)
+        return create_front(engine, site, images.runtime.tag, server, host, port)
+    if bindings(front) != [(host, port)]:
+        return replace_front(engine, site, front, images.runtime.tag, server, host, port)
+    point_front(engine, front, server, previous=serving)
+    return front

@@ -72,6 +72,7 @@ def test_new_up_status_logs_down(sites_root: Path) -> None:
     assert status.returncode == 0
     state = json.loads(status.stdout)
     assert (state["state"], state["answering"], state["url"]) == ("running", True, report["url"])
+    assert (state["container"], state["server"]) == (report["container"], report["server"])
     assert state["image"] == report["image"]
 
     time.sleep(1.5)  # the access log is flushed every second

@@ -7,7 +7,7 @@ import pytest
 
 from deployer.config import SiteConfig, load_config
 from deployer.engine import Engine
-from deployer.preview import stop_previews
+from deployer.preview import stop_preview
 from deployer.progress import Progress
 from deployer.site import Site, open_site
 from deployer.up import UpResult, up
@@ -28,4 +28,4 @@ def starter(engine: Engine, make_site: SiteFactory) -> Iterator[tuple[Site, Site
     """The starter site, deployed once for every test that only reads from it."""
     site, config, result = deploy(engine, make_site("starter"))
     yield site, config, result
-    stop_previews(engine, site)
+    stop_preview(engine, site)

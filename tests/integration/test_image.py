@@ -17,7 +17,7 @@ from docker.models.containers import Container
 
 from deployer.config import SiteConfig
 from deployer.engine import Engine
-from deployer.preview import stop_previews
+from deployer.preview import stop_preview
 from deployer.site import Site
 from deployer.up import UpResult
 from tests.conftest import SiteFactory, free_port
@@ -80,14 +80,15 @@ def test_image_metadata_is_hardened_and_traceable(engine: Engine, starter: Deplo
 
 def test_the_image_healthcheck_reports_healthy(engine: Engine, starter: Deployed) -> None:
     _site, _config, result = starter
-    container = engine.client.containers.get(result.container)
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        container.reload()
-        if container.attrs["State"]["Health"]["Status"] == "healthy":
-            break
-        time.sleep(1)
-    assert container.attrs["State"]["Health"]["Status"] == "healthy"
+    for name in (result.server, result.container):  # the site, and the front proxying to it
+        container = engine.client.containers.get(name)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.attrs["State"]["Health"]["Status"] == "healthy":
+                break
+            time.sleep(1)
+        assert container.attrs["State"]["Health"]["Status"] == "healthy", name
 
 
 SECURITY_HEADERS = {
@@ -250,4 +251,4 @@ def test_dotfiles_in_site_are_left_out_and_reported(engine: Engine, make_site: S
     files = _image_files(engine, result.images.image.tag)
     assert "srv/www/.well-known/security.txt" in files
     assert "srv/www/.env" not in files and "srv/www/.htaccess" not in files
-    stop_previews(engine, site)
+    stop_preview(engine, site)

@@ -13,7 +13,7 @@ import requests
 from deployer.config import SiteConfig, load_config
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed, PluginUnavailable, PortUnavailable
-from deployer.preview import find_previews, preview_status, stop_previews
+from deployer.preview import FRONT_ROLE, SERVER_ROLE, find_containers, preview_status, stop_preview
 from deployer.progress import Progress
 from deployer.site import Site, open_site
 from deployer.up import UpResult, up
@@ -61,22 +61,32 @@ def test_report_numbers(starter: Deployed) -> None:
     assert result.health.pages_checked == len(result.built.files)
 
 
+def names(engine: Engine, site: Site, role: str) -> list[str]:
+    return [str(c.name) for c in find_containers(engine, site, role)]
+
+
 def test_preview_is_published_only_where_asked_and_hardened(
     engine: Engine, starter: Deployed
 ) -> None:
     site, config, result = starter
-    container = engine.client.containers.get(result.container)
-    host = container.attrs["HostConfig"]
-    assert host["PortBindings"]["8080/tcp"] == [
+    front = engine.client.containers.get(result.container)
+    server = engine.client.containers.get(result.server)
+    assert front.attrs["HostConfig"]["PortBindings"]["8080/tcp"] == [
         {"HostIp": "127.0.0.1", "HostPort": str(config.port)}
     ]
-    assert container.attrs["Config"]["User"] == "101:101"
-    assert host["ReadonlyRootfs"] is True
-    assert host["CapDrop"] == ["ALL"]
-    assert "no-new-privileges:true" in host["SecurityOpt"]
-    assert host["RestartPolicy"]["Name"] == "unless-stopped"
+    assert server.attrs["HostConfig"]["PortBindings"]["8080/tcp"] == [
+        {"HostIp": "127.0.0.1", "HostPort": ""}
+    ]
+    for container in (front, server):
+        host = container.attrs["HostConfig"]
+        assert container.attrs["Config"]["User"] == "101:101"
+        assert host["ReadonlyRootfs"] is True
+        assert host["CapDrop"] == ["ALL"]
+        assert "no-new-privileges:true" in host["SecurityOpt"]
+        assert host["RestartPolicy"]["Name"] == "unless-stopped"
     status = preview_status(engine, site)
     assert (status.state, status.answering, status.url) == ("running", True, result.url)
+    assert status.server == result.server
 
 
 def test_up_again_without_changes_keeps_the_running_preview(
@@ -85,9 +95,9 @@ def test_up_again_without_changes_keeps_the_running_preview(
     site, config, result = starter
     again = up(engine, site, config, Progress(quiet=True))
     assert again.images.reused
-    assert not again.restarted
-    assert again.container == result.container
-    assert [c.name for c in find_previews(engine, site)] == [result.container]
+    assert not again.replaced
+    assert (again.container, again.server) == (result.container, result.server)
+    assert names(engine, site, SERVER_ROLE) == [result.server]
 
 
 def test_content_change_replaces_the_preview_and_keeps_one_container(
@@ -98,14 +108,16 @@ def test_content_change_replaces_the_preview_and_keeps_one_container(
     post = folder / "_posts" / "2026-01-05-welcome-to-sitedeploy.md"
     post.write_text(post.read_text() + "\nA sentence added in the test.\n")
     second = up(engine, site, config, Progress(quiet=True))
-    assert second.restarted
+    assert second.replaced
+    assert second.switch_seconds is not None
     assert second.images.image.id != first.images.image.id
-    assert [c.name for c in find_previews(engine, site)] == [second.container]
+    assert second.container == first.container  # the same front kept the port
+    assert names(engine, site, SERVER_ROLE) == [second.server]
     page = requests.get(f"{second.url}/news/2026/01/05/welcome-to-sitedeploy.html", timeout=10)
     assert "A sentence added in the test." in page.text
     with pytest.raises(docker.errors.ImageNotFound):
         engine.client.images.get(first.images.image.id)  # the earlier image was pruned
-    stop_previews(engine, site)
+    stop_preview(engine, site)
 
 
 def test_liquid_error_fails_with_jekylls_message_and_keeps_the_old_preview(
@@ -125,8 +137,8 @@ def test_liquid_error_fails_with_jekylls_message_and_keeps_the_old_preview(
     assert "from /usr" not in message and "Traceback" not in message
     assert len(message.splitlines()) < 10
     assert requests.get(before.url + "/", timeout=10).content == served
-    assert [c.name for c in find_previews(engine, site)] == [before.container]
-    stop_previews(engine, site)
+    assert names(engine, site, SERVER_ROLE) == [before.server]
+    stop_preview(engine, site)
 
 
 def test_bad_front_matter_fails_the_build(engine: Engine, make_site: SiteFactory) -> None:
@@ -156,13 +168,14 @@ def test_a_taken_port_is_a_clear_error_before_building(
         config = load_config(folder, {"port": port})
         with pytest.raises(PortUnavailable, match=f"Port {port} on 127.0.0.1 is already in use"):
             up(engine, open_site(folder), config, Progress(quiet=True))
-    assert find_previews(engine, open_site(folder)) == []
+    assert names(engine, open_site(folder), FRONT_ROLE) == []
+    assert names(engine, open_site(folder), SERVER_ROLE) == []
     assert engine.client.images.list(name=open_site(folder).repository) == []
 
 
 def test_down_removes_the_preview(engine: Engine, make_site: SiteFactory) -> None:
     site, _config, result = deploy(engine, make_site("down"))
-    assert stop_previews(engine, site) == [result.container]
+    assert sorted(stop_preview(engine, site)) == sorted([result.container, result.server])
     assert preview_status(engine, site).state == "absent"
     with pytest.raises(requests.ConnectionError):
         requests.get(result.url, timeout=5)
@@ -192,7 +205,7 @@ def messy(engine: Engine, make_site: SiteFactory) -> Iterator[Deployed]:
     (folder / "leak").symlink_to("/etc/passwd")
     deployed = deploy(engine, folder, jekyll_config=["_config.yml", "_config.extra.yml"])
     yield deployed
-    stop_previews(engine, deployed[0])
+    stop_preview(engine, deployed[0])
 
 
 def test_messy_site_builds_and_serves_under_its_baseurl(messy: Deployed) -> None:
@@ -238,4 +251,4 @@ def test_classic_builder_builds_the_same_site(engine: Engine, make_site: SiteFac
     assert result.images.builder_name.startswith("classic")
     assert result.health.healthy
     assert {"index.html", "about/index.html", "feed.xml"} <= result.built.paths()
-    stop_previews(engine, site)
+    stop_preview(engine, site)
