@@ -12,11 +12,13 @@ tag that already exists is reused without building.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import docker.errors
+from rich.filesize import decimal
 
 from deployer import __version__
 from deployer.bases import BaseImage, resolve_base
@@ -30,7 +32,7 @@ from deployer.dockerfile import (
     render_site_dockerfile,
 )
 from deployer.engine import Engine
-from deployer.errors import BuildFailed, JekyllFailed
+from deployer.errors import BuildFailed, DiskFull, JekyllFailed
 from deployer.jekyll_log import jekyll_error, jekyll_warnings
 from deployer.plugins import read_requirements
 from deployer.progress import Progress
@@ -89,8 +91,37 @@ def _tail(lines: list[str], count: int = 15) -> str:
     return "\n".join(f"  {line}" for line in lines[-count:])
 
 
+# Room the daemon needs besides the context: package layers, the site twice, exports.
+HEADROOM_BYTES = 1_000_000_000
+
+
+def check_disk_space(engine: Engine, context_bytes: int) -> None:
+    """Refuse to start a build the daemon's disk cannot hold (local daemons only)."""
+    if not engine.is_local:
+        return
+    with engine.errors("Reading the daemon's data folder"):
+        root = str(engine.client.info().get("DockerRootDir") or "/var/lib/docker")
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError:
+        return  # not visible from here (another mount namespace): let the daemon decide
+    needed = 2 * context_bytes + HEADROOM_BYTES
+    if free < needed:
+        raise DiskFull(
+            f"The Docker data folder {root} has {decimal(free)} free; this build needs about "
+            f"{decimal(needed)}. Free space (`docker system prune` removes unused images and "
+            "build cache), then run again."
+        )
+
+
 def _raise_for(output: BuildOutput, site: Site, what: str) -> None:
     step = output.failed_step
+    text = "\n".join([output.error or "", *(step.lines if step else [])])
+    if "no space left on device" in text:
+        raise DiskFull(
+            f"Building {what} failed: the Docker daemon ran out of disk space. Free space "
+            "(`docker system prune` removes unused images and build cache), then run again."
+        )
     if step and "jekyll build" in step.instruction:
         raise JekyllFailed(
             f"Jekyll could not build {site.path}:\n{jekyll_error(step.lines)}\n"
@@ -145,6 +176,7 @@ def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progres
     started = time.monotonic()
     requirements = read_requirements(site.path, config.jekyll_config, config.packages)
     context = scan_context(site.path)
+    check_disk_space(engine, context.total_bytes)
     warnings = [*requirements.warnings, *context.warnings]
     builder = choose_builder(engine, config.engine)
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import click
+from rich.markup import escape
 
 from deployer import __version__
 from deployer.build import build_site
@@ -21,12 +23,13 @@ from deployer.config import BuildEngine, SiteConfig, load_config
 from deployer.engine import Engine, connect
 from deployer.errors import SitedeployError
 from deployer.new import new_site
-from deployer.preview import preview_logs, preview_status, stop_preview
+from deployer.preview import preview_logs, preview_status, preview_url, stop_preview
 from deployer.progress import Progress
 from deployer.report import build_summary, image_layers, show_build, show_up, up_summary
 from deployer.site import Site, open_site
 from deployer.sitefiles import extract_built_site
 from deployer.up import up as run_up
+from deployer.watch import watch as watch_folder
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,23 +133,61 @@ def new(destination: Path) -> None:
 @_site_argument
 @_build_options
 @_preview_options
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep running: redeploy (without downtime) whenever a file in SITE changes.",
+)
 @_output_options
 @_json_errors
-def up(site: Path, as_json: bool, quiet: bool, verbose: bool, **options: Any) -> None:
+def up(site: Path, as_json: bool, quiet: bool, verbose: bool, watch: bool, **options: Any) -> None:
     """Build SITE, start its preview, check every file over HTTP, report.
 
-    Returns once the preview is healthy and leaves it running. A failed build or check
-    leaves the previous preview serving. Exits non-zero if anything failed.
+    Returns once the preview is healthy and leaves it running. Running it again moves the
+    port to the new version only after that version passed its check, so the preview never
+    stops answering; a failed build or check leaves the running version serving. Exits
+    non-zero if anything failed. With --watch it keeps redeploying on every save (with
+    --json, one JSON object per deploy) until Ctrl-C, which leaves the preview running.
     """
     progress = Progress(quiet=quiet, verbose=verbose)
     folder, config = _load(site, **options)
     engine = connect()
-    result = run_up(engine, folder, config, progress)
-    summary = up_summary(result, image_layers(engine, result.images.image.tag))
-    for warning in summary["warnings"]:
-        progress.warning(_warning_text(warning))
-    show_up(progress, summary)
-    _emit(as_json, {"ok": True, **summary})
+
+    def deploy(changed_at: float | None = None) -> None:
+        result = run_up(engine, folder, config, progress)
+        summary = up_summary(result, image_layers(engine, result.images.image.tag))
+        for warning in summary["warnings"]:
+            progress.warning(_warning_text(warning))
+        show_up(progress, summary)
+        if changed_at is not None:
+            summary["edit_to_served_seconds"] = round(time.monotonic() - changed_at, 2)
+            progress.info(
+                f"Serving the change {summary['edit_to_served_seconds']:.1f} s after it was saved."
+            )
+        if as_json:
+            click.echo(json.dumps({"ok": True, **summary}, sort_keys=True))
+
+    if not watch:
+        deploy()
+        return
+    try:
+        deploy()
+    except SitedeployError as error:
+        _report_while_watching(progress, error)
+    progress.info(f"Watching {folder.path} for changes; Ctrl-C stops watching.")
+    try:
+        watch_folder(folder, deploy, lambda error: _report_while_watching(progress, error))
+    except KeyboardInterrupt:
+        url = preview_url(config.host, config.port)
+        progress.info(
+            f"Stopped watching. The preview keeps running at {url}; "
+            f"`sitedeploy down {site}` stops it."
+        )
+
+
+def _report_while_watching(progress: Progress, error: SitedeployError) -> None:
+    progress.console.print(f"[red]Error:[/red] {escape(error.format_message())}")
+    progress.info("The last good version keeps serving; save a fix to redeploy.")
 
 
 def _warning_text(warning: dict[str, Any]) -> str:

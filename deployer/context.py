@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -63,9 +63,6 @@ class BuildContext:
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
 
-    def largest(self, count: int = 5) -> list[ContextFile]:
-        return sorted(self.files, key=lambda f: f.size, reverse=True)[:count]
-
     def dockerignore(self) -> str:
         """The patterns as a `.dockerignore` text."""
         return "\n".join(self.patterns) + "\n"
@@ -93,16 +90,35 @@ def _site_patterns(root: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
+def _hash(root: Path, entries: list[str]) -> str:
+    """sha256 over every entry's name, kind, mode bit and bytes (link targets for links)."""
+    digest = hashlib.sha256()
+    for relative in entries:
+        full = root / relative
+        name = relative.replace(os.sep, "/")
+        if full.is_symlink():
+            digest.update(f"L {name}\0{full.readlink()}\0".encode())
+        elif full.is_dir():
+            digest.update(f"D {name}\0".encode())
+        elif full.is_file():
+            executable = os.access(full, os.X_OK)
+            digest.update(f"F {name}\0{full.stat().st_size}\0{int(executable)}\0".encode())
+            with full.open("rb") as handle:
+                for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
 def scan_context(root: Path) -> BuildContext:
     """List and hash what a build of `root` sends; raise ContextError if it is too large.
 
+    Sizes are checked before any file is read, so a 2 GB file is refused at once.
     Symbolic links that point outside the folder are left out with a warning: inside the
     build they would resolve to the builder's own files (a link to /etc/passwd would
     publish the builder's /etc/passwd).
     """
     patterns = [*DEFAULT_IGNORES, *_site_patterns(root)]
     warnings: list[str] = []
-    digest = hashlib.sha256()
     files: list[ContextFile] = []
     entries: list[str] = []
     resolved_root = root.resolve()
@@ -118,28 +134,15 @@ def scan_context(root: Path) -> BuildContext:
                 )
                 patterns.append(_escape(name))
                 continue
-            entries.append(relative)
-            digest.update(f"L {name}\0{full.readlink()}\0".encode())
-            continue
+        elif full.is_file():
+            files.append(ContextFile(name, full.stat().st_size))
         entries.append(relative)
-        if full.is_dir():
-            digest.update(f"D {name}\0".encode())
-            continue
-        if not full.is_file():
-            continue
-        size = full.stat().st_size
-        files.append(ContextFile(name, size))
-        executable = os.access(full, os.X_OK)
-        digest.update(f"F {name}\0{size}\0{int(executable)}\0".encode())
-        with full.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-                digest.update(chunk)
 
-    context = BuildContext(
-        root, tuple(patterns), tuple(entries), tuple(files), digest.hexdigest(), ()
-    )
+    context = BuildContext(root, tuple(patterns), tuple(entries), tuple(files), "", ())
     total = context.total_bytes
-    largest = ", ".join(f"{f.path} ({decimal(f.size)})" for f in context.largest())
+    largest = ", ".join(
+        f"{f.path} ({decimal(f.size)})" for f in sorted(files, key=lambda f: -f.size)[:5]
+    )
     if total > MAX_CONTEXT_BYTES:
         raise ContextError(
             f"The site folder {root} would send {decimal(total)} to the Docker daemon "
@@ -148,6 +151,4 @@ def scan_context(root: Path) -> BuildContext:
         )
     if total > WARN_CONTEXT_BYTES:
         warnings.append(f"The build context is {decimal(total)}; largest files: {largest}.")
-    return BuildContext(
-        root, tuple(patterns), tuple(entries), tuple(files), digest.hexdigest(), tuple(warnings)
-    )
+    return replace(context, content_hash=_hash(root, entries), warnings=tuple(warnings))

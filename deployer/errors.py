@@ -75,3 +75,7 @@ class NotRunning(SitedeployError):
 
 class SiteBusy(SitedeployError):
     """Another sitedeploy process is deploying the same site."""
+
+
+class DiskFull(SitedeployError):
+    """The Docker data folder has no room for the build."""

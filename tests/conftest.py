@@ -59,10 +59,20 @@ def make_site(sites_root: Path) -> SiteFactory:
     return make
 
 
+def _ours(labels: dict[str, str] | None, sites_root: Path) -> bool:
+    return (labels or {}).get(SITE_PATH_LABEL, "").startswith(str(sites_root))
+
+
 def _clean(engine: Engine, sites_root: Path) -> None:
     for container in engine.client.containers.list(all=True, filters={"label": SITE_PATH_LABEL}):
-        if container.labels.get(SITE_PATH_LABEL, "").startswith(str(sites_root)):
+        if _ours(container.labels, sites_root):
             container.remove(force=True)
+    for network in engine.client.networks.list(filters={"label": SITE_PATH_LABEL}):
+        if _ours(network.attrs.get("Labels"), sites_root):
+            network.remove()
+    for volume in engine.client.volumes.list(filters={"label": SITE_PATH_LABEL}):
+        if _ours(volume.attrs.get("Labels"), sites_root):
+            volume.remove(force=True)
     for image in engine.client.images.list():
         if any(tag.startswith(f"sitedeploy/{TEST_PREFIX}-") for tag in image.tags):
             with contextlib.suppress(docker.errors.APIError):

@@ -78,3 +78,11 @@ def test_a_large_context_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     tree(tmp_path, {"big.bin": "x" * 5000})
     monkeypatch.setattr(context, "WARN_CONTEXT_BYTES", 4000)
     assert any("largest files: big.bin" in w for w in scan_context(tmp_path).warnings)
+
+
+def test_a_2_gb_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    tree(tmp_path, {"index.md": "hi"})
+    with (tmp_path / "video.mp4").open("wb") as sparse:
+        sparse.truncate(2 * 1024**3)  # sparse: no disk used, but 2 GB to send
+    with pytest.raises(ContextError, match=r"would send 2\.1 GB .* video\.mp4 \(2\.1 GB\)"):
+        scan_context(tmp_path)

@@ -1,0 +1,85 @@
+"""`sitedeploy up --watch`: redeploy on every save, with the same zero-downtime switch.
+
+The folder is watched with watchdog (inotify on Linux). A burst of saves is debounced
+into one redeploy; a save that breaks the build is reported and the last good version
+keeps serving. Ctrl-C stops watching and leaves the preview running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from docker.utils.build import PatternMatcher
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from deployer.context import DEFAULT_IGNORES
+from deployer.errors import SitedeployError
+from deployer.site import Site
+
+DEBOUNCE_SECONDS = 0.3
+# Editors' temporary files: saving through them fires events that change nothing.
+_EDITOR_TEMPORARY = ("*.swp", "*.swx", "*~", ".#*", "#*#", "4913", "*.tmp")
+
+
+class _Changes(FileSystemEventHandler):
+    """Sets a flag when something that is part of the build changes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.changed = threading.Event()
+        patterns = [*DEFAULT_IGNORES, *(f"**/{glob}" for glob in _EDITOR_TEMPORARY)]
+        self._ignored = PatternMatcher([*patterns, *_EDITOR_TEMPORARY])
+
+    def relevant(self, path: str) -> bool:
+        try:
+            relative = Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return False
+        # types-docker says PathLike, but the matcher works on '/'-separated strings.
+        ignored = self._ignored.matches(relative)  # type: ignore[arg-type]
+        return relative not in {"", "."} and not ignored
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in {"opened", "closed_no_write"}:
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "")]
+        if any(self.relevant(str(p)) for p in paths if p):
+            self.changed.set()
+
+
+def watch(
+    site: Site,
+    deploy: Callable[[float], None],
+    report: Callable[[SitedeployError], None],
+) -> None:
+    """Until Ctrl-C, call `deploy(first_change_time)` after every settled burst of changes.
+
+    The time is `time.monotonic()` of the burst's first change, so the caller can report
+    how long a save took to be served. Errors of a deploy go to `report`; watching goes on.
+    """
+    handler = _Changes(site.path)
+    observer = Observer()
+    observer.schedule(handler, str(site.path), recursive=True)
+    observer.start()
+    try:
+        while True:
+            if not handler.changed.wait(timeout=0.5):
+                continue
+            first_change = time.monotonic()
+            # Debounce: wait for the burst of saves to settle.
+            while True:
+                handler.changed.clear()
+                time.sleep(DEBOUNCE_SECONDS)
+                if not handler.changed.is_set():
+                    break
+            try:
+                deploy(first_change)
+            except SitedeployError as error:
+                report(error)
+    finally:
+        observer.stop()
+        observer.join()
