@@ -174,9 +174,13 @@ def up(site: Path, as_json: bool, quiet: bool, verbose: bool, watch: bool, **opt
         deploy()
     except SitedeployError as error:
         _report_while_watching(progress, error)
-    progress.info(f"Watching {folder.path} for changes; Ctrl-C stops watching.")
     try:
-        watch_folder(folder, deploy, lambda error: _report_while_watching(progress, error))
+        watch_folder(
+            folder,
+            deploy,
+            lambda error: _report_while_watching(progress, error),
+            lambda: progress.info(f"Watching {folder.path} for changes; Ctrl-C stops watching."),
+        )
     except KeyboardInterrupt:
         url = preview_url(config.host, config.port)
         progress.info(

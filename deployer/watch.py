@@ -55,16 +55,19 @@ def watch(
     site: Site,
     deploy: Callable[[float], None],
     report: Callable[[SitedeployError], None],
+    watching: Callable[[], None],
 ) -> None:
     """Until Ctrl-C, call `deploy(first_change_time)` after every settled burst of changes.
 
     The time is `time.monotonic()` of the burst's first change, so the caller can report
     how long a save took to be served. Errors of a deploy go to `report`; watching goes on.
+    `watching` is called once the watcher runs (saves from then on are seen).
     """
     handler = _Changes(site.path)
     observer = Observer()
     observer.schedule(handler, str(site.path), recursive=True)
     observer.start()
+    watching()
     try:
         while True:
             if not handler.changed.wait(timeout=0.5):

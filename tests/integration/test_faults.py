@@ -1,0 +1,324 @@
+"""Redeploys and faults, against the real engine: the preview never goes quiet.
+
+Ctrl-C is simulated the way a terminal sends it: SIGINT to the whole process group of a
+`sitedeploy` subprocess (so the docker CLI and mmdebstrap get it too).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import docker.errors
+import pytest
+import requests
+
+from deployer import build as build_module
+from deployer.bootstrap import BOOTSTRAP_REPOSITORY
+from deployer.build import build_site
+from deployer.config import load_config
+from deployer.engine import Engine
+from deployer.errors import DiskFull
+from deployer.preview import SERVER_ROLE, find_containers, preview_status, stop_preview
+from deployer.progress import Progress
+from deployer.site import open_site
+from deployer.up import up
+from tests.conftest import SiteFactory, free_port
+from tests.integration.conftest import deploy
+
+pytestmark = pytest.mark.engine
+
+SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
+SLOW_PLUGIN = "Jekyll::Hooks.register :site, :post_write do |_site|\n  sleep 120\nend\n"
+TEMP_FOLDERS = (Path("/tmp"), Path("/var/tmp"))
+
+
+class Running:
+    """A `sitedeploy` subprocess in its own process group, its output read as it comes."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [SITEDEPLOY, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.process.poll() is not None and self.lines.empty():
+                    break
+                continue
+            self.output.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"{text!r} never appeared; output:\n{''.join(self.output)}")
+
+    def interrupt(self) -> int:
+        """Ctrl-C: SIGINT to the whole process group; return the exit code."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        code = self.process.wait(timeout=120)
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return code
+
+    def finish(self, timeout: float = 600) -> int:
+        code = self.process.wait(timeout=timeout)
+        time.sleep(0.2)
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return code
+
+
+def _temp_files() -> set[str]:
+    return {str(path) for folder in TEMP_FOLDERS for path in folder.glob("sitedeploy-*")}
+
+
+def _marker(folder: Path, text: str) -> None:
+    (folder / "index.md").write_text(f"---\nlayout: home\ntitle: Home\n---\n\nMARK-{text}\n")
+
+
+def _page_marks(text: str) -> list[str]:
+    return re.findall(r"MARK-\w+", text)
+
+
+def test_redeploys_under_load_never_fail_a_request(engine: Engine, make_site: SiteFactory) -> None:
+    folder = make_site("load")
+    _marker(folder, "v0")
+    site, config, first = deploy(engine, folder)
+    stop = threading.Event()
+    statuses: Counter[object] = Counter()
+    marks: Counter[str] = Counter()
+    mixed: list[list[str]] = []
+
+    def hammer() -> None:
+        with requests.Session() as http:
+            while not stop.is_set():
+                try:
+                    response = http.get(first.url + "/", timeout=10)
+                except requests.RequestException as error:
+                    statuses[type(error).__name__] += 1
+                    continue
+                statuses[response.status_code] += 1
+                found = _page_marks(response.text)
+                if len(found) != 1:
+                    mixed.append(found)
+                marks.update(found)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    switches = []
+    try:
+        for version in ("v1", "v2", "broken", "v3"):
+            if version == "broken":
+                (folder / "_posts" / "2026-06-01-broken.md").write_text(
+                    "---\ntitle: Broken\n---\n{% for x in y %}\n"
+                )
+                with pytest.raises(Exception, match="Liquid syntax error"):
+                    up(engine, site, config, Progress(quiet=True))
+                (folder / "_posts" / "2026-06-01-broken.md").unlink()
+                continue
+            _marker(folder, version)
+            result = up(engine, site, config, Progress(quiet=True))
+            assert result.replaced and result.switch_seconds is not None
+            switches.append(result.switch_seconds)
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    print(f"\nredeploy under load: {dict(statuses)}; marks {dict(marks)}; switches {switches}")
+    assert set(statuses) == {200}, statuses
+    assert mixed == []
+    assert set(marks) <= {"MARK-v0", "MARK-v1", "MARK-v2", "MARK-v3"}
+    assert marks["MARK-v3"] > 0 and sum(statuses.values()) > 500
+    assert len(find_containers(engine, site, SERVER_ROLE)) == 1
+    stop_preview(engine, site)
+
+
+def test_ctrl_c_during_the_build_keeps_the_old_preview(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    folder = make_site("sigint-build")
+    _marker(folder, "old")
+    site, config, before = deploy(engine, folder)
+    temp_before = _temp_files()
+    _marker(folder, "new")
+    (folder / "_plugins").mkdir()
+    (folder / "_plugins" / "slow.rb").write_text(SLOW_PLUGIN)
+
+    first = Running("up", str(folder), "--port", str(config.port))
+    first.wait_for("with Jekyll")
+    time.sleep(3)  # inside `jekyll build`, which now sleeps
+
+    # A second `up` of the same site meanwhile is refused, naming the first.
+    second = subprocess.run(
+        [SITEDEPLOY, "up", str(folder), "--port", str(config.port)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert second.returncode == 1
+    assert f"Another sitedeploy process (pid {first.process.pid}) is deploying" in second.stderr
+
+    assert first.interrupt() != 0
+    assert "Traceback" not in "".join(first.output)
+    assert _page_marks(requests.get(before.url + "/", timeout=10).text) == ["MARK-old"]
+    status = preview_status(engine, site)
+    assert (status.server, status.answering) == (before.server, True)
+    assert [c.name for c in find_containers(engine, site, SERVER_ROLE)] == [before.server]
+    assert _temp_files() == temp_before
+    assert subprocess.run(["pgrep", "-f", str(folder)], capture_output=True).stdout == b""
+
+    (folder / "_plugins" / "slow.rb").unlink()
+    after = up(engine, site, config, Progress(quiet=True))
+    assert _page_marks(requests.get(after.url + "/", timeout=10).text) == ["MARK-new"]
+    stop_preview(engine, site)
+
+
+def test_ctrl_c_during_the_health_check_keeps_the_old_preview(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    many: dict[str, str | bytes | None] = {
+        f"assets/many/file-{n:04d}.txt": f"file {n}\n" for n in range(4000)
+    }
+    folder = make_site("sigint-check", many)
+    _marker(folder, "old")
+    site, config, before = deploy(engine, folder)
+    _marker(folder, "new")
+
+    run = Running("up", str(folder), "--port", str(config.port))
+    run.wait_for("Checking every file on the new container")
+    assert run.interrupt() != 0
+    assert _page_marks(requests.get(before.url + "/", timeout=10).text) == ["MARK-old"]
+    assert [c.name for c in find_containers(engine, site, SERVER_ROLE)] == [before.server]
+    assert preview_status(engine, site).server == before.server
+
+    after = up(engine, site, config, Progress(quiet=True))
+    assert _page_marks(requests.get(after.url + "/", timeout=10).text) == ["MARK-new"]
+    stop_preview(engine, site)
+
+
+def test_ctrl_c_during_the_base_bootstrap_leaves_nothing_behind(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    stand_in = f"{BOOTSTRAP_REPOSITORY}:bookworm"
+    original = engine.client.images.get(stand_in)
+    engine.api.remove_image(stand_in, force=True, noprune=True)  # untag only: layers stay
+    folder = make_site("sigint-bootstrap")
+    temp_before = _temp_files()
+    try:
+        run = Running("build", str(folder))
+        run.wait_for("Bootstrapping")
+        time.sleep(4)  # mmdebstrap is downloading and unpacking
+        assert run.interrupt() != 0
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine.client.images.get(stand_in)
+        assert _temp_files() == temp_before
+        assert subprocess.run(["pgrep", "mmdebstrap"], capture_output=True).stdout == b""
+        assert "mmdebstrap" not in Path("/proc/mounts").read_text()
+    finally:
+        original.tag(BOOTSTRAP_REPOSITORY, "bookworm")
+    # The next build finds the base again and works.
+    images = build_site(engine, open_site(folder), load_config(folder), Progress(quiet=True))
+    assert images.bases[0].reference == stand_in
+
+
+def test_a_preview_removed_behind_our_back_is_reported_and_recovered(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    site, config, before = deploy(engine, make_site("removed"))
+    engine.client.containers.get(before.server).remove(force=True)
+    status = preview_status(engine, site)
+    assert (status.state, status.answering, status.server) == ("running", False, None)
+    cli = subprocess.run(
+        [SITEDEPLOY, "status", str(site.path)], capture_output=True, text=True, check=False
+    )
+    assert cli.returncode == 3 and "NOT answering" in cli.stdout
+
+    recovered = up(engine, site, config, Progress(quiet=True))
+    assert recovered.replaced
+    assert preview_status(engine, site).answering
+
+    engine.client.containers.get(recovered.container).remove(force=True)  # the front too
+    assert preview_status(engine, site).state == "absent"
+    again = up(engine, site, config, Progress(quiet=True))
+    assert requests.get(again.url + "/", timeout=10).status_code == 200
+    stop_preview(engine, site)
+
+
+def test_watch_redeploys_on_save_and_survives_a_broken_save(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    folder = make_site("watch")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    run = Running("up", str(folder), "--port", str(port), "--watch")
+    try:
+        run.wait_for("Watching")
+        post = folder / "_posts" / "2026-01-05-welcome-to-sitedeploy.md"
+        page = f"{url}/news/2026/01/05/welcome-to-sitedeploy.html"
+        post.write_text(post.read_text() + "\nEDITED-ONCE\n")
+        saved = time.monotonic()
+        deadline = saved + 120
+        while "EDITED-ONCE" not in requests.get(page, timeout=10).text:
+            assert time.monotonic() < deadline, "".join(run.output)
+            time.sleep(0.1)
+        print(f"\nwatch: edit-to-served {time.monotonic() - saved:.2f} s")
+        run.wait_for("Serving the change")
+
+        (folder / "broken.md").write_text("---\ntitle: x\n---\n{% if %}\n")
+        run.wait_for("Error: Jekyll could not build")
+        run.wait_for("The last good version keeps serving")
+        assert "EDITED-ONCE" in requests.get(page, timeout=10).text
+
+        (folder / "broken.md").unlink()
+        run.wait_for("Serving the change")
+    finally:
+        code = run.interrupt()
+    assert code == 0
+    assert "Stopped watching. The preview keeps running" in "".join(run.output)
+    assert requests.get(url + "/", timeout=10).status_code == 200
+    stop_preview(engine, open_site(folder))
+
+
+def test_a_full_disk_is_refused_before_building(
+    engine: Engine, make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = make_site("disk")
+    monkeypatch.setattr(build_module, "HEADROOM_BYTES", 10**18)
+    with pytest.raises(
+        DiskFull, match=r"The Docker data folder /\S+ has .* free; this build needs"
+    ):
+        build_site(engine, open_site(folder), load_config(folder), Progress(quiet=True))
+
+
+def test_port_change_moves_the_preview(engine: Engine, make_site: SiteFactory) -> None:
+    site, _config, before = deploy(engine, make_site("move"))
+    moved = load_config(site.path, {"port": free_port()})
+    after = up(engine, site, moved, Progress(quiet=True))
+    assert after.url != before.url
+    assert requests.get(after.url + "/", timeout=10).status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        requests.get(before.url + "/", timeout=5)
+    stop_preview(engine, site)
