@@ -15,11 +15,39 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
-WORDS = (
-    "static site container image nginx jekyll layer cache build preview deploy "
-    "registry digest health check markdown liquid template theme plugin debian "
-    "package scratch binary library config header compress browser link page"
-).split()
+WORDS = [
+    "static",
+    "site",
+    "container",
+    "image",
+    "nginx",
+    "jekyll",
+    "layer",
+    "cache",
+    "build",
+    "preview",
+    "deploy",
+    "registry",
+    "digest",
+    "health",
+    "check",
+    "markdown",
+    "liquid",
+    "template",
+    "theme",
+    "plugin",
+    "debian",
+    "package",
+    "scratch",
+    "binary",
+    "library",
+    "config",
+    "header",
+    "compress",
+    "browser",
+    "link",
+    "page",
+]
 TAGS = ["docker", "jekyll", "nginx", "debian", "security", "performance", "notes", "howto"]
 
 
@@ -63,16 +91,18 @@ def generate(out: Path, posts: int, seed: int = 1) -> Path:
         if index % 10 == 0:
             name = f"img-{index:05d}.svg"
             (out / "assets" / "images" / "generated" / name).write_text(_svg(index))
-            image = f"\n![Figure {index}]({{{{ '/assets/images/generated/{name}' | relative_url }}}})\n"
+            image = (
+                f"\n![Figure {index}]({{{{ '/assets/images/generated/{name}' | relative_url }}}})\n"
+            )
         body = "\n\n".join(_paragraph(rng) for _ in range(4))
         (out / "_posts" / f"{day.isoformat()}-{slug}.md").write_text(
-            f"---\nlayout: post\ntitle: \"Post {index}\"\ntags: [{', '.join(tags)}]\n---\n\n"
+            f'---\nlayout: post\ntitle: "Post {index}"\ntags: [{", ".join(tags)}]\n---\n\n'
             f"{body}\n{image}\nSee also: {', '.join(links) or 'nothing yet'}. Tags: {tag_links}\n"
         )
         slugs.append((day.isoformat(), slug))
     for tag in TAGS:
         (out / "tags" / f"{tag}.html").write_text(
-            f"---\nlayout: page\ntitle: \"Tag: {tag}\"\npermalink: /tags/{tag}/\n---\n"
+            f'---\nlayout: page\ntitle: "Tag: {tag}"\npermalink: /tags/{tag}/\n---\n'
             f"<ul>{{% for post in site.tags.{tag} %}}"
             '<li><a href="{{ post.url | relative_url }}">{{ post.title }}</a></li>'
             "{% endfor %}</ul>\n"

@@ -1,8 +1,8 @@
 """The front: the container that owns the user's port, so redeploys never drop it.
 
 It is nginx from the runtime image with its own configuration in a small volume. To move
-the port to a new server, sitedeploy rewrites `upstream.conf` in that volume and sends
-SIGHUP: nginx starts new workers with the new upstream while the old workers finish the
+the port to a new server, sitedeploy rewrites `upstream.conf` in that volume and reloads
+nginx: it starts new workers with the new upstream while the old workers finish the
 requests they have. sitedeploy then asks the port which container answers (the site's
 nginx names itself in `X-Served-By`) and only returns once it is the new one.
 """
@@ -118,6 +118,21 @@ def create_front(
     return front
 
 
+def _reload(front: Container) -> None:
+    """Make the front's nginx re-read its configuration (graceful: old workers finish).
+
+    Through `nginx -s reload` inside the container, not `docker kill -s HUP`: Docker marks
+    a container it sent any signal to as stopped by the user, and then does not restart it
+    after a daemon restart.
+    """
+    code, output = front.exec_run(
+        ["/usr/sbin/nginx", "-e", "stderr", "-c", f"{CONFIG_DIR}/nginx.conf", "-s", "reload"]
+    )
+    if code != 0:
+        said = output.decode("utf-8", "replace").strip() if isinstance(output, bytes) else ""
+        raise PreviewFailed(f"{front.name}: nginx refused the new configuration: {said}")
+
+
 def _worker_pids(front: Container) -> set[str]:
     """The front's nginx worker processes (docker top works without a shell)."""
     processes = front.top(ps_args="-eo pid,args").get("Processes") or []
@@ -147,7 +162,7 @@ def point_front(
     with engine.errors(f"Switching {front.name} to {server.name}"):
         old_workers = _worker_pids(front)
         front.put_archive(CONFIG_DIR, _archive({"upstream.conf": render_upstream(server)}))
-        front.kill(signal="SIGHUP")
+        _reload(front)
     try:
         wait_for_server(url, server)
     except PreviewFailed:
@@ -156,7 +171,7 @@ def point_front(
                 front.put_archive(
                     CONFIG_DIR, _archive({"upstream.conf": render_upstream(previous)})
                 )
-                front.kill(signal="SIGHUP")
+                _reload(front)
         raise
     with engine.errors(f"Waiting for {front.name}'s old workers"):
         if not _wait_for_exit(front, old_workers):

@@ -1,0 +1,90 @@
+"""The Docker daemon restarts under a running preview (this module runs last: it restarts
+the engine every other test uses)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from deployer.engine import Engine, connect
+from deployer.preview import preview_status, stop_preview
+from deployer.progress import Progress
+from deployer.up import up
+from tests.conftest import SiteFactory
+from tests.integration.conftest import deploy
+
+pytestmark = [
+    pytest.mark.engine,
+    pytest.mark.skipif(os.geteuid() != 0, reason="restarting dockerd needs root"),
+]
+
+SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
+
+
+def _engine_answers() -> bool:
+    try:
+        connect()
+    except Exception:
+        return False
+    return True
+
+
+def _restart_dockerd() -> None:
+    """Restart the daemon the way it was started (systemd, or a plain dockerd process)."""
+    if Path("/run/systemd/system").is_dir():
+        subprocess.run(["systemctl", "restart", "docker"], check=True)
+    else:
+        pid = int(subprocess.check_output(["pgrep", "-xo", "dockerd"]).split()[0])
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{pid}").exists():
+            assert time.monotonic() < deadline, "dockerd did not stop"
+            time.sleep(0.2)
+        status = subprocess.run(
+            [SITEDEPLOY, "status", "."], capture_output=True, text=True, check=False
+        )
+        assert status.returncode == 1
+        assert "Cannot reach the Docker daemon" in status.stderr  # status tells the truth
+        with Path("/var/log/dockerd.log").open("ab") as log:
+            subprocess.Popen(
+                command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+    deadline = time.monotonic() + 60
+    while not _engine_answers():
+        assert time.monotonic() < deadline, "dockerd did not come back"
+        time.sleep(0.5)
+
+
+def test_preview_comes_back_after_a_daemon_restart(
+    engine: Engine, make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = make_site("restart")
+    site, config, _first = deploy(engine, folder)
+    (folder / "about.md").write_text("---\nlayout: page\ntitle: About\n---\nRedeployed.\n")
+    before = up(engine, site, config, Progress(quiet=True))  # the front has switched once
+    status = preview_status(engine, site)
+    assert (status.state, status.answering, status.server) == ("running", True, before.server)
+
+    monkeypatch.chdir(site.path)
+    _restart_dockerd()
+
+    deadline = time.monotonic() + 90
+    while True:
+        status = preview_status(engine, site)
+        if status.answering:
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(1)
+    assert (status.container, status.server) == (before.container, before.server)
+    assert requests.get(before.url + "/", timeout=10).status_code == 200
+    cli = subprocess.run([SITEDEPLOY, "status"], capture_output=True, text=True, check=False)
+    assert cli.returncode == 0 and "(answering)" in cli.stdout
+    stop_preview(engine, site)
