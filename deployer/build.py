@@ -37,7 +37,7 @@ from deployer.jekyll_log import jekyll_error, jekyll_warnings
 from deployer.plugins import read_requirements
 from deployer.progress import Progress
 from deployer.resources import docker_dir
-from deployer.site import CONTENT_LABEL, ROLE_LABEL, Site
+from deployer.site import BASEURL_LABEL, CONTENT_LABEL, ROLE_LABEL, SITE_URL_LABEL, Site
 
 RUNTIME_REPOSITORY = "sitedeploy/nginx-runtime"
 
@@ -60,6 +60,7 @@ class SiteImages:
     bases: tuple[BaseImage, ...]
     content_hash: str
     baseurl: str
+    site_url: str
     dockerfile: str
     builder_name: str
     reused: bool
@@ -210,6 +211,8 @@ def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progres
             "io.sitedeploy.builder-base": f"{builder_base.requested} {builder_base.image_id}",
             "io.sitedeploy.nginx-base": f"{nginx_base.requested} {nginx_base.image_id}",
             "io.sitedeploy.runtime": runtime.id,
+            BASEURL_LABEL: requirements.baseurl,
+            SITE_URL_LABEL: requirements.site_url,
         }
         with progress.step(f"Building {site.name} with Jekyll ({builder.name})"):
             request = BuildRequest(
@@ -237,6 +240,7 @@ def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progres
         bases=(builder_base, nginx_base),
         content_hash=content_hash,
         baseurl=requirements.baseurl,
+        site_url=requirements.site_url,
         dockerfile=dockerfile,
         builder_name=builder.name,
         reused=reused,

@@ -19,13 +19,21 @@ from rich.markup import escape
 
 from deployer import __version__
 from deployer.build import build_site
+from deployer.check import check_preview, check_url
 from deployer.config import BuildEngine, SiteConfig, load_config
 from deployer.engine import Engine, connect
 from deployer.errors import SitedeployError
 from deployer.new import new_site
 from deployer.preview import preview_logs, preview_status, preview_url, stop_preview
 from deployer.progress import Progress
-from deployer.report import build_summary, image_layers, show_build, show_up, up_summary
+from deployer.report import (
+    build_summary,
+    image_layers,
+    show_build,
+    show_check,
+    show_up,
+    up_summary,
+)
 from deployer.site import Site, open_site
 from deployer.sitefiles import extract_built_site
 from deployer.up import up as run_up
@@ -138,9 +146,23 @@ def new(destination: Path) -> None:
     is_flag=True,
     help="Keep running: redeploy (without downtime) whenever a file in SITE changes.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail on the site's own defects too (dead links, bad fragments), not only on a "
+    "broken deployment.",
+)
 @_output_options
 @_json_errors
-def up(site: Path, as_json: bool, quiet: bool, verbose: bool, watch: bool, **options: Any) -> None:
+def up(
+    site: Path,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+    watch: bool,
+    strict: bool,
+    **options: Any,
+) -> None:
     """Build SITE, start its preview, check every file over HTTP, report.
 
     Returns once the preview is healthy and leaves it running. Running it again moves the
@@ -154,7 +176,7 @@ def up(site: Path, as_json: bool, quiet: bool, verbose: bool, watch: bool, **opt
     engine = connect()
 
     def deploy(changed_at: float | None = None) -> None:
-        result = run_up(engine, folder, config, progress)
+        result = run_up(engine, folder, config, progress, strict=strict)
         summary = up_summary(result, image_layers(engine, result.images.image.tag))
         for warning in summary["warnings"]:
             progress.warning(_warning_text(warning))
@@ -244,6 +266,43 @@ def report(site: Path, as_json: bool, quiet: bool, verbose: bool, **options: Any
     summary = _build(connect(), site, options, progress)
     show_build(progress, summary, show_layers=True)
     _emit(as_json, {"ok": True, **summary})
+
+
+@main.command()
+@_site_argument
+@click.option("--url", help="Check the site served at URL (e.g. a deploy) instead of the preview.")
+@click.option("--external", is_flag=True, help="Also fetch external links (short timeout).")
+@click.option("--browser", is_flag=True, help="Also open every page in headless Chromium.")
+@_output_options
+@_json_errors
+def check(
+    site: Path,
+    url: str | None,
+    external: bool,
+    browser: bool,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Prove the served site works: every file, link, fragment, feed and sitemap entry.
+
+    Without --url it checks SITE's running preview against the _site its image was built
+    from; with --url, any served copy against SITE's current build. Exits 1 when there are
+    errors (warnings do not fail).
+    """
+    progress = Progress(quiet=quiet, verbose=verbose)
+    folder, config = _load(site)
+    engine = connect()
+    if url:
+        report = check_url(
+            engine, folder, config, url, progress, external=external, browser=browser
+        )
+    else:
+        report = check_preview(engine, folder, progress, external=external, browser=browser)
+    show_check(progress, report)
+    _emit(as_json, {"ok": report.healthy, **report.as_dict()})
+    if not report.healthy:
+        sys.exit(1)
 
 
 @main.command()

@@ -79,3 +79,7 @@ class SiteBusy(SitedeployError):
 
 class DiskFull(SitedeployError):
     """The Docker data folder has no room for the build."""
+
+
+class BrowserUnavailable(SitedeployError):
+    """`--browser` was asked for, and Chromium or Playwright is missing."""

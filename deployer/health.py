@@ -1,67 +1,70 @@
 """Is the deployment serving the site it was built from? Checked over real HTTP.
 
-A deployment is broken (a failure) when a built file is not served with 200 and exactly
-its built bytes, when an unknown path is not a 404 with the site's 404 page, or when a
-file sitedeploy must never serve (`.env`, `*~` …) is served. A page that references a
-file missing from `_site` is a defect of the site, not of the deployment: a warning.
+Every file of the built `_site` must come back with 200, exactly its built bytes (after
+decompression) and a Content-Type a browser treats right, with a charset for text; an
+unknown path must be a 404 with the site's 404 page; a file sitedeploy never serves
+(`.env`, `*~` …) must not be served. The bodies of pages, stylesheets and feeds are kept
+for the link check, so nothing is fetched twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from deployer.errors import PreviewFailed
-from deployer.links import extract_references, internal_path, resolve_file
+from deployer.findings import Finding
 from deployer.policy import never_served
 from deployer.sitefiles import BuiltFile, BuiltSite
 
 WORKERS = 16
 REQUEST_TIMEOUT = 10.0
+KEPT_FOR_LINKS = (".html", ".htm", ".css", ".xml", ".rss", ".atom")
+
+# What browsers need per extension (any of the types listed); unlisted extensions are not
+# judged. Text types must also name their charset.
+EXPECTED_TYPES: dict[str, tuple[str, ...]] = {
+    ".html": ("text/html",),
+    ".htm": ("text/html",),
+    ".css": ("text/css",),
+    ".js": ("application/javascript", "text/javascript"),
+    ".mjs": ("application/javascript", "text/javascript"),
+    ".json": ("application/json",),
+    ".xml": ("text/xml", "application/xml", "application/atom+xml", "application/rss+xml"),
+    ".svg": ("image/svg+xml",),
+    ".txt": ("text/plain",),
+    ".png": ("image/png",),
+    ".jpg": ("image/jpeg",),
+    ".jpeg": ("image/jpeg",),
+    ".gif": ("image/gif",),
+    ".webp": ("image/webp",),
+    ".avif": ("image/avif",),
+    ".ico": ("image/x-icon", "image/vnd.microsoft.icon"),
+    ".woff": ("font/woff", "application/font-woff"),
+    ".woff2": ("font/woff2",),
+    ".pdf": ("application/pdf",),
+    ".wasm": ("application/wasm",),
+    ".mp4": ("video/mp4",),
+    ".webm": ("video/webm",),
+}
+NEEDS_CHARSET = ("text/html", "text/css", "text/plain", "application/javascript", "text/javascript")
 
 
-@dataclass(frozen=True)
-class Finding:
-    kind: str
-    url: str
-    detail: str
-    referrer: str | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        where = f" (referenced by {self.referrer})" if self.referrer else ""
-        return f"{self.kind}: {self.url}{where}: {self.detail}"
-
-
-@dataclass
-class HealthReport:
-    url: str
-    pages_checked: int = 0
-    failures: list[Finding] = field(default_factory=list)
-    warnings: list[Finding] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def healthy(self) -> bool:
-        return not self.failures
-
-
-def _session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=WORKERS, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+def session(workers: int = WORKERS) -> requests.Session:
+    """A requests session with a connection pool as large as the thread pool."""
+    http = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=workers, max_retries=0)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    return http
 
 
 def wait_until_serving(url: str, timeout: float = 30.0) -> None:
@@ -78,17 +81,41 @@ def wait_until_serving(url: str, timeout: float = 30.0) -> None:
     raise PreviewFailed(f"{url} did not answer within {timeout:.0f} s (last error: {last_error}).")
 
 
-def _url(base: str, baseurl: str, path: str) -> str:
+def file_url(base: str, baseurl: str, path: str) -> str:
     return f"{base.rstrip('/')}{baseurl}/{quote(path)}"
 
 
-def _check_file(session: requests.Session, url: str, file: BuiltFile) -> Finding | None:
+@dataclass
+class Served:
+    """What the deployment check fetched: findings, and the bodies the link check needs."""
+
+    findings: list[Finding] = field(default_factory=list)
+    bodies: dict[str, bytes] = field(default_factory=dict)  # by `_site` path
+    files_checked: int = 0
+
+
+def _type_problem(path: str, content_type: str) -> Finding | None:
+    expected = EXPECTED_TYPES.get(posixpath.splitext(path)[1].lower())
+    if expected is None:
+        return None
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in expected:
+        return Finding("wrong-type", path, f"served as {content_type!r}, expected {expected[0]}")
+    if media in NEEDS_CHARSET and "charset=" not in content_type.lower():
+        return Finding("missing-charset", path, f"served as {content_type!r} without a charset")
+    return None
+
+
+def _check_file(
+    http: requests.Session, base: str, baseurl: str, file: BuiltFile
+) -> tuple[Finding | None, bytes | None]:
+    url = file_url(base, baseurl, file.path)
     try:
-        response = session.get(url, timeout=REQUEST_TIMEOUT, allow_redirects=False)
+        response = http.get(url, timeout=REQUEST_TIMEOUT, allow_redirects=False)
     except requests.RequestException as error:
-        return Finding("unreachable", url, f"request failed: {error}")
+        return Finding("unreachable", url, f"request failed: {error}"), None
     if response.status_code != 200:
-        return Finding("not-served", url, f"status {response.status_code}, expected 200")
+        return Finding("not-served", url, f"status {response.status_code}, expected 200"), None
     digest = hashlib.sha256(response.content).hexdigest()
     if digest != file.sha256:
         return Finding(
@@ -96,13 +123,17 @@ def _check_file(session: requests.Session, url: str, file: BuiltFile) -> Finding
             url,
             f"served {len(response.content)} bytes (sha256 {digest[:12]}), built {file.size} "
             f"bytes (sha256 {file.sha256[:12]})",
-        )
-    return None
+        ), None
+    problem = _type_problem(file.path, response.headers.get("Content-Type", ""))
+    if problem:
+        problem = Finding(problem.kind, url, problem.detail)
+    keep = response.content if file.path.lower().endswith(KEPT_FOR_LINKS) else None
+    return problem, keep
 
 
-def _check_refused(session: requests.Session, url: str) -> Finding | None:
+def _check_refused(http: requests.Session, url: str) -> Finding | None:
     try:
-        response = session.get(url, timeout=REQUEST_TIMEOUT, allow_redirects=False)
+        response = http.get(url, timeout=REQUEST_TIMEOUT, allow_redirects=False)
     except requests.RequestException as error:
         return Finding("unreachable", url, f"request failed: {error}")
     if response.status_code == 200:
@@ -110,10 +141,10 @@ def _check_refused(session: requests.Session, url: str) -> Finding | None:
     return None
 
 
-def _check_not_found(session: requests.Session, base: str, built: BuiltSite) -> Finding | None:
+def _check_not_found(http: requests.Session, base: str, built: BuiltSite) -> Finding | None:
     url = f"{base.rstrip('/')}/sitedeploy-missing-{secrets.token_hex(4)}"
     try:
-        response = session.get(url, timeout=REQUEST_TIMEOUT, allow_redirects=False)
+        response = http.get(url, timeout=REQUEST_TIMEOUT, allow_redirects=False)
     except requests.RequestException as error:
         return Finding("unreachable", url, f"request failed: {error}")
     if response.status_code != 404:
@@ -124,46 +155,31 @@ def _check_not_found(session: requests.Session, base: str, built: BuiltSite) -> 
     return None
 
 
-def _missing_references(built: BuiltSite, baseurl: str, base: str) -> list[Finding]:
-    files = built.paths()
-    findings: dict[tuple[str, str], Finding] = {}
-    for file in built.files:
-        if not file.path.endswith((".html", ".htm")) or never_served(file.path):
-            continue
-        page = f"{baseurl}/{file.path}"
-        text = Path(built.root, file.path).read_text(encoding="utf-8", errors="replace")
-        for reference in extract_references(text):
-            target = internal_path(page, reference.url, baseurl)
-            if target is None or resolve_file(target, files, baseurl) is not None:
-                continue
-            referrer = (
-                f"{_url(base, baseurl, file.path)} line {reference.line} ({reference.attribute})"
-            )
-            key = (target, file.path)
-            findings.setdefault(
-                key,
-                Finding("missing-reference", reference.url, "no such file in _site", referrer),
-            )
-    return list(findings.values())
-
-
-def check_deployment(base: str, built: BuiltSite, baseurl: str = "") -> HealthReport:
-    """Request every built file from the server at `base` and compare it with `built`."""
-    started = time.monotonic()
-    report = HealthReport(url=base)
-    served = [f for f in built.files if not never_served(f.path)]
+def check_served_files(
+    http: requests.Session, pool: ThreadPoolExecutor, base: str, built: BuiltSite, baseurl: str
+) -> Served:
+    """Request every built file from `base` and compare it with `built`."""
+    served = Served()
+    wanted = [f for f in built.files if not never_served(f.path)]
     refused = [f for f in built.files if never_served(f.path)]
-    with _session() as session, ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        results = list(
-            pool.map(lambda f: _check_file(session, _url(base, baseurl, f.path), f), served)
+    for file, (finding, body) in zip(
+        wanted, pool.map(lambda f: _check_file(http, base, baseurl, f), wanted), strict=True
+    ):
+        if finding:
+            served.findings.append(finding)
+        if body is not None:
+            served.bodies[file.path] = body
+    for file, finding in zip(
+        refused,
+        pool.map(lambda f: _check_refused(http, file_url(base, baseurl, f.path)), refused),
+        strict=True,
+    ):
+        url = file_url(base, baseurl, file.path)
+        served.findings.append(
+            finding or Finding("not-served-by-policy", url, "in _site, never served")
         )
-        results += pool.map(lambda f: _check_refused(session, _url(base, baseurl, f.path)), refused)
-        results.append(_check_not_found(session, base, built))
-    report.failures = [finding for finding in results if finding]
-    report.pages_checked = len(served)
-    report.warnings = [
-        Finding("not-served-by-policy", _url(base, baseurl, f.path), "in _site, never served")
-        for f in refused
-    ] + _missing_references(built, baseurl, base)
-    report.seconds = time.monotonic() - started
-    return report
+    not_found = _check_not_found(http, base, built)
+    if not_found:
+        served.findings.append(not_found)
+    served.files_checked = len(wanted)
+    return served

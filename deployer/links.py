@@ -1,18 +1,21 @@
-"""References in built HTML pages, and how a static server resolves them to files.
+"""What served files reference, and how a static server resolves a URL to a file.
 
-Pure functions: the health check uses them to list pages that point at files missing from
-`_site` (a defect of the site, reported as a warning by `up`).
+Pure functions over text: HTML pages (attributes, ids, meta refresh), stylesheets
+(`url(...)`, `@import`), feeds and sitemaps (`<link>`, `<loc>`).
 """
 
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import unquote, urlsplit
+from xml.etree import ElementTree
 
 _URL_ATTRIBUTES = {
     "a": ("href",),
+    "area": ("href",),
     "link": ("href",),
     "img": ("src", "srcset"),
     "script": ("src",),
@@ -24,79 +27,129 @@ _URL_ATTRIBUTES = {
     "embed": ("src",),
     "object": ("data",),
     "form": ("action",),
+    "input": ("src",),
 }
-_NON_HTTP = ("mailto:", "tel:", "javascript:", "data:", "sms:", "ftp:", "irc:", "news:")
+_NON_HTTP = ("mailto:", "tel:", "javascript:", "data:", "sms:", "ftp:", "irc:", "news:", "blob:")
+_REFRESH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[;,]\s*(?:url\s*=\s*)?['\"]?([^'\"]+)", re.IGNORECASE)
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+?)\1\s*\)|@import\s+(['"])([^'"]+)\3""")
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 
 
 @dataclass(frozen=True)
 class Reference:
     url: str
-    attribute: str  # e.g. "a href"
+    attribute: str  # e.g. "a href", "css url()", "sitemap loc"
     line: int
 
 
-class _ReferenceParser(HTMLParser):
+@dataclass
+class ParsedPage:
+    references: list[Reference] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    refresh: str | None = None  # where a <meta http-equiv="refresh"> sends the reader
+
+
+class _PageParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.references: list[Reference] = []
+        self.page = ParsedPage()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        wanted = _URL_ATTRIBUTES.get(tag, ())
+        values = {name: value or "" for name, value in attrs}
         line = self.getpos()[0]
-        for name, value in attrs:
-            if name not in wanted or not value:
+        if values.get("id"):
+            self.page.ids.add(values["id"])
+        if tag == "a" and values.get("name"):
+            self.page.ids.add(values["name"])
+        if tag == "meta" and values.get("http-equiv", "").lower() == "refresh":
+            match = _REFRESH.match(values.get("content", ""))
+            if match:
+                self.page.refresh = match.group(2).strip()
+                self.page.references.append(Reference(self.page.refresh, "meta refresh", line))
+        for name in _URL_ATTRIBUTES.get(tag, ()):
+            value = values.get(name, "").strip()
+            if not value:
                 continue
-            urls = _srcset(value) if name == "srcset" else [value.strip()]
-            self.references.extend(Reference(url, f"{tag} {name}", line) for url in urls if url)
+            urls = _srcset(value) if name == "srcset" else [value]
+            self.page.references.extend(Reference(url, f"{tag} {name}", line) for url in urls)
+        if values.get("style"):
+            self.page.references.extend(
+                Reference(r.url, f"{tag} style url()", line)
+                for r in css_references(values["style"])
+            )
 
 
 def _srcset(value: str) -> list[str]:
     return [candidate.strip().split()[0] for candidate in value.split(",") if candidate.strip()]
 
 
-def extract_references(html: str) -> list[Reference]:
-    """Every URL an HTML page references through an attribute, with its line number."""
-    parser = _ReferenceParser()
+def parse_html(html: str) -> ParsedPage:
+    """References (with line numbers), ids and meta refresh of an HTML page."""
+    parser = _PageParser()
     parser.feed(html)
     parser.close()
-    return parser.references
+    return parser.page
 
 
-def internal_path(page: str, url: str, baseurl: str = "") -> str | None:
+def css_references(css: str) -> list[Reference]:
+    """`url(...)` and `@import` targets of a stylesheet, with line numbers."""
+    text = _CSS_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), css)
+    found = []
+    for match in _CSS_URL.finditer(text):
+        url = (match.group(2) or match.group(4) or "").strip()
+        if url:
+            line = text.count("\n", 0, match.start()) + 1
+            kind = "css @import" if match.group(4) else "css url()"
+            found.append(Reference(url, kind, line))
+    return found
+
+
+def xml_references(xml: str) -> list[Reference]:
+    """Links of a feed (Atom `<link href>`, RSS `<link>`) or a sitemap (`<loc>`)."""
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return []
+    found = []
+    for element in root.iter():
+        name = element.tag.rsplit("}", 1)[-1]
+        if name == "link" and element.get("href"):
+            found.append(Reference(str(element.get("href")), "feed link", 0))
+        elif name == "link" and (element.text or "").strip():
+            found.append(Reference(str(element.text).strip(), "feed link", 0))
+        elif name == "loc" and (element.text or "").strip():
+            found.append(Reference(str(element.text).strip(), "sitemap loc", 0))
+    return found
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a reference points inside the site: a URL path and a fragment."""
+
+    path: str
+    fragment: str
+
+
+def internal_target(page: str, url: str, site_url: str = "") -> Target | None:
     """The site path a reference on `page` points to, or None if it leaves the site.
 
-    `page` is the page's URL path (`/blog/about/index.html`); the result is a URL path
-    without query or fragment, with `..` resolved (`/blog/assets/x.css`).
+    `page` is the page's URL path (`/blog/about/index.html`). Absolute URLs on the site's
+    own `url` (from _config.yml) count as internal. The path has no query, `..` resolved.
     """
-    if url.startswith(_NON_HTTP) or url.startswith("#"):
+    if url.startswith(_NON_HTTP):
         return None
+    if site_url and url.startswith(site_url.rstrip("/") + "/"):
+        url = url[len(site_url.rstrip("/")) :]
     parts = urlsplit(url)
     if parts.scheme or parts.netloc:
         return None
     path = unquote(parts.path)
     if not path:
-        return None
-    if not path.startswith("/"):
+        path = page
+    elif not path.startswith("/"):
         path = posixpath.join(posixpath.dirname(page), path)
     trailing = path.endswith("/")
     path = posixpath.normpath(path)
     if trailing and path != "/":
         path += "/"
-    return path
-
-
-def resolve_file(path: str, files: frozenset[str], baseurl: str = "") -> str | None:
-    """The `_site` file nginx serves for a URL path (as Jekyll's server would), or None.
-
-    `/about/` -> `about/index.html`; `/about` -> `about`, `about.html` or `about/index.html`.
-    """
-    if baseurl:
-        if path != baseurl and not path.startswith(baseurl + "/"):
-            return None
-        path = path[len(baseurl) :] or "/"
-    relative = path.lstrip("/")
-    if relative == "" or relative.endswith("/"):
-        candidates = [relative + "index.html"]
-    else:
-        candidates = [relative, relative + ".html", relative + "/index.html"]
-    return next((c for c in candidates if c in files), None)
+    return Target(path, unquote(parts.fragment))

@@ -76,6 +76,7 @@ class JekyllRequirements:
     baseurl: str
     config_files: tuple[str, ...]
     warnings: tuple[str, ...] = field(default=())
+    site_url: str = ""  # `url:` of _config.yml: absolute links on it are internal
 
 
 def gemfile_plugins(text: str) -> list[str]:
@@ -223,4 +224,5 @@ def read_requirements(
         baseurl=baseurl,
         config_files=tuple(files),
         warnings=tuple(warnings),
+        site_url=str(merged.get("url") or "").rstrip("/"),
     )

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.filesize import decimal
+from rich.markup import escape
 from rich.table import Table
 
 from deployer.build import ImageInfo, SiteImages
 from deployer.engine import Engine
+from deployer.findings import CheckReport, Finding, Severity
 from deployer.progress import Progress
 from deployer.up import UpResult
 
@@ -90,11 +92,12 @@ def up_summary(result: UpResult, layers: list[Layer]) -> dict[str, Any]:
             "switch_seconds": (
                 round(result.switch_seconds, 3) if result.switch_seconds is not None else None
             ),
-            "pages_checked": health.pages_checked,
+            "pages_checked": health.files_checked,
+            "links_checked": health.links_checked,
             "health_seconds": round(health.seconds, 2),
-            "failures": [finding.as_dict() for finding in health.failures],
+            "failures": [finding.as_dict() for finding in health.errors],
             "warnings": [
-                *({"kind": "build", "detail": w} for w in images.warnings),
+                *({"kind": "build", "severity": "warning", "detail": w} for w in images.warnings),
                 *(finding.as_dict() for finding in health.warnings),
             ],
         }
@@ -151,8 +154,9 @@ def show_build(progress: Progress, summary: dict[str, Any], *, show_layers: bool
 def show_up(progress: Progress, summary: dict[str, Any]) -> None:
     show_build(progress, summary)
     progress.info(
-        f"Checked {summary['pages_checked']} files over HTTP in {summary['health_seconds']:.1f} s: "
-        f"{len(summary['failures'])} failures, {len(summary['warnings'])} warnings."
+        f"Checked {summary['pages_checked']} files and {summary['links_checked']} links over "
+        f"HTTP in {summary['health_seconds']:.1f} s: {len(summary['failures'])} failures, "
+        f"{len(summary['warnings'])} warnings."
     )
     if summary["switch_seconds"] is not None:
         progress.info(
@@ -160,3 +164,27 @@ def show_up(progress: Progress, summary: dict[str, Any]) -> None:
             "(the port answered throughout)."
         )
     progress.success(f"Preview: {summary['url']}  (served by {summary['server']})")
+
+
+def show_check(progress: Progress, report: CheckReport, *, limit: int = 20) -> None:
+    """Findings grouped by kind (errors first), each with where it was referenced from."""
+    for level in (Severity.ERROR, Severity.WARNING):
+        findings = report.of(level)
+        by_kind: dict[str, list[Finding]] = {}
+        for finding in findings:
+            by_kind.setdefault(finding.kind, []).append(finding)
+        for kind, group in sorted(by_kind.items()):
+            style = "red" if level is Severity.ERROR else "yellow"
+            progress.print(f"[{style}]{level.value}s: {kind} ({len(group)})[/{style}]")
+            for finding in group[:limit]:
+                where = f"\n      from {finding.referrer}" if finding.referrer else ""
+                progress.print(f"  {escape(finding.url)}: {escape(finding.detail)}{escape(where)}")
+            if len(group) > limit:
+                progress.print(f"  … and {len(group) - limit} more (all of them with --json)")
+    external = len(report.of(Severity.INFO))
+    browser = f", {report.pages_in_browser} pages in Chromium" if report.pages_in_browser else ""
+    progress.info(
+        f"Checked {report.files_checked} files, {report.links_checked} links{browser} at "
+        f"{report.url} in {report.seconds:.1f} s: {len(report.errors)} errors, "
+        f"{len(report.warnings)} warnings, {external} external links not fetched."
+    )

@@ -20,6 +20,8 @@ SITE_ID_LABEL = f"{LABEL_PREFIX}.site-id"
 SITE_PATH_LABEL = f"{LABEL_PREFIX}.site-path"
 ROLE_LABEL = f"{LABEL_PREFIX}.role"
 CONTENT_LABEL = f"{LABEL_PREFIX}.content-hash"
+BASEURL_LABEL = f"{LABEL_PREFIX}.baseurl"
+SITE_URL_LABEL = f"{LABEL_PREFIX}.site-url"
 
 _MARKERS = ("_config.yml", "_config.yaml", "_config.toml")
 

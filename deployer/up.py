@@ -20,11 +20,12 @@ import docker.errors
 from docker.models.containers import Container
 
 from deployer.build import SiteImages, build_site
+from deployer.check import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import PreviewFailed
+from deployer.findings import CheckReport
 from deployer.front import create_front, current_front, point_front, replace_front
-from deployer.health import HealthReport, check_deployment, wait_until_serving
 from deployer.lock import site_lock
 from deployer.preview import (
     FRONT_ROLE,
@@ -49,7 +50,7 @@ _SHOWN_FAILURES = 15
 class UpResult:
     images: SiteImages
     built: BuiltSite
-    health: HealthReport
+    health: CheckReport  # as `up` weighs it: site defects are warnings unless strict
     container: str  # the front, which owns the port
     server: str  # the site container the front proxies to
     url: str
@@ -64,15 +65,20 @@ def _logs_tail(container: Container, lines: int = 20) -> str:
         return ""
 
 
-def _health_error(url: str, health: HealthReport) -> PreviewFailed:
-    shown = "\n".join(f"  {finding}" for finding in health.failures[:_SHOWN_FAILURES])
-    more = len(health.failures) - _SHOWN_FAILURES
+def _health_error(url: str, health: CheckReport, strict: bool) -> PreviewFailed:
+    errors = health.errors
+    shown = "\n".join(f"  {finding}" for finding in errors[:_SHOWN_FAILURES])
+    more = len(errors) - _SHOWN_FAILURES
     extra = f"\n  … and {more} more" if more > 0 else ""
+    why = (
+        "Fix the site (or run without --strict to treat its own defects as warnings)."
+        if strict
+        else "This is a fault in the deployment, not in the site: please report it with "
+        "the output of `sitedeploy up -v`."
+    )
     return PreviewFailed(
-        f"The new container at {url} does not serve the site it was built from "
-        f"({len(health.failures)} failures):\n{shown}{extra}\n"
-        "The running preview (if any) was left as it was. This is a fault in the deployment, "
-        "not in the site: please report it with the output of `sitedeploy up -v`."
+        f"The new container at {url} failed its check ({len(errors)} errors):\n"
+        f"{shown}{extra}\nThe running preview (if any) was left as it was. {why}"
     )
 
 
@@ -88,23 +94,31 @@ def _prune_old_images(engine: Engine, site: Site, keep: set[str]) -> None:
                 continue  # still used by a container, or removed already
 
 
-def up(engine: Engine, site: Site, config: SiteConfig, progress: Progress) -> UpResult:
-    """Build the site and serve it on host:port, replacing the running preview safely."""
+def up(
+    engine: Engine, site: Site, config: SiteConfig, progress: Progress, *, strict: bool = False
+) -> UpResult:
+    """Build the site and serve it on host:port, replacing the running preview safely.
+
+    With `strict`, the site's own defects (dead links, bad fragments) fail it too.
+    """
     with site_lock(site):
-        return _up(engine, site, config, progress)
+        return _up(engine, site, config, progress, strict)
 
 
-def _check(url: str, built: BuiltSite, baseurl: str) -> HealthReport:
-    wait_until_serving(url)
-    return check_deployment(url, built, baseurl)
-
-
-def _up(engine: Engine, site: Site, config: SiteConfig, progress: Progress) -> UpResult:
+def _up(
+    engine: Engine, site: Site, config: SiteConfig, progress: Progress, strict: bool
+) -> UpResult:
     host, port = config.host, config.port
     ensure_port_available(engine, site, host, port)
     images = build_site(engine, site, config, progress)
     built = extract_built_site(engine, images.builder.tag, site, images.content_hash)
     url = preview_url(host, port)
+
+    def check(where: str) -> CheckReport:
+        report = check_site(
+            where, built, progress, baseurl=images.baseurl, site_url=images.site_url
+        )
+        return report.for_up(strict=strict)
 
     front = current_front(engine, site)
     same_port = front is not None and bindings(front) == [(host, port)]
@@ -112,7 +126,7 @@ def _up(engine: Engine, site: Site, config: SiteConfig, progress: Progress) -> U
     if serving is not None and serving.attrs.get("Image") == images.image.id:
         assert front is not None
         with progress.step(f"Checking the running preview at {url}"):
-            health = _check(url, built, images.baseurl)
+            health = check(url)
         if health.healthy:
             return UpResult(images, built, health, str(front.name), str(serving.name), url, False)
         progress.warning(f"The running preview at {url} is not healthy; replacing its container.")
@@ -122,9 +136,10 @@ def _up(engine: Engine, site: Site, config: SiteConfig, progress: Progress) -> U
     try:
         server_url = published_url(server)
         with progress.step(f"Checking every file on the new container ({server_url})"):
-            health = _check(server_url, built, images.baseurl)
+            health = check(server_url)
         if not health.healthy:
-            raise _health_error(server_url, health)
+            raise _health_error(server_url, health, strict)
+        health = health.rebased(server_url, url)  # findings named on the user's URL
         with progress.step(f"Moving {url} to the new container"):
             started = time.monotonic()
             front = _route(engine, site, images, server, serving, host, port)

@@ -1,0 +1,134 @@
+"""`check --browser`: open every page in a real headless Chromium, as a visitor would.
+
+Chromium is Debian's (`/usr/bin/chromium`), driven by Playwright with `executable_path`
+(Playwright's own browser download is neither needed nor used). Every request that leaves
+the site's origin is blocked: a check never sends traffic elsewhere, and an external
+resource shows up as an info finding instead. Reported: console errors, uncaught
+exceptions, subresources that fail or answer >= 400, and Content-Security-Policy
+violations (which Chromium reports on the console).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from deployer.errors import BrowserUnavailable
+from deployer.findings import Finding, Severity
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAGE_TIMEOUT_MS = 15_000
+
+
+def find_chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise BrowserUnavailable(
+        "--browser needs Chromium, and none is installed. On Debian: "
+        "`sudo apt-get install chromium`; or run the check without --browser."
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def check_in_browser(
+    pages: list[str], on_page: Callable[[str], None] | None = None
+) -> list[Finding]:
+    """Visit each page URL in headless Chromium; return what went wrong on each."""
+    executable = find_chromium()
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        raise BrowserUnavailable(
+            "--browser needs the Python package playwright: `pip install 'sitedeploy[browser]'` "
+            "(it drives the installed Chromium; no browser download)."
+        ) from error
+
+    findings: list[Finding] = []
+    external: dict[str, str] = {}
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        except PlaywrightError as error:
+            raise BrowserUnavailable(f"Chromium at {executable} did not start: {error}") from error
+        context = browser.new_context()
+        origin = _origin(pages[0]) if pages else ""
+        current = {"page": ""}
+
+        def route(route: Any) -> None:
+            if _origin(route.request.url) == origin:
+                route.continue_()
+            else:
+                external.setdefault(route.request.url, current["page"])
+                route.abort()
+
+        context.route("**/*", route)
+        for url in pages:
+            current["page"] = url
+            if on_page:
+                on_page(url)
+            findings.extend(_visit(context, url, origin, PlaywrightError))
+        context.close()
+        browser.close()
+    findings.extend(
+        Finding(
+            "external", resource, "external resource, not loaded in the check", page, Severity.INFO
+        )
+        for resource, page in sorted(external.items())
+    )
+    return findings
+
+
+def _visit(context: Any, url: str, origin: str, error_type: type[Exception]) -> list[Finding]:
+    found: list[Finding] = []
+    page = context.new_page()
+
+    def console(message: Any) -> None:
+        if message.type != "error":
+            return
+        text = str(message.text)
+        if "Content Security Policy" in text:
+            found.append(Finding("csp-violation", url, text))
+        elif not text.startswith("Failed to load resource"):  # reported as failed-request
+            found.append(Finding("console-error", url, text))
+
+    def page_error(error: Any) -> None:
+        found.append(Finding("page-error", url, f"uncaught exception: {error}"))
+
+    def request_failed(request: Any) -> None:
+        # ERR_ABORTED: the page navigated away (a meta refresh) before this finished.
+        if _origin(request.url) == origin and "ERR_ABORTED" not in str(request.failure):
+            found.append(Finding("failed-request", request.url, f"failed: {request.failure}", url))
+
+    def response(answer: Any) -> None:
+        if answer.status >= 400 and answer.url != url and _origin(answer.url) == origin:
+            found.append(Finding("failed-request", answer.url, f"status {answer.status}", url))
+
+    page.on("console", console)
+    page.on("pageerror", page_error)
+    page.on("requestfailed", request_failed)
+    page.on("response", response)
+    try:
+        page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+    except error_type as error:
+        found.append(Finding("page-error", url, f"the page did not load: {error}"))
+    finally:
+        page.close()
+    return found

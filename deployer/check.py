@@ -1,0 +1,121 @@
+"""`sitedeploy check`: the whole check of a served site, and the one `up` runs.
+
+1. The deployment (health.py): every built file served with its bytes and type; 404s.
+2. The links (crawl.py): every reference of every page, stylesheet, feed and sitemap.
+3. Optionally the browser (browser.py): every page in headless Chromium.
+
+All requests share one connection pool and one thread pool.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from deployer.browser import check_in_browser
+from deployer.build import build_site
+from deployer.config import SiteConfig
+from deployer.crawl import check_links
+from deployer.engine import Engine
+from deployer.errors import NotRunning
+from deployer.findings import CheckReport
+from deployer.health import WORKERS, check_served_files, file_url, session, wait_until_serving
+from deployer.policy import never_served
+from deployer.preview import preview_status
+from deployer.progress import Progress
+from deployer.site import BASEURL_LABEL, CONTENT_LABEL, SITE_URL_LABEL, Site
+from deployer.sitefiles import BuiltSite, extract_built_site
+
+
+def check_site(
+    base: str,
+    built: BuiltSite,
+    progress: Progress,
+    *,
+    baseurl: str = "",
+    site_url: str = "",
+    external: bool = False,
+    browser: bool = False,
+) -> CheckReport:
+    """Check the site served at `base` against the `_site` it was built from."""
+    started = time.monotonic()
+    wait_until_serving(base)
+    report = CheckReport(url=base)
+    with session() as http, ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        with progress.step(f"Requesting all {len(built.files)} built files from {base}"):
+            served = check_served_files(http, pool, base, built, baseurl)
+        with progress.step("Following every link, fragment, feed and sitemap entry"):
+            links = check_links(
+                http,
+                pool,
+                base,
+                built,
+                baseurl,
+                served.bodies,
+                site_url=site_url,
+                external=external,
+            )
+    report.files_checked = served.files_checked
+    report.links_checked = links.links_checked
+    report.findings = [*served.findings, *links.findings]
+    if browser:
+        pages = [
+            file_url(base, baseurl, f.path)
+            for f in built.files
+            if f.path.endswith((".html", ".htm")) and not never_served(f.path)
+        ]
+        with progress.step(f"Opening {len(pages)} pages in headless Chromium"):
+            report.findings.extend(check_in_browser(pages, on_page=progress.detail))
+        report.pages_in_browser = len(pages)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def check_preview(
+    engine: Engine, site: Site, progress: Progress, *, external: bool, browser: bool
+) -> CheckReport:
+    """Check the site's running preview against the `_site` of the image it runs."""
+    status = preview_status(engine, site)
+    if status.url is None or status.server is None:
+        raise NotRunning(
+            f"No preview of {site.path} is answering (state: {status.state}). Start one with "
+            f"`sitedeploy up {site.path}`, or check another copy with --url."
+        )
+    with engine.errors(f"Reading {status.server}"):
+        labels = engine.client.containers.get(status.server).labels
+    content_hash = labels.get(CONTENT_LABEL, "")
+    builder = f"{site.builder_repository}:{content_hash[:12]}"
+    built = extract_built_site(engine, builder, site, content_hash)
+    return check_site(
+        status.url,
+        built,
+        progress,
+        baseurl=labels.get(BASEURL_LABEL, ""),
+        site_url=labels.get(SITE_URL_LABEL, ""),
+        external=external,
+        browser=browser,
+    )
+
+
+def check_url(
+    engine: Engine,
+    site: Site,
+    config: SiteConfig,
+    url: str,
+    progress: Progress,
+    *,
+    external: bool,
+    browser: bool,
+) -> CheckReport:
+    """Check any served copy of the site (a deploy) against the folder's current build."""
+    images = build_site(engine, site, config, progress)
+    built = extract_built_site(engine, images.builder.tag, site, images.content_hash)
+    return check_site(
+        url.rstrip("/"),
+        built,
+        progress,
+        baseurl=images.baseurl,
+        site_url=images.site_url,
+        external=external,
+        browser=browser,
+    )
