@@ -65,8 +65,14 @@ def _svg(index: int) -> str:
     )
 
 
-def generate(out: Path, posts: int, seed: int = 1) -> Path:
-    """Write the site into `out` (which must not exist); return `out`."""
+def generate(
+    out: Path, posts: int, seed: int = 1, dead_links: int = 0, bad_fragments: int = 0
+) -> Path:
+    """Write the site into `out` (which must not exist); return `out`.
+
+    `dead_links` posts get a link to a page that does not exist, `bad_fragments` posts a
+    link to an existing post with a fragment no element has: defects a checker must find.
+    """
     rng = random.Random(seed)
     template = Path(__file__).resolve().parent.parent / "site-template"
     shutil.copytree(template, out, ignore=shutil.ignore_patterns("_posts", "_site", "about.md"))
@@ -95,6 +101,11 @@ def generate(out: Path, posts: int, seed: int = 1) -> Path:
                 f"\n![Figure {index}]({{{{ '/assets/images/generated/{name}' | relative_url }}}})\n"
             )
         body = "\n\n".join(_paragraph(rng) for _ in range(4))
+        if index < dead_links:
+            body += f"\n\n[A page that is gone](/gone/page-{index}.html)"
+        elif index < dead_links + bad_fragments and slugs:
+            d, s = slugs[0]
+            body += f"\n\n[A missing section]({{% post_url {d}-{s} %}}#no-section-{index})"
         (out / "_posts" / f"{day.isoformat()}-{slug}.md").write_text(
             f'---\nlayout: post\ntitle: "Post {index}"\ntags: [{", ".join(tags)}]\n---\n\n'
             f"{body}\n{image}\nSee also: {', '.join(links) or 'nothing yet'}. Tags: {tag_links}\n"
@@ -115,8 +126,10 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dead-links", type=int, default=0, help="posts with a dead link")
+    parser.add_argument("--bad-fragments", type=int, default=0, help="posts with a bad #fragment")
     args = parser.parse_args()
-    generate(args.out, args.posts, args.seed)
+    generate(args.out, args.posts, args.seed, args.dead_links, args.bad_fragments)
     print(args.out)
 
 

@@ -19,7 +19,8 @@ from deployer.crawl import check_links
 from deployer.engine import Engine
 from deployer.errors import NotRunning
 from deployer.findings import CheckReport
-from deployer.health import WORKERS, check_served_files, file_url, session, wait_until_serving
+from deployer.health import WORKERS, check_served_files, file_url, wait_until_serving
+from deployer.http import HttpClient
 from deployer.policy import never_served
 from deployer.preview import preview_status
 from deployer.progress import Progress
@@ -41,7 +42,8 @@ def check_site(
     started = time.monotonic()
     wait_until_serving(base)
     report = CheckReport(url=base)
-    with session() as http, ThreadPoolExecutor(max_workers=WORKERS) as pool:
+    http = HttpClient(WORKERS)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         with progress.step(f"Requesting all {len(built.files)} built files from {base}"):
             served = check_served_files(http, pool, base, built, baseurl)
         with progress.step("Following every link, fragment, feed and sitemap entry"):

@@ -16,9 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
-import requests
-
 from deployer.findings import Finding
+from deployer.http import HttpClient, HttpFailure
 from deployer.links import (
     ParsedPage,
     Reference,
@@ -90,7 +89,7 @@ class _Site:
 
     def page(self, file: str) -> ParsedPage | None:
         if file not in self.pages and file in self.bodies and file.endswith((".html", ".htm")):
-            self.pages[file] = parse_html(self.bodies[file].decode("utf-8", "replace"))
+            self.pages[file] = parse_html(self.bodies[file])
         return self.pages.get(file)
 
 
@@ -115,7 +114,7 @@ def _referrer(site: _Site, file: str, reference: Reference) -> str:
     return f"{site.url(site.url_path(file))}{line} ({reference.attribute})"
 
 
-def _follow(http: requests.Session, site: _Site, path: str) -> _Resolved:
+def _follow(http: HttpClient, site: _Site, path: str) -> _Resolved:
     """Request `path`, following HTTP redirects and meta refreshes inside the site."""
     seen = [path]
     current = path
@@ -127,12 +126,12 @@ def _follow(http: requests.Session, site: _Site, path: str) -> _Resolved:
             refresh = page.refresh if page else None
         else:
             try:
-                response = http.get(site.url(current), timeout=10, allow_redirects=False)
-            except requests.RequestException as error:
+                answer = http.request(site.url(current))
+            except HttpFailure as error:
                 return _Resolved(None, None, seen[1:], error=str(error))
-            status, location, refresh = response.status_code, response.headers.get("Location"), None
-            if status == 200 and "html" in response.headers.get("Content-Type", ""):
-                refresh = parse_html(response.text).refresh
+            status, location, refresh = answer.status, answer.headers.get("Location"), None
+            if status == 200 and answer.is_html:
+                refresh = parse_html(answer.body).refresh
         nxt = location if status in {301, 302, 303, 307, 308} and location else refresh
         if not nxt:
             return _Resolved(status, file, seen[1:])
@@ -146,37 +145,32 @@ def _follow(http: requests.Session, site: _Site, path: str) -> _Resolved:
     return _Resolved(None, None, seen[1:], loop=True)
 
 
-def _fragment_ids(
-    http: requests.Session, site: _Site, resolved: _Resolved, path: str
-) -> set[str] | None:
+def _fragment_ids(http: HttpClient, site: _Site, resolved: _Resolved, path: str) -> set[str] | None:
     final = resolved.chain[-1] if resolved.chain else path
     file = resolved.file or site.file_for(final)
     page = site.page(file) if file else None
     if page is not None:
         return page.ids
     try:
-        response = http.get(site.url(final), timeout=10)
-    except requests.RequestException:
+        answer = http.request(site.url(final), follow=True)
+    except HttpFailure:
         return None
-    if "html" not in response.headers.get("Content-Type", ""):
-        return None
-    return parse_html(response.text).ids
+    return parse_html(answer.body).ids if answer.is_html else None
 
 
-def _external(http: requests.Session, url: str) -> str | None:
+def _external(http: HttpClient, url: str) -> str | None:
     """Why an external link is broken, or None if it answers."""
     try:
-        response = http.head(url, timeout=EXTERNAL_TIMEOUT, allow_redirects=True)
-        if response.status_code in {403, 405, 501}:
-            response = http.get(url, timeout=EXTERNAL_TIMEOUT, allow_redirects=True, stream=True)
-            response.close()
-    except requests.RequestException as error:
-        return f"request failed: {type(error).__name__}"
-    return f"status {response.status_code}" if response.status_code >= 400 else None
+        answer = http.request(url, method="HEAD", follow=True, timeout=EXTERNAL_TIMEOUT)
+        if answer.status in {403, 405, 501}:  # servers that refuse HEAD
+            answer = http.request(url, follow=True, timeout=EXTERNAL_TIMEOUT)
+    except HttpFailure as error:
+        return f"request failed: {error}"
+    return f"status {answer.status}" if answer.status >= 400 else None
 
 
 def check_links(
-    http: requests.Session,
+    http: HttpClient,
     pool: ThreadPoolExecutor,
     base: str,
     built: BuiltSite,
@@ -253,7 +247,7 @@ def check_links(
 
 
 def _judge(
-    http: requests.Session, site: _Site, path: str, resolved: _Resolved, uses: list[_Use]
+    http: HttpClient, site: _Site, path: str, resolved: _Resolved, uses: list[_Use]
 ) -> list[Finding]:
     url = site.url(path)
     first = uses[0].referrer if uses else None

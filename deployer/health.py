@@ -17,16 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-import requests
-from requests.adapters import HTTPAdapter
-
 from deployer.errors import PreviewFailed
 from deployer.findings import Finding
+from deployer.http import HttpClient, HttpFailure
 from deployer.policy import never_served
 from deployer.sitefiles import BuiltFile, BuiltSite
 
-WORKERS = 16
-REQUEST_TIMEOUT = 10.0
+WORKERS = 8
 KEPT_FOR_LINKS = (".html", ".htm", ".css", ".xml", ".rss", ".atom")
 
 # What browsers need per extension (any of the types listed); unlisted extensions are not
@@ -58,24 +55,16 @@ EXPECTED_TYPES: dict[str, tuple[str, ...]] = {
 NEEDS_CHARSET = ("text/html", "text/css", "text/plain", "application/javascript", "text/javascript")
 
 
-def session(workers: int = WORKERS) -> requests.Session:
-    """A requests session with a connection pool as large as the thread pool."""
-    http = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=workers, max_retries=0)
-    http.mount("http://", adapter)
-    http.mount("https://", adapter)
-    return http
-
-
 def wait_until_serving(url: str, timeout: float = 30.0) -> None:
     """Poll `url` until it answers any HTTP status; raise PreviewFailed at the deadline."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
+    http = HttpClient(workers=1)
     while time.monotonic() < deadline:
         try:
-            requests.get(url, timeout=2)
+            http.request(url, timeout=2)
             return
-        except requests.RequestException as error:
+        except HttpFailure as error:
             last_error = error
             time.sleep(0.1)
     raise PreviewFailed(f"{url} did not answer within {timeout:.0f} s (last error: {last_error}).")
@@ -107,56 +96,56 @@ def _type_problem(path: str, content_type: str) -> Finding | None:
 
 
 def _check_file(
-    http: requests.Session, base: str, baseurl: str, file: BuiltFile
+    http: HttpClient, base: str, baseurl: str, file: BuiltFile
 ) -> tuple[Finding | None, bytes | None]:
     url = file_url(base, baseurl, file.path)
     try:
-        response = http.get(url, timeout=REQUEST_TIMEOUT, allow_redirects=False)
-    except requests.RequestException as error:
+        answer = http.request(url)
+    except HttpFailure as error:
         return Finding("unreachable", url, f"request failed: {error}"), None
-    if response.status_code != 200:
-        return Finding("not-served", url, f"status {response.status_code}, expected 200"), None
-    digest = hashlib.sha256(response.content).hexdigest()
+    if answer.status != 200:
+        return Finding("not-served", url, f"status {answer.status}, expected 200"), None
+    digest = hashlib.sha256(answer.body).hexdigest()
     if digest != file.sha256:
         return Finding(
             "wrong-bytes",
             url,
-            f"served {len(response.content)} bytes (sha256 {digest[:12]}), built {file.size} "
+            f"served {len(answer.body)} bytes (sha256 {digest[:12]}), built {file.size} "
             f"bytes (sha256 {file.sha256[:12]})",
         ), None
-    problem = _type_problem(file.path, response.headers.get("Content-Type", ""))
+    problem = _type_problem(file.path, answer.content_type)
     if problem:
         problem = Finding(problem.kind, url, problem.detail)
-    keep = response.content if file.path.lower().endswith(KEPT_FOR_LINKS) else None
+    keep = answer.body if file.path.lower().endswith(KEPT_FOR_LINKS) else None
     return problem, keep
 
 
-def _check_refused(http: requests.Session, url: str) -> Finding | None:
+def _check_refused(http: HttpClient, url: str) -> Finding | None:
     try:
-        response = http.get(url, timeout=REQUEST_TIMEOUT, allow_redirects=False)
-    except requests.RequestException as error:
+        answer = http.request(url)
+    except HttpFailure as error:
         return Finding("unreachable", url, f"request failed: {error}")
-    if response.status_code == 200:
+    if answer.status == 200:
         return Finding("served-secret", url, "a file sitedeploy never serves answered 200")
     return None
 
 
-def _check_not_found(http: requests.Session, base: str, built: BuiltSite) -> Finding | None:
+def _check_not_found(http: HttpClient, base: str, built: BuiltSite) -> Finding | None:
     url = f"{base.rstrip('/')}/sitedeploy-missing-{secrets.token_hex(4)}"
     try:
-        response = http.get(url, timeout=REQUEST_TIMEOUT, allow_redirects=False)
-    except requests.RequestException as error:
+        answer = http.request(url)
+    except HttpFailure as error:
         return Finding("unreachable", url, f"request failed: {error}")
-    if response.status_code != 404:
-        return Finding("not-found-page", url, f"status {response.status_code}, expected 404")
+    if answer.status != 404:
+        return Finding("not-found-page", url, f"status {answer.status}, expected 404")
     page = built.root / "404.html"
-    if page.is_file() and response.content != page.read_bytes():
+    if page.is_file() and answer.body != page.read_bytes():
         return Finding("not-found-page", url, "the 404 answer is not the site's 404.html")
     return None
 
 
 def check_served_files(
-    http: requests.Session, pool: ThreadPoolExecutor, base: str, built: BuiltSite, baseurl: str
+    http: HttpClient, pool: ThreadPoolExecutor, base: str, built: BuiltSite, baseurl: str
 ) -> Served:
     """Request every built file from `base` and compare it with `built`."""
     served = Served()
