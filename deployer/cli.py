@@ -22,15 +22,18 @@ from deployer.build import build_site
 from deployer.check import check_preview, check_url
 from deployer.config import BuildEngine, SiteConfig, load_config
 from deployer.engine import Engine, connect
-from deployer.errors import SitedeployError
+from deployer.errors import ConfigError, SitedeployError
 from deployer.new import new_site
 from deployer.preview import preview_logs, preview_status, preview_url, stop_preview
 from deployer.progress import Progress
+from deployer.publish import publish as run_publish
+from deployer.registry import registry_credentials
 from deployer.report import (
     build_summary,
     image_layers,
     show_build,
     show_check,
+    show_publish,
     show_up,
     up_summary,
 )
@@ -303,6 +306,72 @@ def check(
     _emit(as_json, {"ok": report.healthy, **report.as_dict()})
     if not report.healthy:
         sys.exit(1)
+
+
+@main.command()
+@_site_argument
+@click.option("--registry", help="Registry HOST[:PORT], e.g. localhost:5000 [publish.registry].")
+@click.option(
+    "--repository", help="Repository in the registry, e.g. team/blog [publish.repository]."
+)
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    help="Tag to push (repeatable). Default: the content hash (and git-<commit> in a clean "
+    "git checkout); `latest` only when asked.",
+)
+@click.option("--username", help="Registry user (or SITEDEPLOY_REGISTRY_USERNAME).")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the registry password from stdin (or set SITEDEPLOY_REGISTRY_PASSWORD; "
+    "or `docker login` beforehand).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be pushed where; push nothing.")
+@_build_options
+@_output_options
+@_json_errors
+def publish(
+    site: Path,
+    registry: str | None,
+    repository: str | None,
+    tags: tuple[str, ...],
+    username: str | None,
+    password_stdin: bool,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+    **options: Any,
+) -> None:
+    """Push SITE's nginx image (the one `up` previews) to a registry, then verify it there.
+
+    Every tag is pushed with per-layer progress; transient failures are retried a few
+    times. Afterwards the registry's own API must report the pushed digest for every tag
+    and hold every layer. A password is never taken from the command line.
+    """
+    progress = Progress(quiet=quiet, verbose=verbose)
+    folder, config = _load(site, registry=registry, repository=repository, **options)
+    if not config.registry or not config.repository:
+        raise ConfigError(
+            "publish needs --registry and --repository (or [publish] registry and repository "
+            "in sitedeploy.toml)."
+        )
+    credentials = registry_credentials(config.registry, username, password_stdin)
+    result = run_publish(
+        connect(),
+        folder,
+        config,
+        progress,
+        registry=config.registry,
+        repository=config.repository,
+        tags=list(tags),
+        credentials=credentials,
+        dry_run=dry_run,
+    )
+    show_publish(progress, result)
+    _emit(as_json, {"ok": True, **result.as_dict()})
 
 
 @main.command()

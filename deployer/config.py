@@ -43,6 +43,8 @@ class SiteConfig:
     debian_mirror: str = "http://deb.debian.org/debian"
     host: str = "127.0.0.1"
     port: int = 8080
+    registry: str | None = None
+    repository: str | None = None
 
 
 # An image reference as the distribution spec defines it: [host[:port]/]path[:tag][@digest].
@@ -152,6 +154,22 @@ _FIELDS = (
     _Field("build", "debian_mirror", "debian_mirror", _mirror),
     _Field("preview", "host", "host", _host, "--host"),
     _Field("preview", "port", "port", _port, "--port"),
+    _Field(
+        "publish",
+        "registry",
+        "registry",
+        _string(
+            re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$"), "HOST[:PORT]"
+        ),
+        "--registry",
+    ),
+    _Field(
+        "publish",
+        "repository",
+        "repository",
+        _string(re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$"), "a repository such as team/blog"),
+        "--repository",
+    ),
 )
 
 

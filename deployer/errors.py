@@ -83,3 +83,7 @@ class DiskFull(SitedeployError):
 
 class BrowserUnavailable(SitedeployError):
     """`--browser` was asked for, and Chromium or Playwright is missing."""
+
+
+class RegistryError(SitedeployError):
+    """The registry cannot be reached, refuses us, is not a registry, or lost the push."""

@@ -17,6 +17,7 @@ from deployer.build import ImageInfo, SiteImages
 from deployer.engine import Engine
 from deployer.findings import CheckReport, Finding, Severity
 from deployer.progress import Progress
+from deployer.publish import PublishResult
 from deployer.up import UpResult
 
 
@@ -187,4 +188,26 @@ def show_check(progress: Progress, report: CheckReport, *, limit: int = 20) -> N
         f"Checked {report.files_checked} files, {report.links_checked} links{browser} at "
         f"{report.url} in {report.seconds:.1f} s: {len(report.errors)} errors, "
         f"{len(report.warnings)} warnings, {external} external links not fetched."
+    )
+
+
+def show_publish(progress: Progress, result: PublishResult) -> None:
+    """Which tags point at which digest, and what the push cost."""
+    if result.dry_run:
+        for ref in result.refs:
+            progress.info(f"would push {result.image_id[:19]} as {ref}")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("reference")
+    table.add_column("digest")
+    for ref in result.refs:
+        table.add_row(ref, str(result.digest))
+    progress.print(table)
+    progress.info(
+        f"Pushed {result.layers_pushed} layers ({decimal(result.bytes_pushed)}); "
+        f"{result.layers_existing} were already there. Verified {result.verified_layers} "
+        f"layers through the registry API in {result.seconds:.1f} s."
+    )
+    progress.success(
+        f"Pull it with: docker pull {result.registry}/{result.repository}@{result.digest}"
     )

@@ -1,0 +1,259 @@
+"""A container registry over its HTTP API (v2): is it one, and does it hold what we pushed?
+
+The daemon does the pushing; this module asks the registry itself, the way a puller
+will: `/v2/` answers like a registry, the manifest of a tag has the digest the push
+reported, and every layer blob it names exists. TLS is verified with the CA Docker would
+use for that registry (`/etc/docker/certs.d/HOST/ca.crt`) or the system's; plain HTTP is
+only tried for loopback registries, which the daemon also reaches without TLS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from deployer.errors import ConfigError, RegistryError
+from docker import auth as docker_auth
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
+CERTS_DIR = Path("/etc/docker/certs.d")
+TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+
+    def as_auth_config(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password}
+
+
+def hostname(host: str) -> str:
+    """`registry.example.com:5000` -> `registry.example.com`; `[::1]:5000` -> `::1`."""
+    return urlsplit(f"//{host}").hostname or host
+
+
+def is_loopback(host: str) -> bool:
+    name = hostname(host)
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def registry_credentials(
+    registry: str, username: str | None, password_stdin: bool
+) -> Credentials | None:
+    """Credentials from --password-stdin, the environment, or `docker login`, in that order.
+
+    The password never comes from the command line, so it is never in argv or history.
+    """
+    user = username or os.environ.get("SITEDEPLOY_REGISTRY_USERNAME")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not user or not password:
+            raise ConfigError(
+                "--password-stdin needs a user (--username or SITEDEPLOY_REGISTRY_USERNAME) "
+                "and a password on stdin."
+            )
+        return Credentials(user, password)
+    password = os.environ.get("SITEDEPLOY_REGISTRY_PASSWORD")
+    if user and password:
+        return Credentials(user, password)
+    if password and not user:
+        raise ConfigError(
+            "SITEDEPLOY_REGISTRY_PASSWORD is set but no user: set "
+            "SITEDEPLOY_REGISTRY_USERNAME (or --username) too."
+        )
+    return docker_config_credentials(registry)
+
+
+def docker_config_credentials(registry: str) -> Credentials | None:
+    """Credentials `docker login` stored for `registry` (config.json or a helper)."""
+    try:
+        config = docker_auth.load_config()
+        found = docker_auth.resolve_authconfig(config, registry)
+    except Exception:
+        return None
+    if found and found.get("username") and found.get("password"):
+        return Credentials(str(found["username"]), str(found["password"]))
+    return None
+
+
+class Registry:
+    """The v2 API of one registry, authenticated like the daemon (Basic or Bearer token)."""
+
+    def __init__(self, host: str, credentials: Credentials | None) -> None:
+        self.host = host
+        self.credentials = credentials
+        self._http = requests.Session()
+        ca = CERTS_DIR / host / "ca.crt"
+        # Passed on every request: a session's `verify` loses to REQUESTS_CA_BUNDLE.
+        self._verify: str | bool = str(ca) if ca.is_file() else True
+        self._base: str | None = None
+        self._token: str | None = None
+
+    # -- connection ---------------------------------------------------------------
+
+    def _send(self, method: str, url: str, **options: Any) -> requests.Response:
+        return self._http.request(method, url, verify=self._verify, **options)
+
+    def _fail(self, what: str, fix: str) -> RegistryError:
+        return RegistryError(f"Registry {self.host}: {what}. {fix}")
+
+    def _first_answer(self) -> requests.Response:
+        schemes = ["https", "http"] if is_loopback(self.host) else ["https"]
+        last: Exception | None = None
+        for scheme in schemes:
+            try:
+                response = self._send("GET", f"{scheme}://{self.host}/v2/", timeout=TIMEOUT)
+            except requests.exceptions.SSLError as error:
+                last = error
+                if scheme == "https" and "wrong version number" not in str(error).lower():
+                    raise self._fail(
+                        f"TLS verification failed ({_short(error)})",
+                        f"If it uses a private CA, put the CA certificate in {CERTS_DIR}/"
+                        f"{self.host}/ca.crt (the daemon reads it there too).",
+                    ) from error
+                continue
+            except requests.ConnectionError as error:
+                last = error
+                continue
+            self._base = f"{scheme}://{self.host}"
+            return response
+        self._raise_unreachable(last)
+        raise AssertionError("unreachable")
+
+    def _raise_unreachable(self, error: Exception | None) -> None:
+        name = hostname(self.host)
+        try:
+            socket.getaddrinfo(name, None)
+        except socket.gaierror as lookup:
+            raise self._fail(
+                f"unknown host {name!r} ({lookup.strerror})",
+                "Check the --registry name (HOST[:PORT]) and your DNS.",
+            ) from error
+        raise self._fail(
+            f"nothing answers there ({_short(error)})",
+            "Check that the registry is running and the port in --registry is right.",
+        ) from error
+
+    def ping(self) -> None:
+        """Raise RegistryError unless the host answers like a registry (API v2)."""
+        response = self._first_answer()
+        version = response.headers.get("Docker-Distribution-API-Version", "")
+        if response.status_code not in {200, 401} or not version.startswith("registry/2"):
+            raise self._fail(
+                f"{self._base}/v2/ answered {response.status_code} without a registry API "
+                "header: this is not a container registry",
+                "Check --registry: it must name a registry (HOST[:PORT]), not a website.",
+            )
+        if response.status_code == 401:
+            self._authenticate(response, scope="")
+            headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+            again = self._send("GET", f"{self._base}/v2/", headers=headers, timeout=TIMEOUT)
+            if again.status_code == 401:
+                raise self._unauthorized()
+
+    # -- authentication -----------------------------------------------------------
+
+    def _authenticate(self, challenge: requests.Response, scope: str) -> None:
+        header = challenge.headers.get("WWW-Authenticate", "")
+        if self.credentials is None:
+            raise self._fail(
+                "it requires a login, and no credentials were given",
+                "Run `docker login` for it, set SITEDEPLOY_REGISTRY_USERNAME and "
+                "SITEDEPLOY_REGISTRY_PASSWORD, or use --username with --password-stdin.",
+            )
+        if header.lower().startswith("basic"):
+            self._http.auth = (self.credentials.username, self.credentials.password)
+            return
+        params = dict(re.findall(r'(\w+)="([^"]*)"', header))
+        query = {"service": params.get("service", "")}
+        if scope or params.get("scope"):
+            query["scope"] = scope or params["scope"]
+        response = self._send(
+            "GET",
+            params.get("realm", ""),
+            params=query,
+            auth=(self.credentials.username, self.credentials.password),
+            timeout=TIMEOUT,
+        )
+        if response.status_code != 200:
+            raise self._unauthorized()
+        body = response.json()
+        self._token = str(body.get("token") or body.get("access_token") or "")
+
+    def _unauthorized(self) -> RegistryError:
+        return self._fail(
+            "the credentials were refused (401 unauthorized)",
+            "Check the username and password (or run `docker login` again).",
+        )
+
+    def _get(
+        self, repository: str, path: str, *, method: str = "GET", accept: str | None = None
+    ) -> requests.Response:
+        """`/v2/<repository>/<path>`, authenticating once if the registry asks."""
+        if self._base is None:
+            self.ping()
+        url = f"{self._base}/v2/{repository}/{path}"
+        for attempt in range(2):
+            headers = {"Accept": accept} if accept else {}
+            if self._token:
+                headers["Authorization"] = f"Bearer {self._token}"
+            response = self._send(method, url, headers=headers, timeout=TIMEOUT)
+            if response.status_code != 401:
+                return response
+            if attempt or (self._http.auth is not None and not self._token):
+                break
+            self._authenticate(response, scope=f"repository:{repository}:pull")
+        raise self._unauthorized()
+
+    # -- what a puller sees -----------------------------------------------------------
+
+    def manifest(self, repository: str, reference: str) -> tuple[str, dict[str, Any]]:
+        """The manifest of `repository:reference` and its digest, as the registry reports."""
+        response = self._get(repository, f"manifests/{reference}", accept=MANIFEST_TYPES)
+        if response.status_code != 200:
+            raise self._fail(
+                f"no manifest for {repository}:{reference} (status {response.status_code})",
+                "The push did not land; run publish again.",
+            )
+        return response.headers.get("Docker-Content-Digest", ""), dict(response.json())
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        response = self._get(repository, f"blobs/{digest}", method="HEAD")
+        return response.status_code == 200
+
+    def tags(self, repository: str) -> list[str]:
+        response = self._get(repository, "tags/list")
+        if response.status_code != 200:
+            return []
+        return list(response.json().get("tags") or [])
+
+
+def _short(error: Exception | None) -> str:
+    text = str(error) if error else "no answer"
+    reason = re.search(
+        r"\[Errno -?\d+\] ([^'\")]+)|(\w+Error: [^'\")]+)|(CERTIFICATE_VERIFY_FAILED[^'\")]*)", text
+    )
+    return next((g for g in reason.groups() if g), text)[:160] if reason else text[:160]
