@@ -224,7 +224,9 @@ def test_ctrl_c_during_the_base_bootstrap_leaves_nothing_behind(
 ) -> None:
     stand_in = f"{BOOTSTRAP_REPOSITORY}:bookworm"
     original = engine.client.images.get(stand_in)
-    engine.api.remove_image(stand_in, force=True, noprune=True)  # untag only: layers stay
+    # A second name keeps the image while its usual tag is gone (so nothing is rebuilt).
+    original.tag("sitedeploy-test/keep-base", "bookworm")
+    engine.api.remove_image(stand_in, noprune=True)
     folder = make_site("sigint-bootstrap")
     temp_before = _temp_files()
     try:
@@ -239,6 +241,7 @@ def test_ctrl_c_during_the_base_bootstrap_leaves_nothing_behind(
         assert "mmdebstrap" not in Path("/proc/mounts").read_text()
     finally:
         original.tag(BOOTSTRAP_REPOSITORY, "bookworm")
+        engine.api.remove_image("sitedeploy-test/keep-base:bookworm", noprune=True)
     # The next build finds the base again and works.
     images = build_site(engine, open_site(folder), load_config(folder), Progress(quiet=True))
     assert images.bases[0].reference == stand_in
