@@ -74,7 +74,8 @@ def _clean(engine: Engine, sites_root: Path) -> None:
         if _ours(volume.attrs.get("Labels"), sites_root):
             volume.remove(force=True)
     for image in engine.client.images.list():
-        if any(tag.startswith(f"sitedeploy/{TEST_PREFIX}-") for tag in image.tags):
+        named = any(tag.startswith(f"sitedeploy/{TEST_PREFIX}-") for tag in image.tags)
+        if named or _ours(image.labels, sites_root):  # labels: also images pulled back
             with contextlib.suppress(docker.errors.APIError):
                 engine.client.images.remove(str(image.id), force=True)
 
