@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -38,6 +39,7 @@ from deployer.plugins import read_requirements
 from deployer.progress import Progress
 from deployer.resources import docker_dir
 from deployer.site import BASEURL_LABEL, CONTENT_LABEL, ROLE_LABEL, SITE_URL_LABEL, Site
+from deployer.sitefiles import BuiltSite, extract_built_site
 
 RUNTIME_REPOSITORY = "sitedeploy/nginx-runtime"
 
@@ -59,6 +61,7 @@ class SiteImages:
     runtime: ImageInfo
     bases: tuple[BaseImage, ...]
     content_hash: str
+    built: BuiltSite  # the `_site` Jekyll wrote, copied out of the builder image
     baseurl: str
     site_url: str
     dockerfile: str
@@ -150,26 +153,27 @@ def _run_build(
 
 def ensure_runtime(
     engine: Engine, builder: Builder, nginx_base: BaseImage, site: Site, progress: Progress
-) -> ImageInfo:
-    """The shared nginx runtime image for this base, built once and reused by every site."""
+) -> tuple[ImageInfo, str]:
+    """The shared nginx runtime image for this base (built once, reused by every site),
+    and the tag of its companion `tools` image (the pack stage's precompressor)."""
     dockerfile = render_runtime_dockerfile(nginx_base=nginx_base.reference)
     context = scan_context(docker_dir() / "runtime")
     tag = (
         f"{RUNTIME_REPOSITORY}:{_hash(dockerfile, context.content_hash, nginx_base.image_id)[:12]}"
     )
+    tools = f"{tag}-tools"
     existing = image_info(engine, tag)
-    if existing:
-        return existing
+    if existing and image_info(engine, tools):
+        return existing, tools
     with progress.step(f"Building the nginx runtime image {tag}"):
-        labels = {
-            ROLE_LABEL: "runtime",
-            "org.opencontainers.image.title": "sitedeploy nginx runtime",
-        }
-        request = BuildRequest(context, dockerfile, tag, "runtime", labels)
-        _run_build(builder, request, site, progress)
+        for target, name, role in (("runtime", tag, "runtime"), ("tools", tools, "tools")):
+            labels = {ROLE_LABEL: role, "org.opencontainers.image.title": f"sitedeploy {role}"}
+            _run_build(
+                builder, BuildRequest(context, dockerfile, name, target, labels), site, progress
+            )
     info = image_info(engine, tag)
     assert info is not None
-    return info
+    return info, tools
 
 
 def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progress) -> SiteImages:
@@ -184,13 +188,14 @@ def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progres
     with progress.step("Resolving base images"):
         builder_base = resolve_base(engine, config.builder_image, config.debian_mirror, progress)
         nginx_base = resolve_base(engine, config.nginx_image, config.debian_mirror, progress)
-    runtime = ensure_runtime(engine, builder, nginx_base, site, progress)
+    runtime, tools = ensure_runtime(engine, builder, nginx_base, site, progress)
 
     dockerfile = render_site_dockerfile(
         site_name=site.name,
         site_id=site.id,
         builder_base=builder_base.reference,
         runtime_image=runtime.tag,
+        tools_image=tools,
         requirements=requirements,
         buildkit=builder.name.startswith("BuildKit"),
     )
@@ -222,13 +227,21 @@ def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progres
             jekyll_step = output.step("jekyll build")
             if jekyll_step:
                 warnings.extend(f"Jekyll: {w}" for w in jekyll_warnings(jekyll_step.lines))
-        with progress.step(f"Packing the nginx image {tag}"):
-            request = BuildRequest(
-                context, dockerfile, tag, FINAL_STAGE, {**labels, ROLE_LABEL: "site"}
+        # `_site` comes out of the builder image while the nginx stage packs it.
+        with ThreadPoolExecutor(max_workers=1) as background:
+            extracting = background.submit(
+                extract_built_site, engine, builder_tag, site, content_hash
             )
-            _run_build(builder, request, site, progress)
+            with progress.step(f"Packing the nginx image {tag}"):
+                request = BuildRequest(
+                    context, dockerfile, tag, FINAL_STAGE, {**labels, ROLE_LABEL: "site"}
+                )
+                _run_build(builder, request, site, progress)
+            built = extracting.result()
         image, builder_image = image_info(engine, tag), image_info(engine, builder_tag)
         assert image is not None and builder_image is not None
+    else:
+        built = extract_built_site(engine, builder_tag, site, content_hash)
 
     with engine.errors(f"Tagging {tag}"):
         engine.client.images.get(tag).tag(site.repository, "latest")
@@ -239,6 +252,7 @@ def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progres
         runtime=runtime,
         bases=(builder_base, nginx_base),
         content_hash=content_hash,
+        built=built,
         baseurl=requirements.baseurl,
         site_url=requirements.site_url,
         dockerfile=dockerfile,

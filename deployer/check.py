@@ -111,10 +111,9 @@ def check_url(
 ) -> CheckReport:
     """Check any served copy of the site (a deploy) against the folder's current build."""
     images = build_site(engine, site, config, progress)
-    built = extract_built_site(engine, images.builder.tag, site, images.content_hash)
     return check_site(
         url.rstrip("/"),
-        built,
+        images.built,
         progress,
         baseurl=images.baseurl,
         site_url=images.site_url,

@@ -38,7 +38,6 @@ from deployer.report import (
     up_summary,
 )
 from deployer.site import Site, open_site
-from deployer.sitefiles import extract_built_site
 from deployer.up import up as run_up
 from deployer.watch import watch as watch_folder
 
@@ -231,8 +230,7 @@ def _build(
 ) -> dict[str, Any]:
     folder, config = _load(site, **options)
     images = build_site(engine, folder, config, progress)
-    built = extract_built_site(engine, images.builder.tag, folder, images.content_hash)
-    return build_summary(images, built.total_bytes, image_layers(engine, images.image.tag))
+    return build_summary(images, images.built.total_bytes, image_layers(engine, images.image.tag))
 
 
 @main.command()

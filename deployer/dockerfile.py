@@ -13,11 +13,12 @@ from string import Template
 
 from deployer import __version__
 from deployer.plugins import JekyllRequirements
-from deployer.policy import COMPRESS_MIN_BYTES, compressible_find, never_served_find
+from deployer.policy import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
 from deployer.resources import docker_dir
 
 OVERRIDES_FILE = "/site/sitedeploy.yml"
 JEKYLL_CACHE = "/site/src/.jekyll-cache"
+COMPRESS_CACHE = "/var/cache/sitedeploy-compress"
 
 # Stage names, shared with the builders.
 BUILDER_STAGE = "builder"
@@ -39,6 +40,7 @@ def render_site_dockerfile(
     site_id: str,
     builder_base: str,
     runtime_image: str,
+    tools_image: str,
     requirements: JekyllRequirements,
     buildkit: bool,
     brotli_quality: int = 9,
@@ -53,18 +55,25 @@ def render_site_dockerfile(
         if buildkit
         else ""
     )
+    # BuildKit keeps compressed files between builds (by content hash); classic: every time.
+    compress_mount = (
+        f"--mount=type=cache,id=sitedeploy-compress,target={COMPRESS_CACHE} " if buildkit else ""
+    )
     return _template("site.Dockerfile.in").substitute(
         version=__version__,
         site_name=site_name,
         builder_base=builder_base,
         runtime_image=runtime_image,
+        tools_image=tools_image,
         packages=" ".join(requirements.packages),
         overrides=overrides,
         jekyll_cache_mount=cache_mount,
         jekyll_configs=shlex.quote(configs),
         baseurl=requirements.baseurl,
         never_served=never_served_find(),
-        compressible=compressible_find(),
+        compressible=compressible_globs(),
+        compress_cache_mount=compress_mount,
+        compress_cache=COMPRESS_CACHE,
         compress_min_bytes=COMPRESS_MIN_BYTES,
         brotli_quality=brotli_quality,
     )

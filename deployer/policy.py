@@ -43,6 +43,6 @@ def never_served_find() -> str:
     return f"\\( {_find_names(NEVER_SERVED)} \\) {allowed}"
 
 
-def compressible_find() -> str:
-    """A `find` expression matching files to precompress."""
-    return _find_names(COMPRESSIBLE)
+def compressible_globs() -> str:
+    """The compressible globs as shell arguments (for the pack stage's precompressor)."""
+    return " ".join(shlex.quote(glob) for glob in COMPRESSIBLE)

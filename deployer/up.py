@@ -41,7 +41,7 @@ from deployer.preview import (
 )
 from deployer.progress import Progress
 from deployer.site import Site
-from deployer.sitefiles import BuiltSite, extract_built_site
+from deployer.sitefiles import BuiltSite
 
 _SHOWN_FAILURES = 15
 
@@ -111,7 +111,7 @@ def _up(
     host, port = config.host, config.port
     ensure_port_available(engine, site, host, port)
     images = build_site(engine, site, config, progress)
-    built = extract_built_site(engine, images.builder.tag, site, images.content_hash)
+    built = images.built
     url = preview_url(host, port)
 
     def check(where: str) -> CheckReport:

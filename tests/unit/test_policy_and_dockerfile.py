@@ -60,6 +60,7 @@ def render(buildkit: bool) -> str:
         site_id="0123456789ab",
         builder_base="debian:bookworm-slim",
         runtime_image="sitedeploy/nginx-runtime:abc",
+        tools_image="sitedeploy/nginx-runtime:abc-tools",
         requirements=REQUIREMENTS,
         buildkit=buildkit,
     )
@@ -77,9 +78,17 @@ def test_site_dockerfile_has_named_stages_in_cache_friendly_order() -> None:
     assert "${" not in text
 
 
-def test_cache_mount_only_with_buildkit() -> None:
+def test_cache_mounts_only_with_buildkit() -> None:
     assert "--mount=type=cache,id=sitedeploy-jekyll-0123456789ab" in render(buildkit=True)
+    assert "--mount=type=cache,id=sitedeploy-compress" in render(buildkit=True)
     assert "--mount" not in render(buildkit=False)
+
+
+def test_pack_stage_borrows_the_precompressor_from_the_tools_image() -> None:
+    text = render(buildkit=True)
+    assert "COPY --from=sitedeploy/nginx-runtime:abc-tools /pack.rb" in text
+    assert "ruby /usr/local/lib/sitedeploy/pack.rb /srv/www" in text
+    assert "'*.html' '*.htm' '*.css'" in text
 
 
 def test_jekyll_gets_configs_plugins_and_strict_front_matter() -> None:
