@@ -228,43 +228,50 @@ class Bench:
             values.append(int(output.decode().strip().splitlines()[-1]) / 1000)
         return median(values)
 
-    def poll_until(self, url: str, marker: str, failures: list[int], timeout: float = 300) -> float:
-        """Seconds until `url` serves `marker`; counts failed requests meanwhile."""
+    def redeploy(self, url: str, marker: str, action: Callable[[], object]) -> tuple[float, int]:
+        """Run `action` (a redeploy) while requesting `url` in a loop; return the seconds
+        from the start until `marker` is served, and how many requests failed meanwhile."""
+        failed, seen = [0], [0.0]
+        done = threading.Event()
+
+        def poll() -> None:
+            while not done.is_set():
+                try:
+                    response = self.http.request("GET", url, timeout=2)
+                    if response.status != 200:
+                        failed[0] += 1
+                    elif marker.encode() in response.data and not seen[0]:
+                        seen[0] = time.monotonic()
+                except urllib3.exceptions.HTTPError:
+                    failed[0] += 1
+                time.sleep(0.01)
+
+        poller = threading.Thread(target=poll)
         started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            try:
-                response = self.http.request("GET", url, timeout=2)
-                if response.status != 200:
-                    failures[0] += 1
-                elif marker.encode() in response.data:
-                    return time.monotonic() - started
-            except urllib3.exceptions.HTTPError:
-                failures[0] += 1
-            time.sleep(0.02)
-        raise Unmeasurable(f"{url} never served {marker}")
+        poller.start()
+        try:
+            action()
+            deadline = time.monotonic() + 60
+            while not seen[0] and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            done.set()
+            poller.join()
+        if not seen[0]:
+            raise Unmeasurable(f"{url} never served {marker}")
+        return seen[0] - started, failed[0]
 
     def edit_to_served(
         self, folder: Path, post: str, port: int, baseline_port: int
     ) -> dict[str, Any]:
-        self.sitedeploy("up", str(folder), "--port", str(port))
-        ours, ours_failed = [], [0]
-        for _ in range(self.runs):
-            marker = self.edit(folder)
-            edited = time.monotonic()
-            deploy = threading.Thread(
-                target=lambda: self.sitedeploy("up", str(folder), "--port", str(port))
-            )
-            deploy.start()
-            self.poll_until(f"http://127.0.0.1:{port}{post}", marker, ours_failed)
-            ours.append(time.monotonic() - edited)
-            deploy.join()
-
-        theirs, theirs_failed = [], [0]
         name = "sitedeploy-bench-baseline"
-        for _ in range(self.runs):
-            marker = self.edit(folder)
-            edited = time.monotonic()
-            self.baseline_build(folder, True, "sitedeploy-bench/baseline:buildkit")
+        image = "sitedeploy-bench/baseline:buildkit"
+
+        def ours() -> None:
+            self.sitedeploy("up", str(folder), "--port", str(port))
+
+        def baseline() -> None:
+            self.baseline_build(folder, True, image)
             run(DOCKER, "rm", "-f", name, check=False)
             run(
                 DOCKER,
@@ -276,16 +283,25 @@ class Bench:
                 f"{LABEL}=baseline",
                 "-p",
                 f"127.0.0.1:{baseline_port}:80",
-                "sitedeploy-bench/baseline:buildkit",
+                image,
             )
-            self.poll_until(f"http://127.0.0.1:{baseline_port}{post}", marker, theirs_failed)
-            theirs.append(time.monotonic() - edited)
+
+        ours()
+        baseline()
+        seconds: dict[str, list[float]] = {"sitedeploy": [], "baseline_buildkit": []}
+        failures = {"sitedeploy": 0, "baseline_buildkit": 0}
+        for _ in range(self.runs):
+            for key, action, where in (
+                ("sitedeploy", ours, port),
+                ("baseline_buildkit", baseline, baseline_port),
+            ):
+                marker = self.edit(folder)
+                took, failed = self.redeploy(f"http://127.0.0.1:{where}{post}", marker, action)
+                seconds[key].append(took)
+                failures[key] += failed
         return {
-            "seconds": {"sitedeploy": median(ours), "baseline_buildkit": median(theirs)},
-            "failed_requests_while_redeploying": {
-                "sitedeploy": ours_failed[0],
-                "baseline_buildkit": theirs_failed[0],
-            },
+            "seconds": {key: median(values) for key, values in seconds.items()},
+            "failed_requests_while_redeploying": failures,
         }
 
     def compressed_size(self, image: str) -> int:

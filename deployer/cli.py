@@ -22,10 +22,12 @@ from deployer.build import build_site
 from deployer.check import check_preview, check_url
 from deployer.config import BuildEngine, SiteConfig, load_config
 from deployer.engine import Engine, connect
-from deployer.errors import ConfigError, SitedeployError
+from deployer.errors import ConfigError, SitedeployError, SwarmError
+from deployer.k8s import manifests, render_yaml
 from deployer.new import new_site
 from deployer.preview import preview_logs, preview_status, preview_url, stop_preview
 from deployer.progress import Progress
+from deployer.publish import pin_image
 from deployer.publish import publish as run_publish
 from deployer.registry import registry_credentials
 from deployer.report import (
@@ -34,10 +36,12 @@ from deployer.report import (
     show_build,
     show_check,
     show_publish,
+    show_swarm,
     show_up,
     up_summary,
 )
 from deployer.site import Site, open_site
+from deployer.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
 from deployer.up import up as run_up
 from deployer.watch import watch as watch_folder
 
@@ -370,6 +374,139 @@ def publish(
     )
     show_publish(progress, result)
     _emit(as_json, {"ok": True, **result.as_dict()})
+
+
+_registry_options = _options(
+    click.option("--registry", help="Registry HOST[:PORT] [publish.registry]."),
+    click.option("--repository", help="Repository in the registry [publish.repository]."),
+    click.option("--username", help="Registry user (or SITEDEPLOY_REGISTRY_USERNAME)."),
+    click.option("--password-stdin", is_flag=True, help="Read the registry password from stdin."),
+)
+
+
+@main.command()
+@_site_argument
+@click.option("--swarm", is_flag=True, help="Deploy on the Docker Swarm the daemon manages.")
+@click.option("--replicas", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8080,
+    show_default=True,
+    help="Port published (host mode) on every node.",
+)
+@click.option("--status", "show_status", is_flag=True, help="Show replicas, digests and health.")
+@click.option("--remove", is_flag=True, help="Remove the deploy (services, config, network).")
+@_registry_options
+@_build_options
+@_output_options
+@_json_errors
+def deploy(
+    site: Path,
+    swarm: bool,
+    replicas: int,
+    port: int,
+    show_status: bool,
+    remove: bool,
+    registry: str | None,
+    repository: str | None,
+    username: str | None,
+    password_stdin: bool,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+    **options: Any,
+) -> None:
+    """Deploy SITE's published image on an orchestrator (Docker Swarm).
+
+    Publishes (or reuses) the image, then creates or updates a swarm service pinned to its
+    digest: hardened like the preview, rolled one task at a time with the new task started
+    first, rolled back by the swarm if it fails its health check. A front service owns the
+    port in host mode, so the routing mesh is not needed. For Kubernetes see `sitedeploy k8s`.
+    """
+    if not swarm:
+        raise ConfigError("deploy needs --swarm (the one engine it drives); for Kubernetes "
+                          "manifests use `sitedeploy k8s`.")  # fmt: skip
+    progress = Progress(quiet=quiet, verbose=verbose)
+    folder, config = _load(site, registry=registry, repository=repository, **options)
+    engine = connect()
+    if show_status:
+        state = swarm_status(engine, folder)
+        show_swarm(progress, state)
+        _emit(as_json, {"ok": True, **state.as_dict()})
+        return
+    if remove:
+        removed = remove_swarm(engine, folder)
+        progress.info(f"Removed {', '.join(removed) or 'nothing'}.")
+        _emit(as_json, {"ok": True, "removed": removed})
+        return
+    if not config.registry or not config.repository:
+        raise ConfigError("deploy --swarm needs --registry and --repository (or [publish] in "
+                          "sitedeploy.toml): every node pulls the image from there.")  # fmt: skip
+    published = run_publish(
+        engine, folder, config, progress,
+        registry=config.registry, repository=config.repository, tags=[],
+        credentials=registry_credentials(config.registry, username, password_stdin),
+    )  # fmt: skip
+    image = f"{config.registry}/{config.repository}@{published.digest}"
+    result = deploy_swarm(engine, folder, image, replicas=replicas, port=port, progress=progress)
+    state = swarm_status(engine, folder)
+    show_swarm(progress, state)
+    _emit(as_json, {"ok": not result.rolled_back, "seconds": round(result.seconds, 2),
+                    "rolled_back": result.rolled_back, **state.as_dict()})  # fmt: skip
+    if result.rolled_back:
+        raise SwarmError(
+            f"{image} did not pass its health check, so the swarm rolled back to "
+            f"{state.image}; the deploy keeps serving the previous version."
+        )
+
+
+@main.command()
+@_site_argument
+@_output_options
+@_json_errors
+def rollback(site: Path, as_json: bool, quiet: bool, verbose: bool) -> None:
+    """Roll SITE's swarm deploy back to the version it ran before (rolling, new task first)."""
+    progress = Progress(quiet=quiet, verbose=verbose)
+    folder, _config = _load(site)
+    engine = connect()
+    result = rollback_swarm(engine, folder, progress)
+    state = swarm_status(engine, folder)
+    show_swarm(progress, state)
+    _emit(as_json, {"ok": True, "seconds": round(result.seconds, 2), **state.as_dict()})
+
+
+@main.command()
+@_site_argument
+@click.option(
+    "--image",
+    required=True,
+    help="The published image: REPOSITORY@sha256:… (or a tag pushed from here).",
+)
+@click.option("--replicas", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--host", help="Also write an Ingress for this host name.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to a file instead of stdout.",
+)
+@_json_errors
+def k8s(site: Path, image: str, replicas: int, host: str | None, output: Path | None) -> None:
+    """Write Kubernetes manifests (Deployment, Service, optional Ingress) for SITE's image.
+
+    The Deployment is pinned to the image digest and hardened like the preview
+    (runAsNonRoot, readOnlyRootFilesystem, all capabilities dropped), probes nginx's health
+    location, and never drops capacity during a rollout (maxUnavailable 0).
+    """
+    folder, _config = _load(site)
+    pinned = image if "@sha256:" in image else pin_image(connect(), image)
+    text = render_yaml(manifests(folder.name, pinned, replicas=replicas, host=host))
+    if output:
+        output.write_text(text)
+        click.echo(f"Wrote {output}.", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @main.command()

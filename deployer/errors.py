@@ -87,3 +87,7 @@ class BrowserUnavailable(SitedeployError):
 
 class RegistryError(SitedeployError):
     """The registry cannot be reached, refuses us, is not a registry, or lost the push."""
+
+
+class SwarmError(SitedeployError):
+    """The swarm is not there, or a swarm deploy did not converge."""

@@ -316,3 +316,22 @@ def _verify(
             )
         result.verified_layers = len(layers) - 1
     return manifest
+
+
+def pin_image(engine: Engine, reference: str) -> str:
+    """`REPO:TAG` as `REPO@sha256:…`, from the digest the registry gave when it was pushed
+    (or pulled) here; a reference that already has a digest is returned as it is."""
+    if "@sha256:" in reference:
+        return reference
+    repository = reference.rsplit(":", 1)[0] if ":" in reference.rsplit("/", 1)[-1] else reference
+    try:
+        image = engine.client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        image = None
+    for digest in (image.attrs.get("RepoDigests") or []) if image else []:
+        if str(digest).startswith(f"{repository}@"):
+            return str(digest)
+    raise ConfigError(
+        f"--image: {reference} has no known digest here. Use the REPOSITORY@sha256:… that "
+        "`sitedeploy publish` printed, or pull the image first."
+    )

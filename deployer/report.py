@@ -18,6 +18,7 @@ from deployer.engine import Engine
 from deployer.findings import CheckReport, Finding, Severity
 from deployer.progress import Progress
 from deployer.publish import PublishResult
+from deployer.swarm import SwarmStatus
 from deployer.up import UpResult
 
 
@@ -210,4 +211,19 @@ def show_publish(progress: Progress, result: PublishResult) -> None:
     )
     progress.success(
         f"Pull it with: docker pull {result.registry}/{result.repository}@{result.digest}"
+    )
+
+
+def show_swarm(progress: Progress, state: SwarmStatus) -> None:
+    """Replicas, the digest each task runs, and its health."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("task", "state", "health", "image"):
+        table.add_column(column)
+    for task in state.tasks:
+        table.add_row(task.id, task.state, task.health or "-", task.image)
+    progress.print(table)
+    update = f"; last update: {state.update_state}" if state.update_state else ""
+    progress.info(
+        f"{state.service}: {state.running}/{state.desired} replicas running{update}; "
+        f"served by {state.front} at {state.url}"
     )

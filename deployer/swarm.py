@@ -1,0 +1,426 @@
+"""`sitedeploy deploy --swarm`: the published image as a Docker Swarm service.
+
+Two services on an overlay network of their own, both pinned to image digests:
+
+* `sitedeploy-<name>-<id>-site`: the site's nginx, N replicas, DNS round robin (no
+  virtual IP, so no IPVS), hardened like the preview (UID 101, read-only root filesystem
+  with a tmpfs on /tmp, every capability dropped), checked by the image's health check,
+  updated one task at a time, new task first, rolled back by the swarm if it fails;
+* `sitedeploy-<name>-<id>-front`: one nginx per node (the same image, another config from a
+  swarm config) owning the published port in host mode and proxying to `tasks.<site>`
+  with retries on the next task. The routing mesh is never needed, so this works on
+  kernels without IPVS and on ordinary multi-node swarms alike.
+
+Everything here is the swarm's own machinery (services, rolling updates, rollback); the
+only thing sitedeploy adds is the front's configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from string import Template
+from typing import Any, cast
+
+import docker.errors
+from docker.models.services import Service
+from docker.types import (
+    ConfigReference,
+    EndpointSpec,
+    Healthcheck,
+    Mount,
+    RestartPolicy,
+    RollbackConfig,
+    ServiceMode,
+    UpdateConfig,
+)
+
+from deployer import __version__
+from deployer.engine import Engine
+from deployer.errors import SwarmError
+from deployer.preview import HEALTH_PATH
+from deployer.progress import Progress
+from deployer.resources import docker_dir
+from deployer.site import ROLE_LABEL, SITE_ID_LABEL, Site
+
+SECOND = 1_000_000_000  # the swarm API counts in nanoseconds
+FRONT_CONFIG_PATH = "/etc/sitedeploy/front/nginx.conf"
+CONVERGE_TIMEOUT = 600.0
+_DONE = {"completed", "rollback_completed", "paused", "rollback_paused"}
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    id: str
+    state: str
+    image: str
+    health: str | None
+
+
+@dataclass
+class SwarmStatus:
+    service: str
+    front: str
+    url: str | None
+    desired: int
+    running: int
+    update_state: str | None
+    image: str | None
+    tasks: list[TaskInfo] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "front": self.front,
+            "url": self.url,
+            "replicas": {"desired": self.desired, "running": self.running},
+            "update_state": self.update_state,
+            "image": self.image,
+            "tasks": [task.__dict__ for task in self.tasks],
+        }
+
+
+@dataclass(frozen=True)
+class SwarmResult:
+    image: str
+    seconds: float
+    update_state: str | None  # completed, rollback_completed, … (None: first deploy)
+    created: bool
+
+    @property
+    def rolled_back(self) -> bool:
+        return bool(self.update_state and self.update_state.startswith("rollback"))
+
+
+def names(site: Site) -> tuple[str, str, str]:
+    """(site service, front service, overlay network)."""
+    base = site.container_name
+    return f"{base}-site", f"{base}-front", f"{base}-swarm"
+
+
+def _require_swarm(engine: Engine) -> None:
+    with engine.errors("Asking the daemon about its swarm"):
+        state = engine.client.info().get("Swarm", {}).get("LocalNodeState")
+        is_manager = engine.client.info().get("Swarm", {}).get("ControlAvailable")
+    if state != "active" or not is_manager:
+        raise SwarmError(
+            f"The Docker daemon at {engine.host} is not a swarm manager (swarm state: {state}). "
+            "Run `docker swarm init` (on one machine: `docker swarm init --advertise-addr "
+            "127.0.0.1`), or point DOCKER_HOST at a manager."
+        )
+
+
+def _service(engine: Engine, name: str) -> Service | None:
+    try:
+        service: Service = engine.client.services.get(name)
+    except docker.errors.NotFound:
+        return None
+    return service
+
+
+def _site_spec(site: Site, image: str, replicas: int, network: str) -> dict[str, Any]:
+    return {
+        "image": image,
+        "labels": {**site.labels, ROLE_LABEL: "swarm-site"},
+        "container_labels": {**site.labels, ROLE_LABEL: "swarm-site"},
+        "mode": ServiceMode("replicated", replicas=replicas),
+        "networks": [network],
+        "endpoint_spec": EndpointSpec(mode="dnsrr"),
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "mounts": [Mount(target="/tmp", source="", type="tmpfs", tmpfs_size=64 * 1024 * 1024)],
+        "healthcheck": Healthcheck(
+            test=["CMD", "/usr/local/bin/healthcheck", "8080", HEALTH_PATH],
+            interval=2 * SECOND,
+            timeout=2 * SECOND,
+            retries=3,
+            start_period=2 * SECOND,
+        ),
+        "restart_policy": RestartPolicy(condition="any", delay=SECOND),
+        "update_config": UpdateConfig(
+            parallelism=1,
+            delay=SECOND,
+            order="start-first",
+            failure_action="rollback",
+            monitor=8 * SECOND,
+            max_failure_ratio=0.0,
+        ),
+        "rollback_config": RollbackConfig(
+            parallelism=1, order="start-first", failure_action="pause", monitor=8 * SECOND
+        ),
+        "stop_grace_period": 10 * SECOND,
+    }
+
+
+def _front_config(engine: Engine, site: Site, service: str) -> tuple[str, str]:
+    """The front's nginx.conf as a swarm config (configs are immutable: one per text)."""
+    text = Template((docker_dir() / "swarm-front.conf.in").read_text()).substitute(
+        version=__version__, service=service
+    )
+    name = f"{site.container_name}-front-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+    with engine.errors(f"Creating swarm config {name}"):
+        found = engine.client.configs.list(filters={"name": name})
+        config = (
+            found[0]
+            if found
+            else engine.client.configs.create(name=name, data=text.encode(), labels=site.labels)
+        )
+    return str(config.id), name
+
+
+def _front_spec(
+    engine: Engine, site: Site, image: str, port: int, network: str, service: str
+) -> dict[str, Any]:
+    config_id, config_name = _front_config(engine, site, service)
+    return {
+        "image": image,
+        "command": [
+            "/usr/sbin/nginx",
+            "-e",
+            "stderr",
+            "-g",
+            "daemon off;",
+            "-c",
+            FRONT_CONFIG_PATH,
+        ],
+        "labels": {**site.labels, ROLE_LABEL: "swarm-front"},
+        "container_labels": {**site.labels, ROLE_LABEL: "swarm-front"},
+        "mode": ServiceMode("global"),
+        "networks": [network],
+        # {published: (target, protocol, mode)}; the stubs only know the string forms.
+        "endpoint_spec": EndpointSpec(mode="dnsrr", ports=cast(Any, {port: (8080, "tcp", "host")})),
+        "configs": [
+            ConfigReference(
+                config_id, config_name, filename=FRONT_CONFIG_PATH, uid="101", gid="101", mode=0o444
+            )
+        ],
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "mounts": [Mount(target="/tmp", source="", type="tmpfs", tmpfs_size=64 * 1024 * 1024)],
+        "restart_policy": RestartPolicy(condition="any", delay=SECOND),
+    }
+
+
+def _ensure_network(engine: Engine, site: Site, network: str) -> None:
+    with engine.errors(f"Creating overlay network {network}"):
+        if not engine.client.networks.list(names=[network]):
+            engine.client.networks.create(network, driver="overlay", labels=site.labels)
+
+
+def _update_status(service: Service) -> dict[str, Any]:
+    service.reload()
+    return dict(service.attrs.get("UpdateStatus") or {})
+
+
+def _update_state(service: Service) -> str | None:
+    return _update_status(service).get("State")
+
+
+def _running(service: Service, image: str) -> int:
+    tasks = service.tasks(filters={"desired-state": "running"})
+    return sum(
+        1
+        for task in tasks
+        if task["Status"]["State"] == "running" and task["Spec"]["ContainerSpec"]["Image"] == image
+    )
+
+
+def _converge(
+    service: Service, replicas: int, progress: Progress, *, after: str | None
+) -> str | None:
+    """Wait until the swarm has finished rolling (or the first deploy runs everywhere).
+
+    `after`: the StartedAt of the update before ours, so its final state is not mistaken
+    for the end of ours (None for a service just created).
+    """
+    deadline = time.monotonic() + CONVERGE_TIMEOUT
+    while time.monotonic() < deadline:
+        status = _update_status(service)
+        state = status.get("State")
+        ours = state is not None and status.get("StartedAt") != after
+        image = service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+        running = _running(service, image)
+        progress.detail(
+            f"update: {state if ours else 'starting'}; {running}/{replicas} tasks on {image[-19:]}"
+        )
+        finished = (ours and state in _DONE) or (after is None and state is None)
+        if finished and running >= replicas:
+            return state if ours else None
+        time.sleep(0.5)
+    raise SwarmError(
+        f"Service {service.name} did not converge within {CONVERGE_TIMEOUT:.0f} s; see "
+        f"`docker service ps {service.name}`."
+    )
+
+
+def deploy_swarm(
+    engine: Engine, site: Site, image: str, *, replicas: int, port: int, progress: Progress
+) -> SwarmResult:
+    """Create or update the site's swarm services so that `image` (a digest) serves on `port`."""
+    if "@sha256:" not in image:
+        raise SwarmError(f"{image} is not pinned to a digest; publish it first.")
+    _require_swarm(engine)
+    service_name, front_name, network = names(site)
+    _ensure_network(engine, site, network)
+    started = time.monotonic()
+    site_service = _service(engine, service_name)
+    created = site_service is None
+    state: str | None = None
+    with progress.step(
+        f"{'Creating' if created else 'Rolling out'} {service_name} ({replicas} replicas)"
+    ):
+        spec = _site_spec(site, image, replicas, network)
+        with engine.errors(f"Deploying {service_name}"):
+            if site_service is None:
+                site_service = engine.client.services.create(name=service_name, **spec)
+                state = _converge(site_service, replicas, progress, after=None)
+            elif not _same(site_service, image, replicas):
+                before = _update_status(site_service).get("StartedAt") or ""
+                site_service.update(name=service_name, **spec)
+                state = _converge(site_service, replicas, progress, after=before)
+
+    front = _service(engine, front_name)
+    with (
+        progress.step(f"Publishing port {port} through {front_name}"),
+        engine.errors(f"Deploying {front_name}"),
+    ):
+        front_spec = _front_spec(engine, site, image, port, network, service_name)
+        if front is None:
+            engine.client.services.create(name=front_name, **front_spec)
+        elif _front_changed(front, port, front_spec):
+            front.update(name=front_name, **front_spec)
+        _wait_for_front(engine, front_name)
+    return SwarmResult(image, time.monotonic() - started, state, created)
+
+
+def _same(service: Service, image: str, replicas: int) -> bool:
+    """True if the service already runs `image` with `replicas` tasks (nothing to roll)."""
+    spec = service.attrs["Spec"]
+    current = spec["TaskTemplate"]["ContainerSpec"]["Image"]
+    wanted = int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
+    return current == image and wanted == replicas
+
+
+def _front_changed(front: Service, port: int, spec: dict[str, Any]) -> bool:
+    current = front.attrs["Spec"]
+    ports = current.get("EndpointSpec", {}).get("Ports") or []
+    configs = current["TaskTemplate"]["ContainerSpec"].get("Configs") or []
+    wanted_config = spec["configs"][0]["ConfigName"]
+    return [p.get("PublishedPort") for p in ports] != [port] or [
+        c.get("ConfigName") for c in configs
+    ] != [wanted_config]
+
+
+def _wait_for_front(engine: Engine, front_name: str) -> None:
+    service = _service(engine, front_name)
+    assert service is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        tasks = service.tasks(filters={"desired-state": "running"})
+        if tasks and all(task["Status"]["State"] == "running" for task in tasks):
+            return
+        time.sleep(0.5)
+    raise SwarmError(
+        f"The front service {front_name} did not start; see `docker service ps {front_name}`."
+    )
+
+
+def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
+    _require_swarm(engine)
+    service_name, front_name, _network = names(site)
+    service = _service(engine, service_name)
+    if service is None:
+        raise SwarmError(
+            f"No swarm deploy of {site.path}: run `sitedeploy deploy {site.path} --swarm …`."
+        )
+    spec = service.attrs["Spec"]
+    image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
+    tasks = []
+    for task in service.tasks(filters={"desired-state": "running"}):
+        container_id = task["Status"].get("ContainerStatus", {}).get("ContainerID")
+        tasks.append(
+            TaskInfo(
+                id=task["ID"][:12],
+                state=task["Status"]["State"],
+                image=task["Spec"]["ContainerSpec"]["Image"],
+                health=_health(engine, container_id),
+            )
+        )
+    front = _service(engine, front_name)
+    url = None
+    if front is not None:
+        ports = front.attrs["Spec"].get("EndpointSpec", {}).get("Ports") or []
+        url = f"http://127.0.0.1:{ports[0]['PublishedPort']}" if ports else None
+    return SwarmStatus(
+        service=service_name,
+        front=front_name,
+        url=url,
+        desired=int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0)),
+        running=sum(1 for t in tasks if t.state == "running"),
+        update_state=_update_state(service),
+        image=image,
+        tasks=tasks,
+    )
+
+
+def _health(engine: Engine, container_id: str | None) -> str | None:
+    """A task's health, when its container runs on this node (the API only sees local ones)."""
+    if not container_id:
+        return None
+    try:
+        container = engine.client.containers.get(container_id)
+    except docker.errors.NotFound:
+        return None
+    return (container.attrs.get("State", {}).get("Health") or {}).get("Status")
+
+
+def rollback_swarm(engine: Engine, site: Site, progress: Progress) -> SwarmResult:
+    """Return the site service to its previous spec (the previous digest), rolling."""
+    _require_swarm(engine)
+    service_name, _front, _network = names(site)
+    service = _service(engine, service_name)
+    previous = service.attrs.get("PreviousSpec") if service else None
+    if service is None or not previous:
+        raise SwarmError(f"{service_name} has no previous version to roll back to.")
+    image = previous["TaskTemplate"]["ContainerSpec"]["Image"]
+    replicas = int(previous.get("Mode", {}).get("Replicated", {}).get("Replicas", 1))
+    started = time.monotonic()
+    before = _update_status(service).get("StartedAt") or ""
+    with progress.step(f"Rolling {service_name} back to {image}"), engine.errors("Rolling back"):
+        engine.api.update_service(
+            service.id,
+            service.version,
+            task_template=previous["TaskTemplate"],
+            name=service_name,
+            labels=previous.get("Labels"),
+            mode=previous.get("Mode"),
+            update_config=previous.get("UpdateConfig"),
+            rollback_config=previous.get("RollbackConfig"),
+            networks=previous["TaskTemplate"].get("Networks"),
+            endpoint_spec=previous.get("EndpointSpec"),
+        )
+        state = _converge(service, replicas, progress, after=before)
+    return SwarmResult(image, time.monotonic() - started, state, False)
+
+
+def remove_swarm(engine: Engine, site: Site) -> list[str]:
+    """Remove the site's swarm services, their configs and network."""
+    _require_swarm(engine)
+    removed = []
+    service_name, front_name, network = names(site)
+    with engine.errors("Removing the swarm deploy"):
+        for name in (front_name, service_name):
+            service = _service(engine, name)
+            if service is not None:
+                service.remove()
+                removed.append(name)
+        tasks: dict[str, str | list[str] | bool] = {"label": [f"{SITE_ID_LABEL}={site.id}"]}
+        deadline = time.monotonic() + 60
+        while engine.client.containers.list(filters=tasks) and time.monotonic() < deadline:
+            time.sleep(0.5)  # the overlay network can only go once its tasks are gone
+        for config in engine.client.configs.list(filters={"name": f"{site.container_name}-front-"}):
+            config.remove()
+        for found in engine.client.networks.list(names=[network]):
+            found.remove()
+    return removed

@@ -1,0 +1,64 @@
+"""The Kubernetes manifests: valid against Kubernetes' own schemas, hardened, digest-pinned."""
+
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from deployer.errors import ConfigError
+from deployer.k8s import manifests, render_yaml
+
+IMAGE = "registry.example.com:5000/team/blog@sha256:" + "ab" * 32
+
+
+def by_kind(documents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {d["kind"]: d for d in documents}
+
+
+@pytest.mark.parametrize("version", ["1.30.0", kubernetes_validate.latest_version()])
+def test_every_document_validates_strictly(version: str) -> None:
+    text = render_yaml(manifests("blog", IMAGE, replicas=3, host="blog.example.com"))
+    documents = list(yaml.safe_load_all(text))
+    assert [d["kind"] for d in documents] == ["Deployment", "Service", "Ingress"]
+    for document in documents:
+        kubernetes_validate.validate(document, version, strict=True)
+
+
+def test_deployment_is_pinned_hardened_probed_and_never_drops_capacity() -> None:
+    deployment = by_kind(manifests("blog", IMAGE, replicas=3))["Deployment"]
+    spec = deployment["spec"]
+    assert spec["replicas"] == 3
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 101
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["image"] == IMAGE
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert container["readinessProbe"]["httpGet"]["path"] == "/.sitedeploy/health"
+    assert container["livenessProbe"]["httpGet"]["port"] == "http"
+    assert container["resources"]["limits"]["memory"] == "128Mi"
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+
+def test_service_and_optional_ingress() -> None:
+    assert "Ingress" not in by_kind(manifests("blog", IMAGE))
+    service = by_kind(manifests("blog", IMAGE))["Service"]
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    ingress = by_kind(manifests("blog", IMAGE, host="blog.example.com"))["Ingress"]
+    assert ingress["spec"]["rules"][0]["host"] == "blog.example.com"
+
+
+def test_unpinned_image_and_bad_values_are_refused_together() -> None:
+    with pytest.raises(ConfigError) as raised:
+        manifests("Blog!", "team/blog:latest", replicas=0, host="not a host")
+    message = raised.value.message
+    assert "is not pinned to a digest" in message
+    assert "not a valid Kubernetes name" in message
+    assert "--replicas: expected at least 1" in message
+    assert "--host: expected a DNS name" in message
