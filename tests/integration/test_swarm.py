@@ -1,0 +1,210 @@
+"""Docker Swarm deploys on a one-node swarm with a real registry: rolling updates under a
+request loop, a rollback, and a broken version the swarm rolls back by itself."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from deployer.config import load_config
+from deployer.engine import Engine
+from deployer.progress import Progress
+from deployer.publish import publish
+from deployer.resources import docker_dir
+from deployer.site import Site, open_site
+from deployer.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
+from tests.conftest import SiteFactory, free_port
+from tests.registry import RunningRegistry, start_registry
+
+pytestmark = pytest.mark.engine
+
+SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
+
+
+@pytest.fixture(scope="module")
+def swarm(engine: Engine) -> Iterator[None]:
+    """A one-node swarm, left as it was found (a swarm that was there stays)."""
+    state = engine.client.info()["Swarm"]["LocalNodeState"]
+    if state != "active":
+        engine.client.swarm.init(advertise_addr="127.0.0.1")
+    yield
+    if state != "active":
+        engine.client.swarm.leave(force=True)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    running = start_registry(tmp_path_factory.mktemp("swarm-registry"))
+    yield running
+    running.close()
+
+
+def _mark(folder: Path, version: str) -> None:
+    (folder / "index.md").write_text(f"---\nlayout: home\ntitle: Home\n---\n\nSWARM-{version}\n")
+
+
+def _publish(engine: Engine, site: Site, registry: RunningRegistry) -> str:
+    result = publish(
+        engine, site, load_config(site.path), Progress(quiet=True),
+        registry=registry.host, repository="team/swarm", tags=[], credentials=None,
+    )  # fmt: skip
+    return f"{registry.host}/team/swarm@{result.digest}"
+
+
+def _broken(engine: Engine, good: str, registry: RunningRegistry, workdir: Path) -> str:
+    """The good image with a health location that answers 500: it serves, but fails its
+    health check, as a bad config would."""
+    conf = (docker_dir() / "runtime/conf/nginx.conf").read_text()
+    conf = conf.replace("return 204;", "return 500;")
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "nginx.conf").write_text(conf)
+    (workdir / "Dockerfile").write_text(f"FROM {good}\nCOPY nginx.conf /etc/nginx/nginx.conf\n")
+    image, _ = engine.client.images.build(
+        path=str(workdir), tag=f"{registry.host}/team/swarm:broken"
+    )
+    for line in engine.api.push(
+        f"{registry.host}/team/swarm", tag="broken", stream=True, decode=True
+    ):
+        assert "error" not in line, line
+    digests: list[str] = engine.client.images.get(str(image.id)).attrs["RepoDigests"]
+    return next(d for d in digests if d.startswith(f"{registry.host}/team/swarm@"))
+
+
+class Loop:
+    """Clients requesting the home page through the published port, counting answers."""
+
+    def __init__(self, url: str, clients: int = 3) -> None:
+        self.url = url
+        self.stop = threading.Event()
+        self.answers: Counter[object] = Counter()
+        self.versions: Counter[str] = Counter()
+        self.threads = [threading.Thread(target=self._run) for _ in range(clients)]
+
+    def _run(self) -> None:
+        with requests.Session() as http:
+            while not self.stop.is_set():
+                try:
+                    response = http.get(self.url + "/", timeout=10)
+                except requests.RequestException as error:
+                    self.answers[type(error).__name__] += 1
+                    continue
+                self.answers[response.status_code] += 1
+                self.versions.update(re.findall(r"SWARM-v\d", response.text))
+
+    def __enter__(self) -> Loop:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+
+def _digests(engine: Engine, site: Site) -> set[str]:
+    return {task.image for task in swarm_status(engine, site).tasks if task.state == "running"}
+
+
+def test_deploy_without_a_swarm_is_a_clear_error(engine: Engine, make_site: SiteFactory) -> None:
+    """(First in this module: the swarm fixture of the next tests is not up yet.)"""
+    if engine.client.info()["Swarm"]["LocalNodeState"] == "active":
+        pytest.skip("this daemon is a swarm manager")
+    run = subprocess.run([SITEDEPLOY, "deploy", str(make_site("noswarm")), "--swarm", "--status"],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert run.returncode == 1
+    assert "is not a swarm manager" in run.stderr and "docker swarm init" in run.stderr
+
+
+def test_rolling_updates_rollback_and_a_failed_version(
+    engine: Engine, swarm: None, registry: RunningRegistry, make_site: SiteFactory, tmp_path: Path
+) -> None:
+    folder = make_site("swarm")
+    site = open_site(folder)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    progress = Progress(quiet=True)
+    try:
+        _mark(folder, "v1")
+        v1 = _publish(engine, site, registry)
+        first = deploy_swarm(engine, site, v1, replicas=3, port=port, progress=progress)
+        assert first.created
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if "SWARM-v1" in requests.get(url + "/", timeout=5).text:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        status = swarm_status(engine, site)
+        assert (status.desired, status.running) == (3, 3)
+
+        _mark(folder, "v2")
+        v2 = _publish(engine, site, registry)
+        with Loop(url) as loop:
+            update = deploy_swarm(engine, site, v2, replicas=3, port=port, progress=progress)
+        answers, versions = dict(loop.answers), dict(loop.versions)
+        print(f"\nswarm v1->v2: {update.seconds:.1f} s, answers {answers}, {versions}")
+        assert update.update_state == "completed"
+        assert set(loop.answers) == {200}
+        assert loop.versions["SWARM-v2"] > 0
+        assert _digests(engine, site) == {v2}
+
+        with Loop(url) as loop:
+            back = rollback_swarm(engine, site, progress)
+        print(f"swarm rollback to v1: {back.seconds:.1f} s, answers {dict(loop.answers)}")
+        assert set(loop.answers) == {200}
+        assert _digests(engine, site) == {v1}
+
+        with Loop(url) as loop:
+            again = deploy_swarm(engine, site, v2, replicas=3, port=port, progress=progress)
+            assert _digests(engine, site) == {v2}
+            v3 = _broken(engine, v2, registry, tmp_path / "broken")
+            failed = deploy_swarm(engine, site, v3, replicas=3, port=port, progress=progress)
+        print(f"swarm v3 (unhealthy): {failed.seconds:.1f} s -> {failed.update_state}, "
+              f"answers {dict(loop.answers)}")  # fmt: skip
+        assert again.update_state == "completed"
+        assert failed.rolled_back
+        assert set(loop.answers) == {200}
+        assert _digests(engine, site) == {v2}
+        assert swarm_status(engine, site).image == v2
+    finally:
+        remove_swarm(engine, site)
+
+
+def test_cli_deploy_status_and_remove(
+    swarm: None, registry: RunningRegistry, make_site: SiteFactory
+) -> None:
+    folder = make_site("swarmcli")
+    port = free_port()
+    deployed = subprocess.run(
+        [SITEDEPLOY, "deploy", str(folder), "--swarm", "--replicas", "2", "--port", str(port),
+         "--registry", registry.host, "--repository", "team/cli", "--json"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    report = json.loads(deployed.stdout)
+    assert report["replicas"] == {"desired": 2, "running": 2}
+    assert all(
+        task["image"].startswith(f"{registry.host}/team/cli@sha256:") for task in report["tasks"]
+    )
+    status = subprocess.run([SITEDEPLOY, "deploy", str(folder), "--swarm", "--status", "--json"],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert json.loads(status.stdout)["url"] == f"http://127.0.0.1:{port}"
+    removed = subprocess.run([SITEDEPLOY, "deploy", str(folder), "--swarm", "--remove"],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert removed.returncode == 0 and "-site" in removed.stderr and "-front" in removed.stderr
+    gone = subprocess.run([SITEDEPLOY, "deploy", str(folder), "--swarm", "--status"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert gone.returncode == 1 and "No swarm deploy of" in gone.stderr
