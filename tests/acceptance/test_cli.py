@@ -31,7 +31,11 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )
 
 
-@pytest.mark.parametrize("command", ["new", "up", "build", "status", "logs", "down", "report"])
+@pytest.mark.parametrize(
+    "command",
+    ["new", "up", "build", "check", "status", "logs", "down", "report", "publish", "deploy",
+     "rollback", "k8s"],
+)  # fmt: skip
 def test_every_command_has_help(command: str) -> None:
     result = run(command, "--help")
     assert result.returncode == 0
@@ -124,3 +128,24 @@ def test_report_shows_sizes_and_every_layer(sites_root: Path) -> None:
     assert "times smaller" in result.stderr
     assert "COPY /rootfs/ /" in result.stderr  # the runtime layer, as docker history shows it
     assert "COPY /srv/www /srv/www" in result.stderr
+
+
+def test_k8s_writes_valid_hardened_manifests(tmp_path: Path) -> None:
+    import kubernetes_validate
+    import yaml
+
+    folder = tmp_path / "blog"
+    run("new", str(folder))
+    image = "registry.example.com/team/blog@sha256:" + "0" * 64
+    result = run(
+        "k8s", str(folder), "--image", image, "--replicas", "3", "--host", "blog.example.com"
+    )
+    assert result.returncode == 0, result.stderr
+    documents = list(yaml.safe_load_all(result.stdout))
+    assert [d["kind"] for d in documents] == ["Deployment", "Service", "Ingress"]
+    for document in documents:
+        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+    assert documents[0]["spec"]["template"]["spec"]["containers"][0]["image"] == image
+    unpinned = run("k8s", str(folder), "--image", "team/blog:latest")
+    assert unpinned.returncode == 1
+    assert "has no known digest here" in unpinned.stderr or "not pinned" in unpinned.stderr
