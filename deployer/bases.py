@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import docker.errors
 import requests
@@ -38,6 +38,7 @@ class BaseImage:
     image_id: str
     origin: Origin
     repo_digest: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # the image's own labels
 
 
 def debian_suite(reference: str) -> str | None:
@@ -72,9 +73,19 @@ def _pull(engine: Engine, reference: str, progress: Progress) -> tuple[str | Non
     return _local(engine, reference), ""
 
 
-def _repo_digest(engine: Engine, reference: str) -> str | None:
-    digests = engine.client.images.get(reference).attrs.get("RepoDigests") or []
-    return str(digests[0]) if digests else None
+def _described(engine: Engine, requested: str, reference: str, origin: Origin) -> BaseImage:
+    """The resolved base with its id, first repo digest and labels, as the engine has them."""
+    with engine.errors(f"Inspecting base image {reference}"):
+        image = engine.client.images.get(reference)
+    digests = image.attrs.get("RepoDigests") or []
+    return BaseImage(
+        requested=requested,
+        reference=reference,
+        image_id=str(image.id),
+        origin=origin,
+        repo_digest=str(digests[0]) if digests else None,
+        labels=dict(image.labels or {}),
+    )
 
 
 def resolve_base(engine: Engine, reference: str, mirror: str, progress: Progress) -> BaseImage:
@@ -82,15 +93,11 @@ def resolve_base(engine: Engine, reference: str, mirror: str, progress: Progress
     with engine.errors(f"Looking up base image {reference}"):
         image_id = _local(engine, reference)
     if image_id:
-        return BaseImage(
-            reference, reference, image_id, Origin.LOCAL, _repo_digest(engine, reference)
-        )
+        return _described(engine, reference, reference, Origin.LOCAL)
 
     image_id, why = _pull(engine, reference, progress)
     if image_id:
-        return BaseImage(
-            reference, reference, image_id, Origin.PULLED, _repo_digest(engine, reference)
-        )
+        return _described(engine, reference, reference, Origin.PULLED)
 
     suite = debian_suite(reference)
     if suite is None:
@@ -103,10 +110,9 @@ def resolve_base(engine: Engine, reference: str, mirror: str, progress: Progress
     stand_in = f"{BOOTSTRAP_REPOSITORY}:{suite}"
     with engine.errors(f"Looking up base image {stand_in}"):
         image_id = _local(engine, stand_in)
-    if image_id:
-        return BaseImage(reference, stand_in, image_id, Origin.BOOTSTRAPPED)
-    with progress.step(
-        f"Bootstrapping {stand_in} from Debian packages ({reference} could not be pulled)"
-    ):
-        made = bootstrap_debian(engine, suite, mirror, progress)
-    return BaseImage(reference, made.tag, made.image_id, Origin.BOOTSTRAPPED)
+    if not image_id:
+        with progress.step(
+            f"Bootstrapping {stand_in} from Debian packages ({reference} could not be pulled)"
+        ):
+            bootstrap_debian(engine, suite, mirror, progress)
+    return _described(engine, reference, stand_in, Origin.BOOTSTRAPPED)

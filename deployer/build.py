@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -38,8 +37,9 @@ from deployer.jekyll_log import jekyll_error, jekyll_warnings
 from deployer.plugins import read_requirements
 from deployer.progress import Progress
 from deployer.resources import docker_dir
+from deployer.sbom import parse_manifest, runtime_labels, site_labels
 from deployer.site import BASEURL_LABEL, CONTENT_LABEL, ROLE_LABEL, SITE_URL_LABEL, Site
-from deployer.sitefiles import BuiltSite, extract_built_site
+from deployer.sitefiles import BuiltSite, extract_built_site, read_image_file
 
 RUNTIME_REPOSITORY = "sitedeploy/nginx-runtime"
 
@@ -155,7 +155,11 @@ def ensure_runtime(
     engine: Engine, builder: Builder, nginx_base: BaseImage, site: Site, progress: Progress
 ) -> tuple[ImageInfo, str]:
     """The shared nginx runtime image for this base (built once, reused by every site),
-    and the tag of its companion `tools` image (the pack stage's precompressor)."""
+    and the tag of its companion `tools` image (the pack stage's precompressor).
+
+    The tools image is built first: it carries the runtime's bill of materials, which is
+    stamped into the runtime image's labels (and so into every site image built on it).
+    """
     dockerfile = render_runtime_dockerfile(nginx_base=nginx_base.reference)
     context = scan_context(docker_dir() / "runtime")
     tag = (
@@ -166,18 +170,57 @@ def ensure_runtime(
     if existing and image_info(engine, tools):
         return existing, tools
     with progress.step(f"Building the nginx runtime image {tag}"):
-        for target, name, role in (("runtime", tag, "runtime"), ("tools", tools, "tools")):
-            labels = {ROLE_LABEL: role, "org.opencontainers.image.title": f"sitedeploy {role}"}
-            _run_build(
-                builder, BuildRequest(context, dockerfile, name, target, labels), site, progress
-            )
+        labels = {ROLE_LABEL: "tools", "org.opencontainers.image.title": "sitedeploy tools"}
+        _run_build(
+            builder, BuildRequest(context, dockerfile, tools, "tools", labels), site, progress
+        )
+        manifest = read_image_file(engine, tools, "/runtime-sbom.tsv").decode()
+        labels = {
+            ROLE_LABEL: "runtime",
+            "org.opencontainers.image.title": "sitedeploy nginx runtime",
+            RUNTIME_DOCKERFILE_LABEL: dockerfile,
+            **runtime_labels(parse_manifest(manifest)),
+        }
+        _run_build(
+            builder, BuildRequest(context, dockerfile, tag, "runtime", labels), site, progress
+        )
     info = image_info(engine, tag)
     assert info is not None
     return info, tools
 
 
-def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progress) -> SiteImages:
-    """Build (or reuse) the site's builder and nginx images."""
+DOCKERFILE_LABEL = "io.sitedeploy.dockerfile"
+RUNTIME_DOCKERFILE_LABEL = "io.sitedeploy.runtime-dockerfile"
+
+
+def _base_labels(*bases: BaseImage) -> dict[str, str]:
+    """Where each stage's base came from: pulled (with its digest) or bootstrapped here."""
+    labels = {}
+    for stage, base in zip(("builder-base", "nginx-base"), bases, strict=True):
+        labels[f"io.sitedeploy.{stage}.origin"] = base.origin.value
+        labels[f"io.sitedeploy.{stage}.reference"] = base.reference
+        if base.repo_digest:
+            labels[f"io.sitedeploy.{stage}.digest"] = base.repo_digest
+        for key, value in base.labels.items():
+            if key.startswith("io.sitedeploy.bootstrap."):
+                labels[f"io.sitedeploy.{stage}.{key.rsplit('.', 1)[-1]}"] = value
+    return labels
+
+
+def build_site(
+    engine: Engine,
+    site: Site,
+    config: SiteConfig,
+    progress: Progress,
+    *,
+    rebuild: str | None = None,
+) -> SiteImages:
+    """Build (or reuse) the site's builder and nginx images.
+
+    With `rebuild` (a token), Jekyll and the pack stage run again whatever the caches hold,
+    into tags `verify-<token>` that leave the site's own tags alone: `inspect --verify`
+    compares that rebuild with the image it has.
+    """
     started = time.monotonic()
     requirements = read_requirements(site.path, config.jekyll_config, config.packages)
     context = scan_context(site.path)
@@ -202,11 +245,14 @@ def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progres
     content_hash = _hash(
         __version__, context.content_hash, dockerfile, builder_base.image_id, runtime.id
     )
-    tag = f"{site.repository}:{content_hash[:12]}"
-    builder_tag = f"{site.builder_repository}:{content_hash[:12]}"
+    suffix = f"verify-{rebuild}" if rebuild else content_hash[:12]
+    tag, builder_tag = f"{site.repository}:{suffix}", f"{site.builder_repository}:{suffix}"
+    extracted = f"verify-{rebuild}" if rebuild else "_site"
     image, builder_image = image_info(engine, tag), image_info(engine, builder_tag)
-    reused = image is not None and builder_image is not None
-    if not reused:
+    reused = not rebuild and image is not None and builder_image is not None
+    if reused:
+        built = extract_built_site(engine, builder_tag, site, content_hash)
+    else:
         labels = {
             **site.labels,
             CONTENT_LABEL: content_hash,
@@ -219,33 +265,33 @@ def build_site(engine: Engine, site: Site, config: SiteConfig, progress: Progres
             BASEURL_LABEL: requirements.baseurl,
             SITE_URL_LABEL: requirements.site_url,
         }
+        args = {"SITEDEPLOY_REBUILD": rebuild} if rebuild else {}
         with progress.step(f"Building {site.name} with Jekyll ({builder.name})"):
             request = BuildRequest(
-                context, dockerfile, builder_tag, BUILDER_STAGE, {**labels, ROLE_LABEL: "builder"}
-            )
+                context, dockerfile, builder_tag, BUILDER_STAGE,
+                {**labels, ROLE_LABEL: "builder"}, args,
+            )  # fmt: skip
             output = _run_build(builder, request, site, progress)
             jekyll_step = output.step("jekyll build")
             if jekyll_step:
                 warnings.extend(f"Jekyll: {w}" for w in jekyll_warnings(jekyll_step.lines))
-        # `_site` comes out of the builder image while the nginx stage packs it.
-        with ThreadPoolExecutor(max_workers=1) as background:
-            extracting = background.submit(
-                extract_built_site, engine, builder_tag, site, content_hash
-            )
-            with progress.step(f"Packing the nginx image {tag}"):
-                request = BuildRequest(
-                    context, dockerfile, tag, FINAL_STAGE, {**labels, ROLE_LABEL: "site"}
-                )
-                _run_build(builder, request, site, progress)
-            built = extracting.result()
+        # The site's own files are counted and hashed into the final image's labels.
+        built = extract_built_site(engine, builder_tag, site, content_hash, into=extracted)
+        with progress.step(f"Packing the nginx image {tag}"):
+            final_labels = {
+                **labels,
+                ROLE_LABEL: "site",
+                **site_labels(built),
+                DOCKERFILE_LABEL: dockerfile,
+                **_base_labels(builder_base, nginx_base),
+            }
+            request = BuildRequest(context, dockerfile, tag, FINAL_STAGE, final_labels, args)
+            _run_build(builder, request, site, progress)
         image, builder_image = image_info(engine, tag), image_info(engine, builder_tag)
-        assert image is not None and builder_image is not None
-    else:
-        built = extract_built_site(engine, builder_tag, site, content_hash)
-
-    with engine.errors(f"Tagging {tag}"):
-        engine.client.images.get(tag).tag(site.repository, "latest")
     assert image is not None and builder_image is not None
+    if not rebuild:
+        with engine.errors(f"Tagging {tag}"):
+            engine.client.images.get(tag).tag(site.repository, "latest")
     return SiteImages(
         image=image,
         builder=builder_image,

@@ -66,6 +66,7 @@ class BuildRequest:
     tag: str
     target: str
     labels: dict[str, str]
+    build_args: dict[str, str] = field(default_factory=dict)
 
 
 class Builder(Protocol):
@@ -168,14 +169,15 @@ class BuildKitCLI:
             # to the context's own, so the user's folder is never written to.
             Path(f"{dockerfile}.dockerignore").write_text(request.context.dockerignore())
             iidfile = Path(tmp) / "iid"
-            labels = [f"--label={key}={value}" for key, value in request.labels.items()]
+            flags = [f"--label={key}={value}" for key, value in request.labels.items()]
+            flags += [f"--build-arg={key}={value}" for key, value in request.build_args.items()]
             command = [
                 self.cli, "build", "--progress=plain",
                 "--file", str(dockerfile),
                 "--target", request.target,
                 "--tag", request.tag,
                 "--iidfile", str(iidfile),
-                *labels,
+                *flags,
                 str(request.context.root),
             ]  # fmt: skip
             env = {**os.environ, "DOCKER_BUILDKIT": "1", "DOCKER_HOST": self.engine.host}
@@ -257,6 +259,7 @@ class ClassicSDK:
                     tag=request.tag,
                     target=request.target,
                     labels=request.labels,
+                    buildargs=request.build_args,
                     rm=True,
                     forcerm=True,
                     decode=True,

@@ -23,6 +23,7 @@ from deployer.check import check_preview, check_url
 from deployer.config import BuildEngine, SiteConfig, load_config
 from deployer.engine import Engine, connect
 from deployer.errors import ConfigError, SitedeployError, SwarmError
+from deployer.inspect import inspect_image, verify_site
 from deployer.k8s import manifests, render_yaml
 from deployer.new import new_site
 from deployer.preview import preview_logs, preview_status, preview_url, stop_preview
@@ -35,11 +36,14 @@ from deployer.report import (
     image_layers,
     show_build,
     show_check,
+    show_inspection,
     show_publish,
     show_swarm,
     show_up,
+    show_verification,
     up_summary,
 )
+from deployer.sbom import cyclonedx
 from deployer.site import Site, open_site
 from deployer.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
 from deployer.up import up as run_up
@@ -507,6 +511,59 @@ def k8s(site: Path, image: str, replicas: int, host: str | None, output: Path | 
         click.echo(f"Wrote {output}.", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@main.command()
+@_site_argument
+@click.option("--image", help="Inspect this image (e.g. one pulled from a registry) instead.")
+@click.option(
+    "--sbom",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the image's bill of materials as CycloneDX JSON to this file.",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Rebuild SITE from its current inputs and check the result is byte for byte the same.",
+)
+@_output_options
+@_json_errors
+def inspect(
+    site: Path,
+    image: str | None,
+    sbom: Path | None,
+    verify: bool,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Show what is in SITE's image and where every byte came from.
+
+    The recipe (the rendered Dockerfile next to the image history), the base images (pulled
+    or bootstrapped here), and a bill of materials: every file from a Debian package with
+    its version, and the site's own files. It is all read from the image's labels, so
+    --image works on an image pulled from a registry, without the site folder.
+    """
+    progress = Progress(quiet=quiet, verbose=verbose)
+    engine = connect()
+    folder = None if image else _load(site)[0]
+    reference = image or f"{folder.repository}:latest"  # type: ignore[union-attr]
+    found = inspect_image(engine, reference)
+    show_inspection(progress, found)
+    result: dict[str, Any] = {"ok": True, **found.as_dict()}
+    if sbom:
+        suite = found.labels.get("io.sitedeploy.nginx-base.suite", "bookworm")
+        sbom.write_text(cyclonedx(reference, found.image_id, found.labels, suite))
+        progress.success(f"Wrote the CycloneDX bill of materials to {sbom}")
+    if verify:
+        if folder is None:
+            raise ConfigError("--verify rebuilds a site: give SITE, not --image.")
+        checked = verify_site(engine, folder, _load(site)[1], progress)
+        show_verification(progress, checked)
+        result.update(ok=checked.reproduced, verification=checked.as_dict())
+    _emit(as_json, result)
+    if verify and not result["ok"]:
+        sys.exit(1)
 
 
 @main.command()

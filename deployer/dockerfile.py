@@ -49,7 +49,13 @@ def render_site_dockerfile(
     configs = ",".join([*requirements.config_files, OVERRIDES_FILE])
     # Only validated gem names reach this JSON, so it needs no shell quoting beyond '…'.
     # strict_front_matter: bad YAML front matter fails the build (Jekyll only logs it).
-    overrides = json.dumps({"plugins": list(requirements.plugins), "strict_front_matter": True})
+    settings: dict[str, object] = {
+        "plugins": list(requirements.plugins),
+        "strict_front_matter": True,
+    }
+    if requirements.time:
+        settings["time"] = requirements.time  # reproducible: see plugins.content_time
+    overrides = json.dumps(settings)
     cache_mount = (
         f"--mount=type=cache,id=sitedeploy-jekyll-{site_id},target={JEKYLL_CACHE} "
         if buildkit

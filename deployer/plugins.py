@@ -77,6 +77,7 @@ class JekyllRequirements:
     config_files: tuple[str, ...]
     warnings: tuple[str, ...] = field(default=())
     site_url: str = ""  # `url:` of _config.yml: absolute links on it are internal
+    time: str | None = None  # `site.time` for Jekyll, unless the site sets its own
 
 
 def gemfile_plugins(text: str) -> list[str]:
@@ -225,4 +226,17 @@ def read_requirements(
         config_files=tuple(files),
         warnings=tuple(warnings),
         site_url=str(merged.get("url") or "").rstrip("/"),
+        time=None if "time" in merged else content_time(site_dir),
     )
+
+
+def content_time(site_dir: Path) -> str:
+    """A `site.time` that depends on the content only, so the same site builds to the same
+    bytes: the date of the newest post (Jekyll otherwise stamps the build's clock time into
+    feeds and sitemaps), or 2000-01-01 for a site without posts."""
+    dates = [
+        match.group(1)
+        for post in site_dir.glob("**/_posts/*")
+        if (match := re.match(r"^(\d{4}-\d{2}-\d{2})-", post.name))
+    ]
+    return f"{max(dates, default='2000-01-01')} 00:00:00 +0000"

@@ -16,6 +16,7 @@ from rich.table import Table
 from deployer.build import ImageInfo, SiteImages
 from deployer.engine import Engine
 from deployer.findings import CheckReport, Finding, Severity
+from deployer.inspect import Inspection, Verification
 from deployer.progress import Progress
 from deployer.publish import PublishResult
 from deployer.swarm import SwarmStatus
@@ -227,3 +228,57 @@ def show_swarm(progress: Progress, state: SwarmStatus) -> None:
         f"{state.service}: {state.running}/{state.desired} replicas running{update}; "
         f"served by {state.front} at {state.url}"
     )
+
+
+def show_inspection(progress: Progress, found: Inspection) -> None:
+    """The recipe beside the history, the bases, and the bill of materials."""
+    progress.info(f"{found.image} ({found.image_id[:19]})")
+    recipe = Table(title="recipe and history", box=None, pad_edge=False, header_style="bold")
+    for column in ("", "Dockerfile instruction", "history (created by)", "size"):
+        recipe.add_column(column, overflow="fold")
+    for line in found.recipe:
+        recipe.add_row(
+            "=" if line.matches else "!",
+            _short(line.instruction or "-", 60),
+            _short(line.created_by or "-", 60),
+            decimal(line.size),
+        )
+    progress.print(recipe)
+    for base in found.bases:
+        origin = base["origin"]
+        detail = base.get("repo_digest") or ""
+        if origin == "bootstrapped":
+            count = len(base.get("packages") or [])
+            detail = (
+                f"Debian {base.get('suite')} from {base.get('mirror')}, rootfs sha256 "
+                f"{str(base.get('rootfs_sha256'))[:16]}…, {count} packages"
+            )
+        used = f"{base['requested']} -> {base['image']}"
+        progress.info(f"{base['stage']} stage base: {used} ({origin}) {detail}")
+    bom = Table(title="what ships in the image", box=None, pad_edge=False, header_style="bold")
+    for column in ("file", "package", "version", "sha256"):
+        bom.add_column(column)
+    for file in found.sbom["files"]:
+        bom.add_row(file["path"], file["package"], file["version"], file["sha256"][:16])
+    progress.print(bom)
+    site = found.sbom["site"]
+    progress.info(
+        f"site: {site['files']} files, {decimal(site['bytes'])}, content sha256 {site['sha256']}"
+    )
+
+
+def show_verification(progress: Progress, checked: Verification) -> None:
+    if checked.reproduced:
+        progress.success(
+            f"Rebuilt with the same inputs: same content tag ({checked.content_hash[:12]}) and "
+            f"the same site bytes (sha256 {checked.site_sha256[:16]}…)."
+        )
+        return
+    why = (
+        "the site's inputs changed since the image was built"
+        if not checked.same_inputs
+        else "the same inputs gave different bytes"
+    )
+    progress.warning(f"Not reproduced: {why}.")
+    for line in checked.differences[:50]:
+        progress.print(f"  {escape(line)}")

@@ -84,11 +84,11 @@ class _ChunkReader:
 
 
 def extract_built_site(
-    engine: Engine, builder_image: str, site: Site, content_hash: str
+    engine: Engine, builder_image: str, site: Site, content_hash: str, *, into: str = "_site"
 ) -> BuiltSite:
-    """Copy `_site` out of the builder image into the cache (once per content hash)."""
-    target = cache_dir(site) / "_site"
-    marker = cache_dir(site) / "content-hash"
+    """Copy `_site` out of the builder image into the cache folder `into` (once per content)."""
+    target = cache_dir(site) / into
+    marker = cache_dir(site) / f"{into}.content-hash"
     if target.is_dir() and marker.is_file() and marker.read_text().strip() == content_hash:
         return scan_built_site(target)
 
@@ -109,3 +109,19 @@ def extract_built_site(
             container.remove(force=True)
     marker.write_text(content_hash)
     return scan_built_site(target)
+
+
+def read_image_file(engine: Engine, image: str, path: str) -> bytes:
+    """One file out of an image (which need not have a shell, or even a command)."""
+    with engine.errors(f"Reading {path} out of {image}"):
+        container = engine.client.containers.create(image, command=["/nonexistent"])
+        try:
+            chunks, _stat = container.get_archive(path)
+            with tarfile.open(fileobj=_ChunkReader(iter(chunks)), mode="r|") as archive:  # type: ignore[call-overload]
+                for member in archive:
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        return bytes(handle.read())
+        finally:
+            container.remove(force=True)
+    raise FileNotFoundError(f"{path} in {image}")

@@ -27,6 +27,26 @@ echo 'root:x:0:' > "$root/etc/group"
 echo 'nginx:x:101:' >> "$root/etc/group"
 echo 'nogroup:x:65534:' >> "$root/etc/group"
 
+# A bill of materials for what was copied: path, sha256, Debian package and version
+# (files that are ours are listed as package "sitedeploy"). sitedeploy stamps it into the
+# image's labels, so `sitedeploy inspect` can name the origin of every byte.
+: > /build/sbom.tsv
+(cd "$root" && find . -type f | sed 's|^\.||' | sort) | while read -r path; do
+    sum=$(sha256sum "$root$path" | cut -d' ' -f1)
+    package=""
+    for candidate in "$path" "/usr$path" "$(readlink -f "$path" 2>/dev/null || echo "$path")"; do
+        package=$(dpkg -S "$candidate" 2>/dev/null | head -n 1 | cut -d: -f1)
+        [ -n "$package" ] && break
+    done
+    if [ -n "$package" ]; then
+        version=$(dpkg-query -W -f='${Version}' "$package")
+    else
+        package=sitedeploy
+        version=-
+    fi
+    printf '%s\t%s\t%s\t%s\n' "$path" "$sum" "$package" "$version" >> /build/sbom.tsv
+done
+
 # Fail the build now, not at run time, if a library is missing or the config is wrong.
 # (Docker provides /dev at run time; the test gets a stand-in for the access log.)
 mkdir -p "$root/dev" && touch "$root/dev/stdout" && chmod 666 "$root/dev/stdout"

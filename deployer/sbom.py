@@ -1,0 +1,157 @@
+"""What ships in the final image, and where each piece came from — as labels and as SBOM.
+
+The runtime build writes a table of every file it copies into the FROM-scratch image
+(path, sha256, Debian package, version); the site build adds the site's own files (count,
+bytes, a content hash). Both are stamped into the image as labels, so the facts travel
+with the image through any registry. From them `sitedeploy inspect --sbom` writes a
+CycloneDX document (with the cyclonedx-python-lib library).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cyclonedx.model import HashAlgorithm, HashType, Property
+from cyclonedx.model.bom import Bom
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+from cyclonedx.output.json import JsonV1Dot5
+from packageurl import PackageURL
+
+from deployer import __version__
+from deployer.sitefiles import BuiltSite
+
+FILES_LABEL = "io.sitedeploy.sbom.files"
+PACKAGES_LABEL = "io.sitedeploy.sbom.packages"
+SITE_FILES_LABEL = "io.sitedeploy.site.files"
+SITE_BYTES_LABEL = "io.sitedeploy.site.bytes"
+SITE_SHA256_LABEL = "io.sitedeploy.site.sha256"
+OURS = "sitedeploy"
+
+
+@dataclass(frozen=True)
+class ShippedFile:
+    path: str
+    sha256: str
+    package: str  # a Debian package, or "sitedeploy" for our own files
+    version: str
+
+
+def parse_manifest(text: str) -> list[ShippedFile]:
+    """The runtime build's `sbom.tsv`: path, sha256, package, version per line."""
+    files = []
+    for line in text.splitlines():
+        if line.strip():
+            path, sha256, package, version = line.split("\t")
+            files.append(ShippedFile(path, sha256, package, version))
+    return files
+
+
+def runtime_labels(files: list[ShippedFile]) -> dict[str, str]:
+    packages = sorted({f"{f.package}={f.version}" for f in files if f.package != OURS})
+    return {
+        FILES_LABEL: json.dumps([[f.path, f.sha256, f.package, f.version] for f in files]),
+        PACKAGES_LABEL: " ".join(packages),
+    }
+
+
+def files_from_labels(labels: dict[str, str]) -> list[ShippedFile]:
+    return [ShippedFile(*row) for row in json.loads(labels.get(FILES_LABEL) or "[]")]
+
+
+def site_digest(built: BuiltSite) -> str:
+    """One hash for the site's content: sha256 over every file's path and sha256, in order."""
+    digest = hashlib.sha256()
+    for file in built.files:
+        digest.update(f"{file.path}\0{file.sha256}\n".encode())
+    return digest.hexdigest()
+
+
+def site_labels(built: BuiltSite) -> dict[str, str]:
+    return {
+        SITE_FILES_LABEL: str(len(built.files)),
+        SITE_BYTES_LABEL: str(built.total_bytes),
+        SITE_SHA256_LABEL: site_digest(built),
+    }
+
+
+def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str) -> str:
+    """A CycloneDX 1.5 JSON document for the image, from its labels."""
+    bom = Bom()
+    bom.metadata.component = Component(
+        type=ComponentType.CONTAINER,
+        name=image,
+        version=image_id,
+        properties=[
+            Property(
+                name="sitedeploy:version", value=labels.get("io.sitedeploy.version", __version__)
+            )
+        ],
+    )
+    by_package: dict[tuple[str, str], list[ShippedFile]] = {}
+    for file in files_from_labels(labels):
+        by_package.setdefault((file.package, file.version), []).append(file)
+    for (package, version), files in sorted(by_package.items()):
+        evidence = ComponentEvidence(occurrences=[Occurrence(location=f.path) for f in files])
+        if package == OURS:
+            bom.components.add(
+                Component(
+                    type=ComponentType.FILE,
+                    name="sitedeploy runtime files",
+                    version=__version__,
+                    evidence=evidence,
+                    properties=[Property(name=f"sha256:{f.path}", value=f.sha256) for f in files],
+                )
+            )
+            continue
+        bom.components.add(
+            Component(
+                type=ComponentType.LIBRARY
+                if package.startswith("lib")
+                else ComponentType.APPLICATION,
+                name=package,
+                version=version,
+                purl=PackageURL(
+                    type="deb",
+                    namespace="debian",
+                    name=package,
+                    version=version,
+                    qualifiers={"distro": f"debian-{suite}"},
+                ),
+                evidence=evidence,
+                properties=[Property(name=f"sha256:{f.path}", value=f.sha256) for f in files],
+            )
+        )
+    if labels.get(SITE_SHA256_LABEL):
+        bom.components.add(
+            Component(
+                type=ComponentType.DATA,
+                name=f"site {labels.get('org.opencontainers.image.title', '')}".strip(),
+                version=labels.get("io.sitedeploy.content-hash", "")[:12],
+                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=labels[SITE_SHA256_LABEL])],
+                properties=[
+                    Property(name="sitedeploy:site-files", value=labels.get(SITE_FILES_LABEL, "")),
+                    Property(name="sitedeploy:site-bytes", value=labels.get(SITE_BYTES_LABEL, "")),
+                    Property(name="sitedeploy:root", value="/srv/www"),
+                ],
+            )
+        )
+    root = bom.metadata.component
+    bom.register_dependency(root, list(bom.components))  # the image contains them all
+    return str(JsonV1Dot5(bom).output_as_string(indent=2))
+
+
+def summary(labels: dict[str, str]) -> dict[str, Any]:
+    files = files_from_labels(labels)
+    return {
+        "packages": labels.get(PACKAGES_LABEL, "").split(),
+        "files": [f.__dict__ for f in files],
+        "site": {
+            "files": int(labels.get(SITE_FILES_LABEL) or 0),
+            "bytes": int(labels.get(SITE_BYTES_LABEL) or 0),
+            "sha256": labels.get(SITE_SHA256_LABEL),
+        },
+    }
