@@ -8,7 +8,6 @@ labelled with the suite, mirror and the tarball's sha256 so its origin can be tr
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from deployer.digests import file_sha256
 from deployer.engine import Engine
 from deployer.errors import BaseImageError
 from deployer.progress import Progress
@@ -142,14 +142,6 @@ def _make_rootfs_tar(tool: str, suite: str, mirror: str, workdir: Path, progress
     return tarball
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def bootstrap_debian(engine: Engine, suite: str, mirror: str, progress: Progress) -> Bootstrapped:
     """Build `sitedeploy/debian:<suite>` from packages and import it; return its id.
 
@@ -160,7 +152,7 @@ def bootstrap_debian(engine: Engine, suite: str, mirror: str, progress: Progress
     tag = f"{BOOTSTRAP_REPOSITORY}:{suite}"
     with tempfile.TemporaryDirectory(prefix="sitedeploy-bootstrap-", dir=_temp_root()) as tmp:
         tarball = _make_rootfs_tar(tool, suite, mirror, Path(tmp), progress)
-        checksum = _sha256(tarball)
+        checksum = file_sha256(tarball)
         progress.detail(f"importing {tarball.stat().st_size // 2**20} MiB root filesystem")
         changes = [
             'CMD ["bash"]',

@@ -42,6 +42,8 @@ from deployer.site import BASEURL_LABEL, CONTENT_LABEL, ROLE_LABEL, SITE_URL_LAB
 from deployer.sitefiles import BuiltSite, extract_built_site, read_image_file
 
 RUNTIME_REPOSITORY = "sitedeploy/nginx-runtime"
+DOCKERFILE_LABEL = "io.sitedeploy.dockerfile"
+RUNTIME_DOCKERFILE_LABEL = "io.sitedeploy.runtime-dockerfile"
 
 
 @dataclass(frozen=True)
@@ -167,13 +169,14 @@ def ensure_runtime(
     )
     tools = f"{tag}-tools"
     existing = image_info(engine, tag)
-    if existing and image_info(engine, tools):
+    if existing and image_info(engine, tools) and image_info(engine, f"{tag}-build"):
         return existing, tools
     with progress.step(f"Building the nginx runtime image {tag}"):
-        labels = {ROLE_LABEL: "tools", "org.opencontainers.image.title": "sitedeploy tools"}
-        _run_build(
-            builder, BuildRequest(context, dockerfile, tools, "tools", labels), site, progress
-        )
+        # The build stage is kept too: `inspect` asks its dpkg where each file came from.
+        for target, name in (("nginx-build", f"{tag}-build"), ("tools", tools)):
+            labels = {ROLE_LABEL: target, "org.opencontainers.image.title": f"sitedeploy {target}"}
+            request = BuildRequest(context, dockerfile, name, target, labels)
+            _run_build(builder, request, site, progress)
         manifest = read_image_file(engine, tools, "/runtime-sbom.tsv").decode()
         labels = {
             ROLE_LABEL: "runtime",
@@ -187,10 +190,6 @@ def ensure_runtime(
     info = image_info(engine, tag)
     assert info is not None
     return info, tools
-
-
-DOCKERFILE_LABEL = "io.sitedeploy.dockerfile"
-RUNTIME_DOCKERFILE_LABEL = "io.sitedeploy.runtime-dockerfile"
 
 
 def _base_labels(*bases: BaseImage) -> dict[str, str]:

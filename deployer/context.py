@@ -18,6 +18,7 @@ from typing import IO
 from docker.utils.build import PatternMatcher, create_archive
 from rich.filesize import decimal
 
+from deployer.digests import feed_file
 from deployer.errors import ContextError
 
 # Never part of a build: Jekyll's outputs and caches, VCS data, dependency folders, and
@@ -103,9 +104,7 @@ def _hash(root: Path, entries: list[str]) -> str:
         elif full.is_file():
             executable = os.access(full, os.X_OK)
             digest.update(f"F {name}\0{full.stat().st_size}\0{int(executable)}\0".encode())
-            with full.open("rb") as handle:
-                for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-                    digest.update(chunk)
+            feed_file(digest, full)
     return digest.hexdigest()
 
 

@@ -136,7 +136,7 @@ def _packages_in(engine: Engine, reference: str) -> list[str] | None:
     try:
         output = engine.client.containers.run(
             reference,
-            ["dpkg-query", "-W", "-f=${Package}=${Version}\\n"],
+            ["dpkg-query", "-W", "--showformat=${Package}=${Version}\\n"],
             remove=True,
             network_disabled=True,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -230,13 +231,26 @@ def read_requirements(
     )
 
 
-def content_time(site_dir: Path) -> str:
-    """A `site.time` that depends on the content only, so the same site builds to the same
-    bytes: the date of the newest post (Jekyll otherwise stamps the build's clock time into
-    feeds and sitemaps), or 2000-01-01 for a site without posts."""
-    dates = [
-        match.group(1)
-        for post in site_dir.glob("**/_posts/*")
-        if (match := re.match(r"^(\d{4}-\d{2}-\d{2})-", post.name))
-    ]
-    return f"{max(dates, default='2000-01-01')} 00:00:00 +0000"
+def content_time(site_dir: Path, now: datetime | None = None) -> str:
+    """A `site.time` that depends on the content, so the same site builds to the same bytes.
+
+    Jekyll stamps its clock time into feeds and sitemaps, and hides posts dated after it.
+    We use the last instant, anywhere on Earth, of the newest post's date (by file name or
+    `date:`), so every post is published; capped at now, so a post scheduled for the future
+    stays unpublished as Jekyll intends. A site without posts gets 2000-01-01.
+    """
+    dates = []
+    for post in site_dir.glob("**/_posts/**/*"):
+        if not post.is_file() or {"_site", "vendor", "node_modules"} & set(post.parts):
+            continue
+        named = re.match(r"^(\d{4}-\d{2}-\d{2})-", post.name)
+        if named:
+            dates.append(named.group(1))
+        with post.open(encoding="utf-8", errors="replace") as handle:
+            head = handle.read(4096)
+        dated = re.search(r"^date:\s*[\"']?(\d{4}-\d{2}-\d{2})", head, re.MULTILINE)
+        if dated:
+            dates.append(dated.group(1))
+    newest = datetime.fromisoformat(f"{max(dates, default='2000-01-01')}T23:59:59-12:00")
+    moment = min(newest, now or datetime.now(UTC))
+    return moment.strftime("%Y-%m-%d %H:%M:%S %z")

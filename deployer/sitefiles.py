@@ -7,7 +7,6 @@ image Jekyll built them in, not rebuilt. A copy is kept in the user's cache fold
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tarfile
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from deployer.digests import file_sha256
 from deployer.engine import Engine
 from deployer.site import Site, cache_dir
 
@@ -42,14 +42,6 @@ class BuiltSite:
         return frozenset(f.path for f in self.files)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def scan_built_site(root: Path) -> BuiltSite:
     """List every regular file under `root` with its size and sha256."""
     files = []
@@ -59,7 +51,7 @@ def scan_built_site(root: Path) -> BuiltSite:
             if full.is_symlink() or not full.is_file():
                 continue
             relative = full.relative_to(root).as_posix()
-            files.append(BuiltFile(relative, full.stat().st_size, _sha256(full)))
+            files.append(BuiltFile(relative, full.stat().st_size, file_sha256(full)))
     return BuiltSite(root=root, files=tuple(sorted(files, key=lambda f: f.path)))
 
 

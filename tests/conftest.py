@@ -8,18 +8,23 @@ Base images and the nginx runtime image are kept: they are the cache every run s
 from __future__ import annotations
 
 import contextlib
+import io
 import secrets
 import shutil
 import socket
+import tarfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker.errors
 import pytest
+import requests
+from docker.models.containers import Container
 
 from deployer.engine import Engine, connect
 from deployer.resources import site_template_dir
-from deployer.site import SITE_PATH_LABEL
+from deployer.site import SITE_PATH_LABEL, Site
 
 TEST_PREFIX = "sdtest"
 
@@ -57,6 +62,33 @@ def make_site(sites_root: Path) -> SiteFactory:
         return folder
 
     return make
+
+
+def planted(
+    engine: Engine, site: Site, image: str, folder: str, files: dict[str, bytes]
+) -> tuple[Container, str]:
+    """`image` in a plain, writable container (root, not hardened) with `files` written into
+    `folder`: for tests that need content on disk that the build never produced."""
+    port = free_port()
+    container: Container = engine.client.containers.run(
+        image, detach=True, labels=site.labels, ports={"8080/tcp": ("127.0.0.1", port)}, user="0:0"
+    )
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    container.put_archive(folder, payload.getvalue())
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    return container, url
 
 
 def _ours(labels: dict[str, str] | None, sites_root: Path) -> bool:

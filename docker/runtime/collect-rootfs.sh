@@ -2,50 +2,60 @@
 # Copy nginx and exactly what it loads into an empty root filesystem at $1:
 # the binary, its modules, the shared libraries `ldd` names for them, mime.types,
 # our configuration, an unprivileged user, and the health check binary.
+#
+# Every file is recorded with where it came from in /build/sbom.tsv (path, sha256,
+# Debian package, version; "sitedeploy" for our own files). sitedeploy stamps that
+# table into the image's labels, so `sitedeploy inspect` can name the origin of every byte.
 set -eu
 root="$1"
-mkdir -p "$root/usr/sbin" "$root/usr/lib/nginx/modules" "$root/etc/nginx" \
-    "$root/usr/local/bin" "$root/srv/www" "$root/tmp"
-chmod 1777 "$root/tmp"
-
-cp /usr/sbin/nginx "$root/usr/sbin/nginx"
-cp /usr/lib/nginx/modules/ngx_http_brotli_static_module.so "$root/usr/lib/nginx/modules/"
-for library in $(ldd /usr/sbin/nginx "$root"/usr/lib/nginx/modules/*.so \
-        | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $2 ~ /^\(/ { print $1 }' \
-        | sort -u); do
-    cp -L --parents "$library" "$root"
-done
-
-cp /etc/nginx/mime.types "$root/etc/nginx/mime.types"
-cp /build/conf/*.conf "$root/etc/nginx/"
-install -m 0755 /build/healthcheck "$root/usr/local/bin/healthcheck"
-
-echo 'root:x:0:0:root:/nonexistent:/nonexistent' > "$root/etc/passwd"
-echo 'nginx:x:101:101:nginx:/nonexistent:/nonexistent' >> "$root/etc/passwd"
-echo 'nobody:x:65534:65534:nobody:/nonexistent:/nonexistent' >> "$root/etc/passwd"
-echo 'root:x:0:' > "$root/etc/group"
-echo 'nginx:x:101:' >> "$root/etc/group"
-echo 'nogroup:x:65534:' >> "$root/etc/group"
-
-# A bill of materials for what was copied: path, sha256, Debian package and version
-# (files that are ours are listed as package "sitedeploy"). sitedeploy stamps it into the
-# image's labels, so `sitedeploy inspect` can name the origin of every byte.
 : > /build/sbom.tsv
-(cd "$root" && find . -type f | sed 's|^\.||' | sort) | while read -r path; do
-    sum=$(sha256sum "$root$path" | cut -d' ' -f1)
+
+record() {  # record DEST PACKAGE VERSION
+    printf '%s\t%s\t%s\t%s\n' "$1" "$(sha256sum "$root$1" | cut -d' ' -f1)" "$2" "$3" \
+        >> /build/sbom.tsv
+}
+
+from_debian() {  # from_debian SOURCE [DEST]: copy a packaged file, record its package
+    dest="${2:-$1}"
+    mkdir -p "$root$(dirname "$dest")"
+    cp -L "$1" "$root$dest"
     package=""
-    for candidate in "$path" "/usr$path" "$(readlink -f "$path" 2>/dev/null || echo "$path")"; do
+    for candidate in "$1" "$(readlink -f "$1")" "/usr$1"; do
         package=$(dpkg -S "$candidate" 2>/dev/null | head -n 1 | cut -d: -f1)
         [ -n "$package" ] && break
     done
-    if [ -n "$package" ]; then
-        version=$(dpkg-query -W -f='${Version}' "$package")
-    else
-        package=sitedeploy
-        version=-
-    fi
-    printf '%s\t%s\t%s\t%s\n' "$path" "$sum" "$package" "$version" >> /build/sbom.tsv
+    [ -n "$package" ] || { echo "collect-rootfs: no package owns $1" >&2; exit 1; }
+    record "$dest" "$package" "$(dpkg-query --showformat='${Version}' -W "$package")"
+}
+
+ours() {  # ours SOURCE DEST MODE: one of sitedeploy's own files
+    mkdir -p "$root$(dirname "$2")"
+    install -m "$3" "$1" "$root$2"
+    record "$2" sitedeploy -
+}
+
+mkdir -p "$root/srv/www" "$root/tmp"
+chmod 1777 "$root/tmp"
+
+from_debian /usr/sbin/nginx
+from_debian /usr/lib/nginx/modules/ngx_http_brotli_static_module.so
+for library in $(ldd /usr/sbin/nginx /usr/lib/nginx/modules/ngx_http_brotli_static_module.so \
+        | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $2 ~ /^\(/ { print $1 }' \
+        | sort -u); do
+    from_debian "$library"
 done
+from_debian /etc/nginx/mime.types
+
+for conf in /build/conf/*.conf; do
+    ours "$conf" "/etc/nginx/$(basename "$conf")" 0644
+done
+ours /build/healthcheck /usr/local/bin/healthcheck 0755
+printf '%s\n' 'root:x:0:0:root:/nonexistent:/nonexistent' \
+    'nginx:x:101:101:nginx:/nonexistent:/nonexistent' \
+    'nobody:x:65534:65534:nobody:/nonexistent:/nonexistent' > /build/passwd
+printf '%s\n' 'root:x:0:' 'nginx:x:101:' 'nogroup:x:65534:' > /build/group
+ours /build/passwd /etc/passwd 0644
+ours /build/group /etc/group 0644
 
 # Fail the build now, not at run time, if a library is missing or the config is wrong.
 # (Docker provides /dev at run time; the test gets a stand-in for the access log.)

@@ -3,12 +3,9 @@ against a real container, and nothing on the starter site."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +21,7 @@ from deployer.preview import stop_preview
 from deployer.progress import Progress
 from deployer.site import Site
 from deployer.up import UpResult, up
-from tests.conftest import SiteFactory, free_port
+from tests.conftest import SiteFactory, planted
 from tests.integration.conftest import deploy
 
 pytestmark = pytest.mark.engine
@@ -181,24 +178,11 @@ def test_up_strict_fails_on_site_defects_and_keeps_the_old_preview(
 def tampered(engine: Engine, defects: Deployed) -> Iterator[str]:
     """The site's image in a writable container, with one built file changed on disk."""
     site, _config, result = defects
-    port = free_port()
-    container = engine.client.containers.run(
-        result.images.image.tag,
-        detach=True,
-        labels=site.labels,
-        ports={"8080/tcp": ("127.0.0.1", port)},
-        user="0:0",
-    )
-    data = b"tampered\n"
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        info = tarfile.TarInfo("fonts.css")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
     # fonts.css is too small to have been precompressed, so nginx serves these bytes.
-    container.put_archive("/srv/www/assets", archive.getvalue())
-    time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}"
+    container, url = planted(
+        engine, site, result.images.image.tag, "/srv/www/assets", {"fonts.css": b"tampered\n"}
+    )
+    yield url
     container.remove(force=True)
 
 

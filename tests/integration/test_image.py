@@ -20,7 +20,7 @@ from deployer.engine import Engine
 from deployer.preview import stop_preview
 from deployer.site import Site
 from deployer.up import UpResult
-from tests.conftest import SiteFactory, free_port
+from tests.conftest import SiteFactory, planted
 from tests.integration.conftest import deploy
 
 pytestmark = pytest.mark.engine
@@ -177,36 +177,19 @@ def writable_copy(engine: Engine, starter: Deployed) -> Iterator[tuple[Container
     """The starter image in a container whose filesystem we may add files to, to prove
     nginx itself refuses dotfiles and backups (the pack stage already removes them)."""
     site, _config, result = starter
-    port = free_port()
-    container = engine.client.containers.run(
+    container, url = planted(
+        engine,
+        site,
         result.images.image.tag,
-        detach=True,
-        labels=site.labels,
-        ports={"8080/tcp": ("127.0.0.1", port)},
-        user="0:0",
-    )
-    payload = io.BytesIO()
-    with tarfile.open(fileobj=payload, mode="w") as archive:
-        for name, text in {
+        "/srv/www",
+        {
             ".env": b"SECRET=do-not-serve\n",
             ".git/config": b"[core]\nSECRET=do-not-serve\n",
             "notes.html~": b"SECRET=do-not-serve\n",
             "draft.bak": b"SECRET=do-not-serve\n",
             ".well-known/security.txt": b"Contact: mailto:security@example.com\n",
-        }.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(text)
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(text))
-    container.put_archive("/srv/www", payload.getvalue())
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=2)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.2)
+        },
+    )
     yield container, url
     container.remove(force=True)
 

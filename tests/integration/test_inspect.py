@@ -66,9 +66,11 @@ def test_sbom_names_nginx_and_every_library_with_dpkgs_versions(
         if entry["package"] == "sitedeploy":
             continue
         status = engine.client.containers.run(
-            build_stage, ["dpkg-query", "-W", "-f=${Version}", entry["package"]], remove=True
+            build_stage,
+            ["dpkg-query", "-W", "--showformat=${Version}\n", entry["package"]],
+            remove=True,
         ).decode()
-        assert status == entry["version"], entry
+        assert status.strip() == entry["version"], entry
     site_facts = found.sbom["site"]
     cached = build_site(engine, site, load_config(built), Progress(quiet=True)).built
     assert (site_facts["files"], site_facts["bytes"]) == (len(cached.files), cached.total_bytes)

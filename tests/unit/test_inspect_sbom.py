@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cyclonedx.schema import SchemaVersion
@@ -103,9 +104,15 @@ def test_cyclonedx_document_is_valid_and_names_every_package() -> None:
     assert components["site blog"]["hashes"] == [{"alg": "SHA-256", "content": "d" * 64}]
 
 
-def test_content_time_is_the_newest_post_date(tmp_path: Path) -> None:
-    assert content_time(tmp_path) == "2000-01-01 00:00:00 +0000"
-    (tmp_path / "_posts").mkdir()
-    for name in ("2024-05-01-a.md", "2026-02-14-b.md", "notes.md"):
-        (tmp_path / "_posts" / name).write_text("x")
-    assert content_time(tmp_path) == "2026-02-14 00:00:00 +0000"
+def test_content_time_publishes_every_post_and_no_future_one(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert content_time(tmp_path, now) == "2000-01-01 23:59:59 -1200"
+    (tmp_path / "_posts" / "travel").mkdir(parents=True)
+    (tmp_path / "_posts" / "2024-05-01-a.md").write_text("---\ntitle: a\n---\n")
+    (tmp_path / "_posts" / "travel" / "2026-02-14-b.md").write_text(
+        "---\ndate: 2026-02-15 18:00\n---\n"
+    )
+    (tmp_path / "_posts" / "notes.md").write_text("no date")
+    assert content_time(tmp_path, now) == "2026-02-15 23:59:59 -1200"
+    (tmp_path / "_posts" / "2027-01-01-scheduled.md").write_text("---\n---\n")
+    assert content_time(tmp_path, now) == "2026-11-28 12:00:00 +0000"

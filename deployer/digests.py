@@ -1,0 +1,22 @@
+"""sha256 of files, read in chunks (a rootfs tarball or a site's video need not fit in memory)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+CHUNK = 1024 * 1024
+
+
+def feed_file(digest: Any, path: Path) -> None:
+    """Add a file's bytes to a running hashlib digest."""
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    feed_file(digest, path)
+    return digest.hexdigest()
