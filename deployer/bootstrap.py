@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.digests import file_sha256
@@ -58,13 +57,6 @@ rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/$archives
 rm -rf "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/* "$root"/var/tmp/*
 : > "$root/etc/machine-id"
 """
-
-
-@dataclass(frozen=True)
-class Bootstrapped:
-    tag: str
-    image_id: str
-    rootfs_sha256: str
 
 
 def sources(suite: str, mirror: str) -> list[str]:
@@ -142,8 +134,8 @@ def _make_rootfs_tar(tool: str, suite: str, mirror: str, workdir: Path, progress
     return tarball
 
 
-def bootstrap_debian(engine: Engine, suite: str, mirror: str, progress: Progress) -> Bootstrapped:
-    """Build `sitedeploy/debian:<suite>` from packages and import it; return its id.
+def bootstrap_debian(engine: Engine, suite: str, mirror: str, progress: Progress) -> str:
+    """Build `sitedeploy/debian:<suite>` from packages and import it; return its tag.
 
     Everything is made in a temporary folder that is removed whatever happens; the tag is
     only set by the import, after the rootfs is complete.
@@ -162,8 +154,7 @@ def bootstrap_debian(engine: Engine, suite: str, mirror: str, progress: Progress
             engine.api.import_image_from_file(
                 str(tarball), repository=BOOTSTRAP_REPOSITORY, tag=suite, changes=changes
             )
-            image = engine.client.images.get(tag)
-    return Bootstrapped(tag=tag, image_id=str(image.id), rootfs_sha256=checksum)
+    return tag
 
 
 def _temp_root() -> str | None:

@@ -545,9 +545,15 @@ def inspect(
     --image works on an image pulled from a registry, without the site folder.
     """
     progress = Progress(quiet=quiet, verbose=verbose)
+    if verify and image:
+        raise ConfigError("--verify rebuilds a site: give SITE, not --image.")
     engine = connect()
-    folder = None if image else _load(site)[0]
-    reference = image or f"{folder.repository}:latest"  # type: ignore[union-attr]
+    loaded: tuple[Site, SiteConfig] | None = None
+    if image:
+        reference = image
+    else:
+        loaded = _load(site)
+        reference = f"{loaded[0].repository}:latest"
     found = inspect_image(engine, reference)
     show_inspection(progress, found)
     result: dict[str, Any] = {"ok": True, **found.as_dict()}
@@ -555,10 +561,8 @@ def inspect(
         suite = found.labels.get("io.sitedeploy.nginx-base.suite", "bookworm")
         sbom.write_text(cyclonedx(reference, found.image_id, found.labels, suite))
         progress.success(f"Wrote the CycloneDX bill of materials to {sbom}")
-    if verify:
-        if folder is None:
-            raise ConfigError("--verify rebuilds a site: give SITE, not --image.")
-        checked = verify_site(engine, folder, _load(site)[1], progress)
+    if verify and loaded:
+        checked = verify_site(engine, *loaded, progress)
         show_verification(progress, checked)
         result.update(ok=checked.reproduced, verification=checked.as_dict())
     _emit(as_json, result)

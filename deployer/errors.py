@@ -7,18 +7,12 @@ file, flag or resource at fault and says how to fix it.
 
 from __future__ import annotations
 
-from typing import IO, Any
-
 import click
 
 
 class SitedeployError(click.ClickException):
-    """Base class: a failure with a message written for the user."""
-
-    exit_code = 1
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True, file=file)
+    """Base class: a failure with a message written for the user (click prints it as
+    "Error: …" on stderr and exits 1)."""
 
 
 class ConfigError(SitedeployError):

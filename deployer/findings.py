@@ -54,7 +54,9 @@ def severity_of(kind: str) -> Severity:
         return Severity.ERROR
     if kind in INFO_KINDS:
         return Severity.INFO
-    return Severity.WARNING
+    if kind in WARNING_KINDS:
+        return Severity.WARNING
+    raise ValueError(f"unknown finding kind {kind!r}")
 
 
 @dataclass(frozen=True)
