@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -37,7 +38,7 @@ from deployer.jekyll_log import jekyll_error, jekyll_warnings
 from deployer.plugins import read_requirements
 from deployer.progress import Progress
 from deployer.resources import docker_dir
-from deployer.sbom import parse_manifest, runtime_labels, site_labels
+from deployer.sbom import parse_manifest, parse_site_manifest, runtime_labels, site_labels
 from deployer.site import BASEURL_LABEL, CONTENT_LABEL, ROLE_LABEL, SITE_URL_LABEL, Site
 from deployer.sitefiles import BuiltSite, extract_built_site, read_image_file
 
@@ -274,18 +275,24 @@ def build_site(
             jekyll_step = output.step("jekyll build")
             if jekyll_step:
                 warnings.extend(f"Jekyll: {w}" for w in jekyll_warnings(jekyll_step.lines))
-        # The site's own files are counted and hashed into the final image's labels.
-        built = extract_built_site(engine, builder_tag, site, content_hash, into=extracted)
-        with progress.step(f"Packing the nginx image {tag}"):
-            final_labels = {
-                **labels,
-                ROLE_LABEL: "site",
-                **site_labels(built),
-                DOCKERFILE_LABEL: dockerfile,
-                **_base_labels(builder_base, nginx_base),
-            }
-            request = BuildRequest(context, dockerfile, tag, FINAL_STAGE, final_labels, args)
-            _run_build(builder, request, site, progress)
+        # The manifest Jekyll's stage wrote goes into the final image's labels; the full
+        # `_site` comes out of the builder image while the nginx stage packs it.
+        manifest = read_image_file(engine, builder_tag, "/site/manifest.tsv").decode()
+        with ThreadPoolExecutor(max_workers=1) as background:
+            extracting = background.submit(
+                extract_built_site, engine, builder_tag, site, content_hash, into=extracted
+            )
+            with progress.step(f"Packing the nginx image {tag}"):
+                final_labels = {
+                    **labels,
+                    ROLE_LABEL: "site",
+                    **site_labels(parse_site_manifest(manifest)),
+                    DOCKERFILE_LABEL: dockerfile,
+                    **_base_labels(builder_base, nginx_base),
+                }
+                request = BuildRequest(context, dockerfile, tag, FINAL_STAGE, final_labels, args)
+                _run_build(builder, request, site, progress)
+            built = extracting.result()
         image, builder_image = image_info(engine, tag), image_info(engine, builder_tag)
     assert image is not None and builder_image is not None
     if not rebuild:

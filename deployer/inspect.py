@@ -257,7 +257,7 @@ def verify_site(engine: Engine, site: Site, config: SiteConfig, progress: Progre
             content_hash=content,
             rebuilt_content_hash=rebuilt.content_hash,
             site_sha256=inspection.labels.get(SITE_SHA256_LABEL, ""),
-            rebuilt_site_sha256=site_digest(rebuilt.built),
+            rebuilt_site_sha256=site_digest(rebuilt.built.files),
             differences=_differences(before, rebuilt.built),
         )
     finally:

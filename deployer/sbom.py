@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cyclonedx.model import HashAlgorithm, HashType, Property
-from cyclonedx.model.bom import Bom
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
-from cyclonedx.output.json import JsonV1Dot5
-from packageurl import PackageURL
-
 from deployer import __version__
-from deployer.sitefiles import BuiltSite
+from deployer.sitefiles import BuiltFile
 
 FILES_LABEL = "io.sitedeploy.sbom.files"
 PACKAGES_LABEL = "io.sitedeploy.sbom.packages"
@@ -62,24 +56,42 @@ def files_from_labels(labels: dict[str, str]) -> list[ShippedFile]:
     return [ShippedFile(*row) for row in json.loads(labels.get(FILES_LABEL) or "[]")]
 
 
-def site_digest(built: BuiltSite) -> str:
-    """One hash for the site's content: sha256 over every file's path and sha256, in order."""
+def site_digest(files: Iterable[BuiltFile]) -> str:
+    """One hash for the site's content: sha256 over every file's path and sha256, by path."""
     digest = hashlib.sha256()
-    for file in built.files:
+    for file in sorted(files, key=lambda f: f.path):
         digest.update(f"{file.path}\0{file.sha256}\n".encode())
     return digest.hexdigest()
 
 
-def site_labels(built: BuiltSite) -> dict[str, str]:
+def parse_site_manifest(text: str) -> list[BuiltFile]:
+    """The builder stage's `manifest.tsv`: sha256, size, path per built file."""
+    files = []
+    for line in text.splitlines():
+        if line:
+            sha256, size, path = line.split("\t", 2)
+            files.append(BuiltFile(path, int(size), sha256))
+    return files
+
+
+def site_labels(files: list[BuiltFile]) -> dict[str, str]:
     return {
-        SITE_FILES_LABEL: str(len(built.files)),
-        SITE_BYTES_LABEL: str(built.total_bytes),
-        SITE_SHA256_LABEL: site_digest(built),
+        SITE_FILES_LABEL: str(len(files)),
+        SITE_BYTES_LABEL: str(sum(f.size for f in files)),
+        SITE_SHA256_LABEL: site_digest(files),
     }
 
 
 def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str) -> str:
     """A CycloneDX 1.5 JSON document for the image, from its labels."""
+    # Imported here: the library is heavy, and only --sbom needs it.
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+    from cyclonedx.output.json import JsonV1Dot5
+    from packageurl import PackageURL
+
     bom = Bom()
     bom.metadata.component = Component(
         type=ComponentType.CONTAINER,

@@ -12,6 +12,7 @@ from deployer.sbom import (
     cyclonedx,
     files_from_labels,
     parse_manifest,
+    parse_site_manifest,
     runtime_labels,
     site_digest,
 )
@@ -78,7 +79,17 @@ def test_site_digest_depends_on_paths_and_bytes_only(tmp_path: Path) -> None:
         tmp_path / "x", (BuiltFile("a.html", 3, "1" * 64), BuiltFile("b.css", 4, "2" * 64))
     )
     other = BuiltSite(tmp_path, (BuiltFile("a.html", 3, "9" * 64), BuiltFile("b.css", 4, "2" * 64)))
-    assert site_digest(one) == site_digest(same) != site_digest(other)
+    assert site_digest(one.files) == site_digest(same.files) != site_digest(other.files)
+    assert site_digest(reversed(one.files)) == site_digest(one.files)  # order does not matter
+
+
+def test_site_manifest_rows() -> None:
+    text = "a" * 64 + "\t12\tindex.html\n" + "b" * 64 + "\t3\tdir/with\ttab.txt\n"
+    files = parse_site_manifest(text)
+    assert files == [
+        BuiltFile("index.html", 12, "a" * 64),
+        BuiltFile("dir/with\ttab.txt", 3, "b" * 64),
+    ]
 
 
 def test_cyclonedx_document_is_valid_and_names_every_package() -> None:
