@@ -356,20 +356,21 @@ class Bench:
             "p99_ms": round(float(p99.group(1)) * scale, 3),
         }
 
-    def text_bytes(self, base: str, built: Path) -> int:
-        total = 0
+    def text_bytes(self, base: str, built: Path, encoding: str = "gzip") -> dict[str, int]:
+        """Bytes on the wire for every HTML and CSS file of the site, per kind."""
+        totals = {"html": 0, "css": 0}
         for file in built.rglob("*"):
             if file.suffix in {".html", ".css"}:
                 path = file.relative_to(built).as_posix()
                 response = self.http.request(
                     "GET",
                     f"{base}/{path}",
-                    headers={"Accept-Encoding": "gzip"},
+                    headers={"Accept-Encoding": encoding},
                     decode_content=False,
                     preload_content=True,
                 )
-                total += len(response.data)
-        return total
+                totals[file.suffix[1:]] += len(response.data)
+        return totals
 
     def serving(self, folder: Path, post: str, port: int, baseline_port: int) -> dict[str, Any]:
         server = self.client.containers.list(
@@ -392,16 +393,21 @@ class Bench:
             result[name] = {
                 "page": self.wrk(base + post),
                 "css": self.wrk(base + "/assets/main.css"),
-                "html_css_bytes_gzip": self.text_bytes(base, built),
+                "bytes_gzip": self.text_bytes(base, built),
+                "bytes_plain": self.text_bytes(base, built, "identity"),
             }
+        result["sitedeploy_server"]["bytes_br"] = self.text_bytes(
+            targets["sitedeploy_server"], built, "br"
+        )
         result["rps_ratio_server_vs_baseline"] = ratio(
             result["sitedeploy_server"]["page"]["requests_per_second"],
             result["baseline"]["page"]["requests_per_second"],
         )
-        result["text_bytes_ratio"] = ratio(
-            result["sitedeploy_server"]["html_css_bytes_gzip"],
-            result["baseline"]["html_css_bytes_gzip"],
-        )
+        ours, theirs = result["sitedeploy_server"], result["baseline"]
+        result["text_bytes_ratio"] = {
+            kind: ratio(ours["bytes_gzip"][kind], theirs["bytes_gzip"][kind])
+            for kind in ("html", "css")
+        }
         return result
 
     def checks(self, folder: Path, port: int) -> dict[str, Any]:
@@ -619,16 +625,18 @@ def markdown(results: dict[str, Any]) -> str:
                     base[kind]["p99_ms"],
                 ),
             ]
-        lines.append(
-            _row(
-                name,
-                "HTML+CSS bytes with gzip",
-                server["html_css_bytes_gzip"],
-                "",
-                base["html_css_bytes_gzip"],
-                v["text_bytes_ratio"],
+        for kind in ("html", "css"):
+            lines.append(
+                _row(
+                    name,
+                    f"{kind.upper()} bytes: plain / gzip (ours: / br)",
+                    f"{server['bytes_plain'][kind]} / {server['bytes_gzip'][kind]} / "
+                    f"{server['bytes_br'][kind]}",
+                    "",
+                    f"{base['bytes_plain'][kind]} / {base['bytes_gzip'][kind]}",
+                    v["text_bytes_ratio"][kind],
+                )
             )
-        )
         c = site["checks"]
         lines += [
             _row(
