@@ -142,7 +142,7 @@ def _up(
         health = health.rebased(server_url, url)  # findings named on the user's URL
         with progress.step(f"Moving {url} to the new container"):
             started = time.monotonic()
-            front = _route(engine, site, images, server, serving, host, port)
+            front = _route(engine, site, images, front, server, serving, host, port)
             switched = time.monotonic() - started if same_port else None
     except BaseException as error:
         logs = _logs_tail(server)
@@ -164,13 +164,13 @@ def _route(
     engine: Engine,
     site: Site,
     images: SiteImages,
+    front: Container | None,
     server: Container,
     serving: Container | None,
     host: str,
     port: int,
 ) -> Container:
     """Make the front on host:port proxy to `server`: create, move or re-point it."""
-    front = current_front(engine, site)
     if front is None:
         for stale in find_containers(engine, site, FRONT_ROLE):
             remove_container(stale)
