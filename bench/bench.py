@@ -3,7 +3,8 @@
 For each site (the starter site, and a generated one with N posts, dead links and bad
 fragments planted) it measures, as medians of --runs runs where timing is involved:
 
-1. cold build (build cache pruned, site images removed, base images kept) and warm rebuild
+1. cold build (build cache pruned, site images removed, base images kept — for sitedeploy
+   that includes its shared nginx runtime image) and warm rebuild
    after editing one post: sitedeploy vs `docker build` (classic) and `DOCKER_BUILDKIT=1`;
 2. edit-to-served: from saving a post to its new text being served on the port, and how many
    requests failed meanwhile (a loop of requests runs during every redeploy);
@@ -128,8 +129,10 @@ class Bench:
         return dict(json.loads(run(SITEDEPLOY, *args, "-q", "--json")))
 
     def forget_site_images(self, folder: Path) -> None:
+        """Cold: the site's images and every build cache go; bases stay (the Debian base and
+        sitedeploy's nginx runtime, which every site shares and which is built once)."""
         site = open_site(folder)
-        for repository in (site.repository, site.builder_repository, "sitedeploy/nginx-runtime"):
+        for repository in (site.repository, site.builder_repository):
             for image in self.client.images.list(name=repository):
                 for tag in image.tags:
                     self.client.images.remove(tag, force=True)
