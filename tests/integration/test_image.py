@@ -8,13 +8,16 @@ import io
 import tarfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import brotli
 import pytest
 import requests
+import urllib3
 from docker.models.containers import Container
 
+from bench.gen_site import generate
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.preview import stop_preview
@@ -234,4 +237,29 @@ def test_dotfiles_in_site_are_left_out_and_reported(engine: Engine, make_site: S
     files = _image_files(engine, result.images.image.tag)
     assert "srv/www/.well-known/security.txt" in files
     assert "srv/www/.env" not in files and "srv/www/.htaccess" not in files
+    stop_preview(engine, site)
+
+
+def test_every_text_file_of_a_large_site_is_served_precompressed(
+    engine: Engine, sites_root: Path
+) -> None:
+    """brotli_static stopped answering for some files after a few hundred requests over
+    many folders while `disable_symlinks on` was set; every page must come back compressed."""
+    folder = generate(sites_root / "sdtest-large", posts=400)
+    site, _config, result = deploy(engine, folder)
+    texts = [f.path for f in result.built.files if f.path.endswith((".html", ".css"))]
+    assert len(texts) > 400
+    http = urllib3.PoolManager(retries=False)
+    for encoding in ("br", "gzip"):
+        plain = []
+        for path in texts:
+            answer = http.request(
+                "GET",
+                f"{result.url}/{path}",
+                headers={"Accept-Encoding": encoding},
+                decode_content=False,
+            )
+            if answer.headers.get("Content-Encoding") != encoding:
+                plain.append(path)
+        assert plain == [], (encoding, plain[:5])
     stop_preview(engine, site)
