@@ -222,7 +222,7 @@ class Bench:
         values = []
         for _ in range(self.runs):
             output = self.client.containers.run(
-                image.id,
+                image,
                 ["sh", "-c", script],
                 remove=True,
                 volumes={str(folder): {"bind": "/src", "mode": "ro"}},
@@ -319,7 +319,7 @@ class Bench:
         self.baseline_build(folder, True, "sitedeploy-bench/baseline:builder", target="build-stage")
         baseline = self.client.images.get("sitedeploy-bench/baseline:buildkit")
         builder = self.client.images.get("sitedeploy-bench/baseline:builder")
-        result = {
+        result: dict[str, Any] = {
             "sitedeploy": {
                 "final": ours["image_size"],
                 "builder": ours["builder_size"],

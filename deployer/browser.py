@@ -96,6 +96,12 @@ def check_in_browser(
     return findings
 
 
+CSP_HINT = (
+    "(Move the script or style to a file, or set the site's own policy: "
+    "Content-Security-Policy under [headers] in sitedeploy.toml.)"
+)
+
+
 def _visit(context: Any, url: str, origin: str, error_type: type[Exception]) -> list[Finding]:
     found: list[Finding] = []
     page = context.new_page()
@@ -105,7 +111,7 @@ def _visit(context: Any, url: str, origin: str, error_type: type[Exception]) -> 
             return
         text = str(message.text)
         if "Content Security Policy" in text:
-            found.append(Finding("csp-violation", url, text))
+            found.append(Finding("csp-violation", url, f"{text} {CSP_HINT}"))
         elif not text.startswith("Failed to load resource"):  # reported as failed-request
             found.append(Finding("console-error", url, text))
 

@@ -12,6 +12,7 @@ tag that already exists is reused without building.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,17 +35,25 @@ from deployer.dockerfile import (
 )
 from deployer.engine import Engine
 from deployer.errors import BuildFailed, DiskFull, JekyllFailed
+from deployer.headers import SITE_CONF, render_conf, site_headers
 from deployer.jekyll_log import jekyll_error, jekyll_warnings
 from deployer.plugins import read_requirements
 from deployer.progress import Progress
 from deployer.resources import docker_dir
-from deployer.sbom import parse_manifest, parse_site_manifest, runtime_labels, site_labels
+from deployer.sbom import (
+    parse_manifest,
+    parse_site_manifest,
+    replace_file,
+    runtime_labels,
+    site_labels,
+)
 from deployer.site import BASEURL_LABEL, CONTENT_LABEL, ROLE_LABEL, SITE_URL_LABEL, Site
 from deployer.sitefiles import BuiltSite, extract_built_site, read_image_file
 
 RUNTIME_REPOSITORY = "sitedeploy/nginx-runtime"
 DOCKERFILE_LABEL = "io.sitedeploy.dockerfile"
 RUNTIME_DOCKERFILE_LABEL = "io.sitedeploy.runtime-dockerfile"
+HEADERS_LABEL = "io.sitedeploy.headers"
 
 
 @dataclass(frozen=True)
@@ -233,6 +242,7 @@ def build_site(
         nginx_base = resolve_base(engine, config.nginx_image, config.debian_mirror, progress)
     runtime, tools = ensure_runtime(engine, builder, nginx_base, site, progress)
 
+    headers_conf = render_conf(site_headers(config.headers)) if config.headers else None
     dockerfile = render_site_dockerfile(
         site_name=site.name,
         site_id=site.id,
@@ -241,6 +251,7 @@ def build_site(
         tools_image=tools,
         requirements=requirements,
         buildkit=builder.name.startswith("BuildKit"),
+        headers_conf=headers_conf,
     )
     content_hash = _hash(
         __version__, context.content_hash, dockerfile, builder_base.image_id, runtime.id
@@ -265,6 +276,8 @@ def build_site(
             BASEURL_LABEL: requirements.baseurl,
             SITE_URL_LABEL: requirements.site_url,
         }
+        if config.headers:  # readable here; the Dockerfile carries the file as base64
+            labels[HEADERS_LABEL] = json.dumps(site_headers(config.headers))
         args = {"SITEDEPLOY_REBUILD": rebuild} if rebuild else {}
         with progress.step(f"Building {site.name} with Jekyll ({builder.name})"):
             request = BuildRequest(
@@ -290,6 +303,10 @@ def build_site(
                     DOCKERFILE_LABEL: dockerfile,
                     **_base_labels(builder_base, nginx_base),
                 }
+                if headers_conf is not None:
+                    with engine.errors(f"Reading the labels of {runtime.tag}"):
+                        inherited = engine.client.images.get(runtime.tag).labels
+                    final_labels.update(replace_file(inherited, SITE_CONF, headers_conf.encode()))
                 request = BuildRequest(context, dockerfile, tag, FINAL_STAGE, final_labels, args)
                 _run_build(builder, request, site, progress)
             built = extracting.result()

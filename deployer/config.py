@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.errors import ConfigError
+from deployer.headers import header_problem
 
 CONFIG_FILE = "sitedeploy.toml"
 
@@ -45,6 +46,8 @@ class SiteConfig:
     port: int = 8080
     registry: str | None = None
     repository: str | None = None
+    # [headers]: (name, value) pairs over the runtime's security headers; "" removes one.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 # An image reference as the distribution spec defines it: [host[:port]/]path[:tag][@digest].
@@ -173,6 +176,10 @@ _FIELDS = (
 )
 
 
+# A table whose keys are the site's to choose (header names), each checked on its own.
+HEADERS_SECTION = "headers"
+
+
 def _qualified(section: str, key: str) -> str:
     return f"[{section}] {key}" if section else key
 
@@ -180,7 +187,7 @@ def _qualified(section: str, key: str) -> str:
 def _line_of(text: str, section: str, key: str) -> int | None:
     """The 1-based line where `key` is set in `section` of a TOML text, if we can find it."""
     current = ""
-    assignment = re.compile(rf"^\s*(?:{re.escape(section)}\.)?{re.escape(key)}\s*=")
+    assignment = re.compile(rf"^\s*(?:{re.escape(section)}\.)?([\"']?){re.escape(key)}\1\s*=")
     for number, line in enumerate(text.splitlines(), start=1):
         header = re.match(r"^\s*\[([^\]]+)\]", line)
         if header:
@@ -209,7 +216,7 @@ def _validate_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         return {}, [f"{path}: not valid TOML: {error}"]
 
     known = {(f.section, f.key): f for f in _FIELDS}
-    sections = {f.section for f in _FIELDS if f.section}
+    sections = {f.section for f in _FIELDS if f.section} | {HEADERS_SECTION}
     values: dict[str, Any] = {}
     problems: list[str] = []
 
@@ -231,8 +238,24 @@ def _validate_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         else:
             values[field.attribute] = value
 
+    def visit_headers(table: dict[str, Any]) -> None:
+        seen: dict[str, str] = {}
+        headers = []
+        for name, value in table.items():
+            problem = header_problem(name, value)
+            if not problem and name.lower() in seen:
+                problem = f"{name} is already set as {seen[name.lower()]}"
+            if problem:
+                problems.append(f"{where(HEADERS_SECTION, name)}: [headers] {problem}")
+                continue
+            seen[name.lower()] = name
+            headers.append((name, value))
+        values["headers"] = tuple(headers)
+
     for key, value in data.items():
-        if isinstance(value, dict) and key in sections:
+        if key == HEADERS_SECTION and isinstance(value, dict):
+            visit_headers(value)
+        elif isinstance(value, dict) and key in sections:
             for inner, inner_value in value.items():
                 visit(key, inner, inner_value)
         elif isinstance(value, dict):

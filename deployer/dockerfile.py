@@ -7,11 +7,13 @@ here, from validated inputs, so the rendered text is the complete recipe a user 
 
 from __future__ import annotations
 
+import base64
 import json
 import shlex
 from string import Template
 
 from deployer import __version__
+from deployer.headers import SITE_CONF
 from deployer.plugins import JekyllRequirements
 from deployer.policy import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
 from deployer.resources import docker_dir
@@ -19,6 +21,7 @@ from deployer.resources import docker_dir
 OVERRIDES_FILE = "/site/sitedeploy.yml"
 JEKYLL_CACHE = "/site/src/.jekyll-cache"
 COMPRESS_CACHE = "/var/cache/sitedeploy-compress"
+HEADERS_IN_PACK = "/srv/conf/security-headers.conf"
 
 # Stage names, shared with the builders.
 BUILDER_STAGE = "builder"
@@ -43,9 +46,14 @@ def render_site_dockerfile(
     tools_image: str,
     requirements: JekyllRequirements,
     buildkit: bool,
+    headers_conf: str | None = None,
     brotli_quality: int = 9,
 ) -> str:
-    """The site's multi-stage Dockerfile: builder (Jekyll) -> pack -> nginx."""
+    """The site's multi-stage Dockerfile: builder (Jekyll) -> pack -> nginx.
+
+    `headers_conf` (the site's own security-headers.conf, from `[headers]`) is written in
+    the pack stage and copied over the runtime's; without it the image has no such layer.
+    """
     configs = ",".join([*requirements.config_files, OVERRIDES_FILE])
     # Only validated gem names reach this JSON, so it needs no shell quoting beyond '…'.
     # strict_front_matter: bad YAML front matter fails the build (Jekyll only logs it).
@@ -65,6 +73,15 @@ def render_site_dockerfile(
     compress_mount = (
         f"--mount=type=cache,id=sitedeploy-compress,target={COMPRESS_CACHE} " if buildkit else ""
     )
+    headers_command = headers_copy = ""
+    if headers_conf is not None:
+        # base64 keeps the file's quotes and semicolons away from the shell.
+        encoded = base64.b64encode(headers_conf.encode()).decode()
+        headers_command = (
+            f" \\\n && mkdir -p {HEADERS_IN_PACK.rsplit('/', 1)[0]}"
+            f" \\\n && echo {encoded} | base64 -d > {HEADERS_IN_PACK}"
+        )
+        headers_copy = f"\nCOPY --from=pack {HEADERS_IN_PACK} {SITE_CONF}"
     return _template("site.Dockerfile.in").substitute(
         version=__version__,
         site_name=site_name,
@@ -82,4 +99,6 @@ def render_site_dockerfile(
         compress_cache=COMPRESS_CACHE,
         compress_min_bytes=COMPRESS_MIN_BYTES,
         brotli_quality=brotli_quality,
+        headers_command=headers_command,
+        headers_copy=headers_copy,
     )

@@ -52,6 +52,15 @@ def runtime_labels(files: list[ShippedFile]) -> dict[str, str]:
     }
 
 
+def replace_file(labels: dict[str, str], path: str, content: bytes) -> dict[str, str]:
+    """The files label of `labels` with `path` now holding `content`, one of our files (a
+    site image that replaces a runtime file, such as its own security-headers.conf)."""
+    sha256 = hashlib.sha256(content).hexdigest()
+    files = [f for f in files_from_labels(labels) if f.path != path]
+    files.append(ShippedFile(path, sha256, OURS, "-"))
+    return {FILES_LABEL: json.dumps([[f.path, f.sha256, f.package, f.version] for f in files])}
+
+
 def files_from_labels(labels: dict[str, str]) -> list[ShippedFile]:
     return [ShippedFile(*row) for row in json.loads(labels.get(FILES_LABEL) or "[]")]
 
