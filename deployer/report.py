@@ -140,10 +140,9 @@ def show_build(progress: Progress, summary: dict[str, Any], *, show_layers: bool
         progress.info(
             f"The final image is {ratio:.1%} of the builder's size "
             f"({1 / ratio:.0f} times smaller): nginx and its libraries "
-            f"{decimal(summary['runtime_image']['size'])}, the site "
-            f"{decimal(summary['site_bytes'])} plus "
-            f"{decimal(summary['site_layer_bytes'] - summary['site_bytes'])} of precompressed "
-            "copies."
+            f"{decimal(summary['runtime_image']['size'])}, the site's "
+            f"{decimal(summary['site_bytes'])} stored in "
+            f"{decimal(summary['site_layer_bytes'])} (text files as .gz and .br only)."
         )
     if show_layers:
         layers = Table(box=None, pad_edge=False, header_style="bold")

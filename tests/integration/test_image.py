@@ -155,6 +155,29 @@ def test_precompressed_gzip_and_brotli_decode_to_the_built_file(starter: Deploye
         assert decode(raw) == built
 
 
+def test_text_is_stored_compressed_only_and_inflated_for_clients_without_gzip(
+    engine: Engine, starter: Deployed
+) -> None:
+    _site, _config, result = starter
+    container = engine.client.containers.create(result.images.image.tag)
+    try:
+        chunks, _ = container.get_archive("/srv/www/about")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+            sizes = {m.name: m.size for m in archive.getmembers() if m.isfile()}
+    finally:
+        container.remove()
+    assert sizes["about/index.html"] == 0  # the placeholder index and try_files need
+    assert sizes["about/index.html.gz"] > 0 and sizes["about/index.html.br"] > 0
+
+    built = (result.built.root / "about/index.html").read_bytes()
+    for accept in ("identity", "deflate", None):  # None: requests sends no such header
+        response = requests.get(
+            result.url + "/about/", headers={"Accept-Encoding": accept}, stream=True, timeout=10
+        )
+        assert "Content-Encoding" not in response.headers, accept
+        assert response.raw.read(decode_content=False) == built, accept
+
+
 def test_revalidation_and_cache_control(starter: Deployed) -> None:
     _site, _config, result = starter
     page = requests.get(result.url + "/about/", timeout=10)
