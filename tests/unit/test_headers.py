@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from deployer.config import load_config
-from deployer.dockerfile import render_site_dockerfile
 from deployer.errors import ConfigError
 from deployer.headers import default_headers, header_problem, render_conf, site_headers
-from deployer.plugins import JekyllRequirements
+from tests.unit.test_policy_and_dockerfile import render
 
 CSP = "default-src 'self'; script-src 'self' 'sha256-abc='; frame-ancestors 'none'"
 
@@ -87,27 +86,12 @@ def test_config_reads_headers_and_reports_each_bad_one_with_its_line(tmp_path: P
     assert "sitedeploy.toml:7: [headers] the value of X-Var" in message
 
 
-def _render(headers_conf: str | None) -> str:
-    return render_site_dockerfile(
-        site_name="blog",
-        site_id="0123456789ab",
-        builder_base="debian:bookworm-slim",
-        runtime_image="sitedeploy/nginx-runtime:abc",
-        tools_image="sitedeploy/nginx-runtime:abc-tools",
-        requirements=JekyllRequirements(
-            packages=("jekyll",), plugins=(), theme=None, baseurl="", config_files=("_config.yml",)
-        ),
-        buildkit=True,
-        headers_conf=headers_conf,
-    )
-
-
 def test_dockerfile_carries_the_site_conf_only_when_the_site_sets_headers() -> None:
-    plain = _render(None)
+    plain = render(buildkit=True)
     assert "security-headers.conf" not in plain.split("AS pack", 1)[1]
 
     conf = render_conf(site_headers((("Content-Security-Policy", CSP),)))
-    text = _render(conf)
+    text = render(buildkit=True, headers_conf=conf)
     encoded = re.search(r"echo (\S+) \| base64 -d > /srv/conf/security-headers.conf", text)
     assert encoded and base64.b64decode(encoded.group(1)).decode() == conf
     nginx_stage = text.split("AS nginx", 1)[1]

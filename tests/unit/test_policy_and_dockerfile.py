@@ -54,7 +54,7 @@ REQUIREMENTS = JekyllRequirements(
 )
 
 
-def render(buildkit: bool) -> str:
+def render(buildkit: bool, headers_conf: str | None = None) -> str:
     return render_site_dockerfile(
         site_name="blog",
         site_id="0123456789ab",
@@ -63,6 +63,7 @@ def render(buildkit: bool) -> str:
         tools_image="sitedeploy/nginx-runtime:abc-tools",
         requirements=REQUIREMENTS,
         buildkit=buildkit,
+        headers_conf=headers_conf,
     )
 
 
