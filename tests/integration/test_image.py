@@ -178,6 +178,32 @@ def test_text_is_stored_compressed_only_and_inflated_for_clients_without_gzip(
         assert response.raw.read(decode_content=False) == built, accept
 
 
+def test_a_site_s_own_gz_is_kept_with_its_original(engine: Engine, make_site: SiteFactory) -> None:
+    data = b'{"items": [' + b", ".join(b'"item %d"' % n for n in range(200)) + b"]}\n"
+    theirs = gzip.compress(data, compresslevel=1, mtime=0)
+    folder = make_site("own-gz", {"assets/data.json": data, "assets/data.json.gz": theirs})
+    site, _config, result = deploy(engine, folder)  # its check fetches data.json too
+    container = engine.client.containers.create(result.images.image.tag)
+    try:
+        chunks, _ = container.get_archive("/srv/www/assets")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+            stored = {
+                m.name: archive.extractfile(m).read()  # type: ignore[union-attr]
+                for m in archive.getmembers()
+                if m.name.startswith("assets/data.json")
+            }
+    finally:
+        container.remove()
+    assert stored["assets/data.json"] == data
+    assert stored["assets/data.json.gz"] == theirs
+    assert brotli.decompress(stored["assets/data.json.br"]) == data
+    plain = requests.get(
+        result.url + "/assets/data.json", headers={"Accept-Encoding": None}, timeout=10
+    )
+    assert plain.content == data
+    stop_preview(engine, site)
+
+
 def test_revalidation_and_cache_control(starter: Deployed) -> None:
     _site, _config, result = starter
     page = requests.get(result.url + "/about/", timeout=10)
