@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from deployer.digests import file_sha256
@@ -80,6 +82,40 @@ def _tool() -> str:
     )
 
 
+# Interrupted: Ctrl-C to the tool's whole process group (what a terminal sends), then TERM,
+# then KILL, each with this much time (seconds) for the group to be gone.
+_STOP_SIGNALS = ((signal.SIGINT, 30.0), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0))
+
+
+def _group_gone(process: subprocess.Popen[str], seconds: float) -> bool:
+    """True once no process of `process`'s group is left (within `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        process.poll()  # reap the leader, so that only live members keep the group
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Stop the tool and every process it forked, and wait until none is left.
+
+    Waiting for the tool alone is not enough: mmdebstrap's workers unmount and remove the
+    half-made root filesystem after their parent exits, and must be done before we are.
+    """
+    for signum, grace in _STOP_SIGNALS:
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            break
+        if _group_gone(process, grace):
+            break
+    process.wait()
+
+
 def _run(command: list[str], progress: Progress) -> None:
     process = subprocess.Popen(
         command,
@@ -87,6 +123,7 @@ def _run(command: list[str], progress: Progress) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
+        start_new_session=True,  # its own process group: we stop all of it, and wait
     )
     assert process.stdout is not None
     tail: list[str] = []
@@ -96,8 +133,7 @@ def _run(command: list[str], progress: Progress) -> None:
             tail = [*tail[-19:], line.rstrip()]
         code = process.wait()
     except BaseException:
-        process.terminate()
-        process.wait()
+        _stop(process)
         raise
     if code != 0:
         raise BaseImageError(
