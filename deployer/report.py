@@ -258,8 +258,7 @@ def show_inspection(progress: Progress, found: Inspection) -> None:
     for column in ("file", "package", "version", "sha256"):
         bom.add_column(column)
     for file in found.sbom["files"]:
-        package = f"{file['package']} (built here)" if file.get("sources") else file["package"]
-        bom.add_row(file["path"], package, file["version"], file["sha256"][:16])
+        bom.add_row(file["path"], file["package"], file["version"], file["sha256"][:16])
     progress.print(bom)
     site = found.sbom["site"]
     progress.info(

@@ -30,29 +30,26 @@ OURS = "sitedeploy"
 class ShippedFile:
     path: str
     sha256: str
-    package: str  # a Debian package, an upstream project built here, or "sitedeploy"
+    package: str  # a Debian package, or "sitedeploy" for our own files
     version: str
-    # Built here from source: the tarballs, "URL#sha256=HASH" separated by spaces.
-    # Empty for a file copied out of a Debian package (or one of ours).
-    sources: str = ""
-
-    def row(self) -> list[str]:
-        fields = [self.path, self.sha256, self.package, self.version]
-        return [*fields, self.sources] if self.sources else fields
 
 
 def parse_manifest(text: str) -> list[ShippedFile]:
-    """The runtime build's `sbom.tsv`: path, sha256, package, version[, sources] per line."""
-    return [ShippedFile(*line.split("\t")) for line in text.splitlines() if line.strip()]
-
-
-def _files_label(files: list[ShippedFile]) -> dict[str, str]:
-    return {FILES_LABEL: json.dumps([f.row() for f in files])}
+    """The runtime build's `sbom.tsv`: path, sha256, package, version per line."""
+    files = []
+    for line in text.splitlines():
+        if line.strip():
+            path, sha256, package, version = line.split("\t")
+            files.append(ShippedFile(path, sha256, package, version))
+    return files
 
 
 def runtime_labels(files: list[ShippedFile]) -> dict[str, str]:
     packages = sorted({f"{f.package}={f.version}" for f in files if f.package != OURS})
-    return {**_files_label(files), PACKAGES_LABEL: " ".join(packages)}
+    return {
+        FILES_LABEL: json.dumps([[f.path, f.sha256, f.package, f.version] for f in files]),
+        PACKAGES_LABEL: " ".join(packages),
+    }
 
 
 def replace_file(labels: dict[str, str], path: str, content: bytes) -> dict[str, str]:
@@ -60,7 +57,8 @@ def replace_file(labels: dict[str, str], path: str, content: bytes) -> dict[str,
     site image that replaces a runtime file, such as its own security-headers.conf)."""
     sha256 = hashlib.sha256(content).hexdigest()
     files = [f for f in files_from_labels(labels) if f.path != path]
-    return _files_label([*files, ShippedFile(path, sha256, OURS, "-")])
+    files.append(ShippedFile(path, sha256, OURS, "-"))
+    return {FILES_LABEL: json.dumps([[f.path, f.sha256, f.package, f.version] for f in files])}
 
 
 def files_from_labels(labels: dict[str, str]) -> list[ShippedFile]:
@@ -130,23 +128,6 @@ def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str) -> 
                 )
             )
             continue
-        sources = files[0].sources.split()
-        if sources:  # built here: a generic purl naming the main tarball and its checksum
-            url, _, checksum = sources[0].partition("#sha256=")
-            purl = PackageURL(
-                type="generic",
-                name=package,
-                version=version,
-                qualifiers={"download_url": url, "checksum": f"sha256:{checksum}"},
-            )
-        else:
-            purl = PackageURL(
-                type="deb",
-                namespace="debian",
-                name=package,
-                version=version,
-                qualifiers={"distro": f"debian-{suite}"},
-            )
         bom.components.add(
             Component(
                 type=ComponentType.LIBRARY
@@ -154,12 +135,15 @@ def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str) -> 
                 else ComponentType.APPLICATION,
                 name=package,
                 version=version,
-                purl=purl,
+                purl=PackageURL(
+                    type="deb",
+                    namespace="debian",
+                    name=package,
+                    version=version,
+                    qualifiers={"distro": f"debian-{suite}"},
+                ),
                 evidence=evidence,
-                properties=[
-                    *(Property(name=f"sha256:{f.path}", value=f.sha256) for f in files),
-                    *(Property(name="sitedeploy:built-from", value=source) for source in sources),
-                ],
+                properties=[Property(name=f"sha256:{f.path}", value=f.sha256) for f in files],
             )
         )
     if labels.get(SITE_SHA256_LABEL):

@@ -1,35 +1,18 @@
 #!/bin/sh
 # Copy nginx and exactly what it loads into an empty root filesystem at $1:
-# the binary, the shared libraries `ldd` names for it, mime.types,
+# the binary, its modules, the shared libraries `ldd` names for them, mime.types,
 # our configuration, an unprivileged user, and the health check binary.
 #
 # Every file is recorded with where it came from in /build/sbom.tsv (path, sha256,
-# Debian package, version; "sitedeploy" for our own files; for what build-nginx.sh
-# compiled, the upstream name and version and a fifth column: each source tarball's URL
-# and sha256). sitedeploy stamps that table into the image's labels, so `sitedeploy
-# inspect` can name the origin of every byte.
+# Debian package, version; "sitedeploy" for our own files). sitedeploy stamps that
+# table into the image's labels, so `sitedeploy inspect` can name the origin of every byte.
 set -eu
 root="$1"
 : > /build/sbom.tsv
 
-record() {  # record DEST PACKAGE VERSION [SOURCES]
-    sum=$(sha256sum "$root$1" | cut -d' ' -f1)
-    if [ -n "${4:-}" ]; then
-        printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$sum" "$2" "$3" "$4"
-    else
-        printf '%s\t%s\t%s\t%s\n' "$1" "$sum" "$2" "$3"
-    fi >> /build/sbom.tsv
-}
-
-# The tarballs build-nginx.sh compiled nginx from, as "URL#sha256=HASH URL#sha256=HASH".
-nginx_sources=$(awk -F'\t' '{ printf "%s%s#sha256=%s", (NR > 1 ? " " : ""), $3, $2 }' \
-    /build/sources.tsv)
-nginx_version=$(/usr/sbin/nginx -v 2>&1 | sed 's|^nginx version: nginx/||')
-
-from_source() {  # from_source SOURCE DEST: a file of the nginx build
-    mkdir -p "$root$(dirname "$2")"
-    cp "$1" "$root$2"
-    record "$2" nginx "$nginx_version" "$nginx_sources"
+record() {  # record DEST PACKAGE VERSION
+    printf '%s\t%s\t%s\t%s\n' "$1" "$(sha256sum "$root$1" | cut -d' ' -f1)" "$2" "$3" \
+        >> /build/sbom.tsv
 }
 
 from_debian() {  # from_debian SOURCE [DEST]: copy a packaged file, record its package
@@ -54,13 +37,14 @@ ours() {  # ours SOURCE DEST MODE: one of sitedeploy's own files
 mkdir -p "$root/srv/www" "$root/tmp"
 chmod 1777 "$root/tmp"
 
-from_source /usr/sbin/nginx /usr/sbin/nginx
-for library in $(ldd /usr/sbin/nginx \
+from_debian /usr/sbin/nginx
+from_debian /usr/lib/nginx/modules/ngx_http_brotli_static_module.so
+for library in $(ldd /usr/sbin/nginx /usr/lib/nginx/modules/ngx_http_brotli_static_module.so \
         | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $2 ~ /^\(/ { print $1 }' \
         | sort -u); do
     from_debian "$library"
 done
-from_source /build/mime.types /etc/nginx/mime.types
+from_debian /etc/nginx/mime.types
 
 for conf in /build/conf/*.conf; do
     ours "$conf" "/etc/nginx/$(basename "$conf")" 0644
