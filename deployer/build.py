@@ -242,7 +242,8 @@ def build_site(
         nginx_base = resolve_base(engine, config.nginx_image, config.debian_mirror, progress)
     runtime, tools = ensure_runtime(engine, builder, nginx_base, site, progress)
 
-    headers_conf = render_conf(site_headers(config.headers)) if config.headers else None
+    headers = site_headers(config.headers) if config.headers else None
+    headers_conf = render_conf(headers) if headers is not None else None
     dockerfile = render_site_dockerfile(
         site_name=site.name,
         site_id=site.id,
@@ -276,8 +277,8 @@ def build_site(
             BASEURL_LABEL: requirements.baseurl,
             SITE_URL_LABEL: requirements.site_url,
         }
-        if config.headers:  # readable here; the Dockerfile carries the file as base64
-            labels[HEADERS_LABEL] = json.dumps(site_headers(config.headers))
+        if headers is not None:  # readable here; the Dockerfile carries the file as base64
+            labels[HEADERS_LABEL] = json.dumps(headers)
         args = {"SITEDEPLOY_REBUILD": rebuild} if rebuild else {}
         with progress.step(f"Building {site.name} with Jekyll ({builder.name})"):
             request = BuildRequest(

@@ -44,12 +44,13 @@ def parse_manifest(text: str) -> list[ShippedFile]:
     return files
 
 
+def _files_label(files: list[ShippedFile]) -> dict[str, str]:
+    return {FILES_LABEL: json.dumps([[f.path, f.sha256, f.package, f.version] for f in files])}
+
+
 def runtime_labels(files: list[ShippedFile]) -> dict[str, str]:
     packages = sorted({f"{f.package}={f.version}" for f in files if f.package != OURS})
-    return {
-        FILES_LABEL: json.dumps([[f.path, f.sha256, f.package, f.version] for f in files]),
-        PACKAGES_LABEL: " ".join(packages),
-    }
+    return {**_files_label(files), PACKAGES_LABEL: " ".join(packages)}
 
 
 def replace_file(labels: dict[str, str], path: str, content: bytes) -> dict[str, str]:
@@ -57,8 +58,7 @@ def replace_file(labels: dict[str, str], path: str, content: bytes) -> dict[str,
     site image that replaces a runtime file, such as its own security-headers.conf)."""
     sha256 = hashlib.sha256(content).hexdigest()
     files = [f for f in files_from_labels(labels) if f.path != path]
-    files.append(ShippedFile(path, sha256, OURS, "-"))
-    return {FILES_LABEL: json.dumps([[f.path, f.sha256, f.package, f.version] for f in files])}
+    return _files_label([*files, ShippedFile(path, sha256, OURS, "-")])
 
 
 def files_from_labels(labels: dict[str, str]) -> list[ShippedFile]:

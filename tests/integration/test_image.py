@@ -38,14 +38,19 @@ def test_final_image_minus_the_site_is_under_12_mb(starter: Deployed) -> None:
     assert result.images.image.size - result.built.total_bytes <= 12 * MB
 
 
-def _image_files(engine: Engine, image: str) -> set[str]:
+def _image_archive(engine: Engine, image: str, path: str) -> tarfile.TarFile:
+    """`path` in `image` as a tar archive (in memory), read from a container never started."""
     container = engine.client.containers.create(image)
     try:
-        chunks, _ = container.get_archive("/")
+        chunks, _ = container.get_archive(path)
         data = b"".join(chunks)
     finally:
         container.remove()
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+    return tarfile.open(fileobj=io.BytesIO(data))
+
+
+def _image_files(engine: Engine, image: str) -> set[str]:
+    with _image_archive(engine, image, "/") as archive:
         return {member.name.removeprefix("/") for member in archive.getmembers()}
 
 
@@ -164,13 +169,8 @@ def test_text_is_stored_compressed_only_and_inflated_for_clients_without_gzip(
     engine: Engine, starter: Deployed
 ) -> None:
     _site, _config, result = starter
-    container = engine.client.containers.create(result.images.image.tag)
-    try:
-        chunks, _ = container.get_archive("/srv/www/about")
-        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
-            sizes = {m.name: m.size for m in archive.getmembers() if m.isfile()}
-    finally:
-        container.remove()
+    with _image_archive(engine, result.images.image.tag, "/srv/www/about") as archive:
+        sizes = {m.name: m.size for m in archive.getmembers() if m.isfile()}
     assert sizes["about/index.html"] == 0  # the placeholder index and try_files need
     assert sizes["about/index.html.gz"] > 0 and sizes["about/index.html.br"] > 0
 
@@ -188,17 +188,12 @@ def test_a_site_s_own_gz_is_kept_with_its_original(engine: Engine, make_site: Si
     theirs = gzip.compress(data, compresslevel=1, mtime=0)
     folder = make_site("own-gz", {"assets/data.json": data, "assets/data.json.gz": theirs})
     site, _config, result = deploy(engine, folder)  # its check fetches data.json too
-    container = engine.client.containers.create(result.images.image.tag)
-    try:
-        chunks, _ = container.get_archive("/srv/www/assets")
-        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
-            stored = {
-                m.name: archive.extractfile(m).read()  # type: ignore[union-attr]
-                for m in archive.getmembers()
-                if m.name.startswith("assets/data.json")
-            }
-    finally:
-        container.remove()
+    with _image_archive(engine, result.images.image.tag, "/srv/www/assets") as archive:
+        stored = {
+            m.name: archive.extractfile(m).read()  # type: ignore[union-attr]
+            for m in archive.getmembers()
+            if m.name.startswith("assets/data.json")
+        }
     assert stored["assets/data.json"] == data
     assert stored["assets/data.json.gz"] == theirs
     assert brotli.decompress(stored["assets/data.json.br"]) == data
