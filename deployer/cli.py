@@ -18,19 +18,15 @@ import click
 from rich.markup import escape
 
 from deployer import __version__
-from deployer.build import build_site
-from deployer.check import check_preview, check_url
+from deployer.build.images import build_site
+from deployer.check.served import check_preview, check_url
 from deployer.config import BuildEngine, SiteConfig, load_config
 from deployer.engine import Engine, connect
 from deployer.errors import ConfigError, SitedeployError, SwarmError
-from deployer.inspect import inspect_image, verify_site
-from deployer.k8s import manifests, render_yaml
 from deployer.new import new_site
-from deployer.preview import preview_logs, preview_status, preview_url, stop_preview
 from deployer.progress import Progress
-from deployer.publish import pin_image
-from deployer.publish import publish as run_publish
-from deployer.registry import registry_credentials
+from deployer.provenance.inspect import inspect_image, verify_site
+from deployer.provenance.sbom import cyclonedx
 from deployer.report import (
     build_summary,
     image_layers,
@@ -43,11 +39,15 @@ from deployer.report import (
     show_verification,
     up_summary,
 )
-from deployer.sbom import cyclonedx
+from deployer.serve.preview import preview_logs, preview_status, preview_url, stop_preview
+from deployer.serve.up import up as run_up
+from deployer.serve.watch import watch as watch_folder
+from deployer.ship.k8s import manifests, render_yaml
+from deployer.ship.publish import pin_image
+from deployer.ship.publish import publish as run_publish
+from deployer.ship.registry import registry_credentials
+from deployer.ship.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
 from deployer.site import Site, open_site
-from deployer.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
-from deployer.up import up as run_up
-from deployer.watch import watch as watch_folder
 
 F = TypeVar("F", bound=Callable[..., Any])
 

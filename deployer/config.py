@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deployer.build.headers import header_problem
 from deployer.errors import ConfigError
-from deployer.headers import header_problem
 
 CONFIG_FILE = "sitedeploy.toml"
 

@@ -13,14 +13,14 @@ from rich.filesize import decimal
 from rich.markup import escape
 from rich.table import Table
 
-from deployer.build import ImageInfo, SiteImages
+from deployer.build.images import ImageInfo, SiteImages
+from deployer.check.findings import CheckReport, Finding, Severity
 from deployer.engine import Engine
-from deployer.findings import CheckReport, Finding, Severity
-from deployer.inspect import Inspection, Verification
 from deployer.progress import Progress
-from deployer.publish import PublishResult
-from deployer.swarm import SwarmStatus
-from deployer.up import UpResult
+from deployer.provenance.inspect import Inspection, Verification
+from deployer.serve.up import UpResult
+from deployer.ship.publish import PublishResult
+from deployer.ship.swarm import SwarmStatus
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ import pytest
 
 from deployer.config import SiteConfig, load_config
 from deployer.engine import Engine
-from deployer.preview import stop_preview
 from deployer.progress import Progress
+from deployer.serve.preview import stop_preview
+from deployer.serve.up import UpResult, up
 from deployer.site import Site, open_site
-from deployer.up import UpResult, up
 from tests.conftest import SiteFactory, free_port
 
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from deployer.check import check_site
+from deployer.check.findings import CheckReport, Finding
+from deployer.check.served import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import PreviewFailed
-from deployer.findings import CheckReport, Finding
-from deployer.preview import stop_preview
 from deployer.progress import Progress
+from deployer.serve.preview import stop_preview
+from deployer.serve.up import UpResult, up
 from deployer.site import Site
-from deployer.up import UpResult, up
 from tests.conftest import SiteFactory, planted
 from tests.integration.conftest import deploy
 

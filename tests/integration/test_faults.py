@@ -21,16 +21,16 @@ import docker.errors
 import pytest
 import requests
 
-from deployer import build as build_module
-from deployer.bootstrap import BOOTSTRAP_REPOSITORY
-from deployer.build import build_site
+from deployer.build import images as build_module
+from deployer.build.bootstrap import BOOTSTRAP_REPOSITORY
+from deployer.build.images import build_site
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.errors import DiskFull
-from deployer.preview import SERVER_ROLE, find_containers, preview_status, stop_preview
 from deployer.progress import Progress
+from deployer.serve.preview import SERVER_ROLE, find_containers, preview_status, stop_preview
+from deployer.serve.up import up
 from deployer.site import open_site
-from deployer.up import up
 from tests.conftest import SiteFactory, free_port
 from tests.integration.conftest import deploy
 

@@ -10,17 +10,17 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from deployer.build import HEADERS_LABEL
-from deployer.check import check_site
+from deployer.build.headers import SITE_CONF
+from deployer.build.images import HEADERS_LABEL
+from deployer.build.sitefiles import read_image_file
+from deployer.check.served import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
-from deployer.headers import SITE_CONF
-from deployer.preview import stop_preview
 from deployer.progress import Progress
-from deployer.sbom import files_from_labels
+from deployer.provenance.sbom import files_from_labels
+from deployer.serve.preview import stop_preview
+from deployer.serve.up import UpResult
 from deployer.site import Site
-from deployer.sitefiles import read_image_file
-from deployer.up import UpResult
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
 

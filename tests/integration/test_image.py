@@ -20,9 +20,9 @@ from docker.models.containers import Container
 from bench.gen_site import generate
 from deployer.config import SiteConfig
 from deployer.engine import Engine
-from deployer.preview import stop_preview
+from deployer.serve.preview import stop_preview
+from deployer.serve.up import UpResult
 from deployer.site import Site
-from deployer.up import UpResult
 from tests.conftest import SiteFactory, planted
 from tests.integration.conftest import deploy
 

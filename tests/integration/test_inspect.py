@@ -13,12 +13,12 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from deployer.build import build_site
+from deployer.build.images import build_site
 from deployer.config import load_config
 from deployer.engine import Engine
-from deployer.inspect import inspect_image, verify_site
 from deployer.progress import Progress
-from deployer.publish import publish
+from deployer.provenance.inspect import inspect_image, verify_site
+from deployer.ship.publish import publish
 from deployer.site import open_site
 from tests.conftest import SiteFactory
 from tests.registry import RunningRegistry, start_registry

@@ -18,8 +18,8 @@ from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.errors import RegistryError
 from deployer.progress import Progress
-from deployer.publish import PublishResult, publish
-from deployer.registry import Credentials
+from deployer.ship.publish import PublishResult, publish
+from deployer.ship.registry import Credentials
 from deployer.site import open_site
 from tests.conftest import SiteFactory, free_port
 from tests.registry import RunningRegistry, start_registry

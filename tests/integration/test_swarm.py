@@ -19,10 +19,10 @@ import requests
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.progress import Progress
-from deployer.publish import publish
 from deployer.resources import docker_dir
+from deployer.ship.publish import publish
+from deployer.ship.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
 from deployer.site import Site, open_site
-from deployer.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
 from tests.conftest import SiteFactory, free_port
 from tests.registry import RunningRegistry, start_registry
 

@@ -13,10 +13,16 @@ import requests
 from deployer.config import SiteConfig, load_config
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed, PluginUnavailable, PortUnavailable
-from deployer.preview import FRONT_ROLE, SERVER_ROLE, find_containers, preview_status, stop_preview
 from deployer.progress import Progress
+from deployer.serve.preview import (
+    FRONT_ROLE,
+    SERVER_ROLE,
+    find_containers,
+    preview_status,
+    stop_preview,
+)
+from deployer.serve.up import UpResult, up
 from deployer.site import Site, open_site
-from deployer.up import UpResult, up
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
 

@@ -14,9 +14,9 @@ import pytest
 import requests
 
 from deployer.engine import Engine, connect
-from deployer.preview import preview_status, stop_preview
 from deployer.progress import Progress
-from deployer.up import up
+from deployer.serve.preview import preview_status, stop_preview
+from deployer.serve.up import up
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from deployer import context
-from deployer.context import scan_context
+from deployer.build import context
+from deployer.build.context import scan_context
 from deployer.errors import ContextError
 
 

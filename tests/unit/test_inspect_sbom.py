@@ -5,10 +5,11 @@ from pathlib import Path
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from deployer.dockerfile import render_runtime_dockerfile
-from deployer.inspect import pair_recipe, stage_instructions
-from deployer.plugins import content_time
-from deployer.sbom import (
+from deployer.build.dockerfile import render_runtime_dockerfile
+from deployer.build.plugins import content_time
+from deployer.build.sitefiles import BuiltFile, BuiltSite
+from deployer.provenance.inspect import pair_recipe, stage_instructions
+from deployer.provenance.sbom import (
     cyclonedx,
     files_from_labels,
     parse_manifest,
@@ -16,7 +17,6 @@ from deployer.sbom import (
     runtime_labels,
     site_digest,
 )
-from deployer.sitefiles import BuiltFile, BuiltSite
 
 MANIFEST = (
     "/usr/sbin/nginx\t" + "a" * 64 + "\tnginx\t1.22.1-9+deb12u11\n"

@@ -1,4 +1,4 @@
-from deployer.jekyll_log import jekyll_error, jekyll_warnings
+from deployer.build.jekyll_log import jekyll_error, jekyll_warnings
 
 LIQUID_FAILURE = """Configuration file: /site/src/_config.yml
             Source: /site/src

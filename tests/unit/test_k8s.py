@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from deployer.errors import ConfigError
-from deployer.k8s import manifests, render_yaml
+from deployer.ship.k8s import manifests, render_yaml
 
 IMAGE = "registry.example.com:5000/team/blog@sha256:" + "ab" * 32
 

@@ -1,6 +1,6 @@
 import pytest
 
-from deployer.links import Target, css_references, internal_target, parse_html, xml_references
+from deployer.check.links import Target, css_references, internal_target, parse_html, xml_references
 
 PAGE = """<!doctype html>
 <html><head>

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from deployer.bases import debian_suite
-from deployer.bootstrap import sources
+from deployer.build.bases import debian_suite
+from deployer.build.bootstrap import sources
 from deployer.errors import SiteNotFound
 from deployer.site import open_site, slugify
 

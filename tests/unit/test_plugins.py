@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from deployer.build.plugins import BASE_PACKAGES, gemfile_plugins, read_requirements
 from deployer.errors import ConfigError, PluginUnavailable
-from deployer.plugins import BASE_PACKAGES, gemfile_plugins, read_requirements
 
 
 def site(tmp_path: Path, config: str, gemfile: str | None = None) -> Path:

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from deployer.dockerfile import render_runtime_dockerfile, render_site_dockerfile
-from deployer.plugins import JekyllRequirements
-from deployer.policy import never_served, never_served_find
+from deployer.build.dockerfile import render_runtime_dockerfile, render_site_dockerfile
+from deployer.build.plugins import JekyllRequirements
+from deployer.build.policy import never_served, never_served_find
 from deployer.resources import docker_dir
 
 

@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from deployer.build.policy import never_served
+from deployer.build.sitefiles import BuiltFile, BuiltSite
+from deployer.check.findings import Finding
+from deployer.check.http import HttpClient, HttpFailure
 from deployer.errors import PreviewFailed
-from deployer.findings import Finding
-from deployer.http import HttpClient, HttpFailure
-from deployer.policy import never_served
-from deployer.sitefiles import BuiltFile, BuiltSite
 
 WORKERS = 8
 KEPT_FOR_LINKS = (".html", ".htm", ".css", ".xml", ".rss", ".atom")

@@ -24,14 +24,14 @@ from typing import Any
 
 import docker.errors
 
-from deployer.build import DOCKERFILE_LABEL, RUNTIME_DOCKERFILE_LABEL, build_site
+from deployer.build.images import DOCKERFILE_LABEL, RUNTIME_DOCKERFILE_LABEL, build_site
+from deployer.build.sitefiles import BuiltSite, extract_built_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import EngineError
 from deployer.progress import Progress
-from deployer.sbom import SITE_SHA256_LABEL, site_digest, summary
+from deployer.provenance.sbom import SITE_SHA256_LABEL, site_digest, summary
 from deployer.site import CONTENT_LABEL, Site, cache_dir
-from deployer.sitefiles import BuiltSite, extract_built_site
 
 _STAGES = ("builder-base", "nginx-base")
 

@@ -19,15 +19,17 @@ from dataclasses import dataclass
 import docker.errors
 from docker.models.containers import Container
 
-from deployer.build import SiteImages, build_site
-from deployer.check import check_site
+from deployer.build.images import SiteImages, build_site
+from deployer.build.sitefiles import BuiltSite
+from deployer.check.findings import CheckReport
+from deployer.check.served import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import PreviewFailed
-from deployer.findings import CheckReport
-from deployer.front import create_front, current_front, point_front, replace_front
-from deployer.lock import site_lock
-from deployer.preview import (
+from deployer.progress import Progress
+from deployer.serve.front import create_front, current_front, point_front, replace_front
+from deployer.serve.lock import site_lock
+from deployer.serve.preview import (
     FRONT_ROLE,
     SERVER_ROLE,
     bindings,
@@ -39,9 +41,7 @@ from deployer.preview import (
     remove_container,
     start_server,
 )
-from deployer.progress import Progress
 from deployer.site import Site
-from deployer.sitefiles import BuiltSite
 
 _SHOWN_FAILURES = 15
 

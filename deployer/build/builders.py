@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from deployer.build.context import BuildContext
 from deployer.config import BuildEngine
-from deployer.context import BuildContext
 from deployer.engine import Engine
 from deployer.errors import BuildFailed
 from deployer.progress import Progress, follow_events

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import docker.errors
 import requests
 
-from deployer.bootstrap import BOOTSTRAP_REPOSITORY, bootstrap_debian
+from deployer.build.bootstrap import BOOTSTRAP_REPOSITORY, bootstrap_debian
 from deployer.engine import Engine
 from deployer.errors import BaseImageError
 from deployer.progress import Progress, follow_events

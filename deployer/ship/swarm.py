@@ -39,9 +39,9 @@ from docker.types import (
 from deployer import __version__
 from deployer.engine import Engine
 from deployer.errors import SwarmError
-from deployer.preview import HEALTH_PATH
 from deployer.progress import Progress
 from deployer.resources import docker_dir
+from deployer.serve.preview import HEALTH_PATH
 from deployer.site import ROLE_LABEL, SITE_ID_LABEL, Site
 
 SECOND = 1_000_000_000  # the swarm API counts in nanoseconds

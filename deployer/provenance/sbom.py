@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployer import __version__
-from deployer.sitefiles import BuiltFile
+from deployer.build.sitefiles import BuiltFile
 
 FILES_LABEL = "io.sitedeploy.sbom.files"
 PACKAGES_LABEL = "io.sitedeploy.sbom.packages"

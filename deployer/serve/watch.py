@@ -16,7 +16,7 @@ from docker.utils.build import PatternMatcher
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from deployer.context import DEFAULT_IGNORES
+from deployer.build.context import DEFAULT_IGNORES
 from deployer.errors import SitedeployError
 from deployer.site import Site
 

@@ -19,7 +19,8 @@ from docker.models.containers import Container
 from deployer import __version__
 from deployer.engine import Engine
 from deployer.errors import PreviewFailed
-from deployer.preview import (
+from deployer.resources import docker_dir
+from deployer.serve.preview import (
     FRONT_ROLE,
     bindings,
     create_hardened,
@@ -30,7 +31,6 @@ from deployer.preview import (
     served_by,
     start,
 )
-from deployer.resources import docker_dir
 from deployer.site import ROLE_LABEL, Site
 
 CONFIG_DIR = "/etc/sitedeploy/front"

@@ -23,32 +23,32 @@ import docker.errors
 from rich.filesize import decimal
 
 from deployer import __version__
-from deployer.bases import BaseImage, resolve_base
-from deployer.builders import Builder, BuildOutput, BuildRequest, choose_builder
-from deployer.config import SiteConfig
-from deployer.context import scan_context
-from deployer.dockerfile import (
+from deployer.build.bases import BaseImage, resolve_base
+from deployer.build.builders import Builder, BuildOutput, BuildRequest, choose_builder
+from deployer.build.context import scan_context
+from deployer.build.dockerfile import (
     BUILDER_STAGE,
     FINAL_STAGE,
     render_runtime_dockerfile,
     render_site_dockerfile,
 )
+from deployer.build.headers import SITE_CONF, render_conf, site_headers
+from deployer.build.jekyll_log import jekyll_error, jekyll_warnings
+from deployer.build.plugins import read_requirements
+from deployer.build.sitefiles import BuiltSite, extract_built_site, read_image_file
+from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import BuildFailed, DiskFull, JekyllFailed
-from deployer.headers import SITE_CONF, render_conf, site_headers
-from deployer.jekyll_log import jekyll_error, jekyll_warnings
-from deployer.plugins import read_requirements
 from deployer.progress import Progress
-from deployer.resources import docker_dir
-from deployer.sbom import (
+from deployer.provenance.sbom import (
     parse_manifest,
     parse_site_manifest,
     replace_file,
     runtime_labels,
     site_labels,
 )
+from deployer.resources import docker_dir
 from deployer.site import BASEURL_LABEL, CONTENT_LABEL, ROLE_LABEL, SITE_URL_LABEL, Site
-from deployer.sitefiles import BuiltSite, extract_built_site, read_image_file
 
 RUNTIME_REPOSITORY = "sitedeploy/nginx-runtime"
 DOCKERFILE_LABEL = "io.sitedeploy.dockerfile"

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from deployer.check.findings import Finding, Severity
 from deployer.errors import BrowserUnavailable
-from deployer.findings import Finding, Severity
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -12,20 +12,20 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from deployer.browser import check_in_browser
-from deployer.build import build_site
+from deployer.build.images import build_site
+from deployer.build.policy import never_served
+from deployer.build.sitefiles import BuiltSite, extract_built_site
+from deployer.check.browser import check_in_browser
+from deployer.check.crawl import check_links
+from deployer.check.findings import CheckReport
+from deployer.check.health import WORKERS, check_served_files, file_url, wait_until_serving
+from deployer.check.http import HttpClient
 from deployer.config import SiteConfig
-from deployer.crawl import check_links
 from deployer.engine import Engine
 from deployer.errors import NotRunning
-from deployer.findings import CheckReport
-from deployer.health import WORKERS, check_served_files, file_url, wait_until_serving
-from deployer.http import HttpClient
-from deployer.policy import never_served
-from deployer.preview import preview_status
 from deployer.progress import Progress
+from deployer.serve.preview import preview_status
 from deployer.site import BASEURL_LABEL, CONTENT_LABEL, SITE_URL_LABEL, Site
-from deployer.sitefiles import BuiltSite, extract_built_site
 
 
 def check_site(

@@ -18,12 +18,12 @@ import docker.errors
 import requests
 
 import docker
-from deployer.build import SiteImages, build_site
+from deployer.build.images import SiteImages, build_site
 from deployer.config import SiteConfig, is_image_reference
 from deployer.engine import Engine
 from deployer.errors import ConfigError, RegistryError
 from deployer.progress import Progress
-from deployer.registry import Credentials, Registry
+from deployer.ship.registry import Credentials, Registry
 from deployer.site import Site
 
 ATTEMPTS = 3

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from deployer.errors import ConfigError
-from deployer.preview import HEALTH_PATH
+from deployer.serve.preview import HEALTH_PATH
 
 _DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

@@ -13,9 +13,9 @@ import shlex
 from string import Template
 
 from deployer import __version__
-from deployer.headers import SITE_CONF
-from deployer.plugins import JekyllRequirements
-from deployer.policy import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
+from deployer.build.headers import SITE_CONF
+from deployer.build.plugins import JekyllRequirements
+from deployer.build.policy import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
 from deployer.resources import docker_dir
 
 OVERRIDES_FILE = "/site/sitedeploy.yml"

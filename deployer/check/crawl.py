@@ -16,9 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
-from deployer.findings import Finding
-from deployer.http import HttpClient, HttpFailure
-from deployer.links import (
+from deployer.build.policy import never_served
+from deployer.build.sitefiles import BuiltSite
+from deployer.check.findings import Finding
+from deployer.check.http import HttpClient, HttpFailure
+from deployer.check.links import (
     ParsedPage,
     Reference,
     Target,
@@ -27,8 +29,6 @@ from deployer.links import (
     parse_html,
     xml_references,
 )
-from deployer.policy import never_served
-from deployer.sitefiles import BuiltSite
 
 MAX_REDIRECTS = 8
 EXTERNAL_TIMEOUT = 5.0
