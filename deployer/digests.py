@@ -20,3 +20,13 @@ def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     feed_file(digest, path)
     return digest.hexdigest()
+
+
+def inputs_hash(*parts: str) -> str:
+    """sha256 hex over strings, each ended by NUL, so ("ab", "c") and ("a", "bc") differ:
+    how an image's inputs become its tag."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()

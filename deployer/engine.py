@@ -1,4 +1,11 @@
-"""The connection to the Docker engine, and the one place its errors become advice."""
+"""The connection to the Docker engine, and the one place its errors become advice.
+
+Every docker-py call sitedeploy makes runs inside `Engine.errors(action)`, which turns
+docker-py, requests and daemon failures into our own errors, each with what to do about
+it. Lookups of things that may be absent (`find_image`, `find_container`, `find_service`)
+return None instead of raising; the daemon's words about a failed push are classified here
+too (`push_failure`), since they come from the same engine.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,27 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import docker.errors
 import requests
+from docker.models.containers import Container
+from docker.models.images import Image
+from docker.models.services import Service
 
 import docker
-from deployer.errors import EngineError, EngineUnavailable
+from deployer.errors import (
+    DiskFull,
+    EngineError,
+    EngineUnavailable,
+    PortUnavailable,
+    RegistryError,
+    SitedeployError,
+)
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
+_PORT_TAKEN = ("address already in use", "port is already allocated")
+NO_SPACE = "no space left on device"
 
 
 def docker_host() -> str:
@@ -21,13 +41,51 @@ def docker_host() -> str:
     return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
-def _unreachable(host: str, reason: object) -> EngineUnavailable:
+def unreachable(host: str, reason: object) -> EngineUnavailable:
     source = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "the default socket"
     return EngineUnavailable(
         f"Cannot reach the Docker daemon at {host} ({source}): {reason}. Start the daemon "
         "(`sudo systemctl start docker`, or `sudo dockerd &`; on a fresh Debian machine "
         "`scripts/setup` installs and starts it), or point DOCKER_HOST at a running daemon."
     )
+
+
+def out_of_space(action: str) -> DiskFull:
+    return DiskFull(
+        f"{action}: the Docker daemon ran out of disk space. Free space (`docker system "
+        "prune` removes unused images and build cache), then run again."
+    )
+
+
+def refusal(action: str, host: str, explanation: str) -> SitedeployError:
+    """What the daemon's refusal of `action` means, with the fix where we know one."""
+    lowered = explanation.lower()
+    if any(needle in lowered for needle in _PORT_TAKEN):
+        return PortUnavailable(
+            f"{action}: the port is already in use ({explanation}). Stop what uses it, or "
+            "choose another port with --port (or [preview] port in sitedeploy.toml)."
+        )
+    if NO_SPACE in lowered:
+        return out_of_space(action)
+    return EngineError(f"{action}: the Docker daemon at {host} refused: {explanation}")
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """A local image: the tag asked for, its id, size and layer count."""
+
+    tag: str
+    id: str
+    size: int
+    layers: int
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One entry of an image's history, as `docker history --no-trunc` shows it."""
+
+    created_by: str
+    size: int
 
 
 @dataclass
@@ -54,14 +112,63 @@ class Engine:
         except docker.errors.NotFound as error:
             raise EngineError(f"{action}: {error.explanation or error}") from error
         except docker.errors.APIError as error:
+            raise refusal(action, self.host, str(error.explanation or error)) from error
+        except requests.Timeout as error:
             raise EngineError(
-                f"{action}: the Docker daemon at {self.host} refused: {error.explanation or error}"
+                f"{action}: the Docker daemon at {self.host} did not answer in time ({error})."
             ) from error
         except (requests.ConnectionError, docker.errors.DockerException) as error:
-            raise _unreachable(self.host, error) from error
+            raise unreachable(self.host, reason(error)) from error
+
+    def separate_api(self, timeout: int) -> docker.APIClient:
+        """A client on a connection of its own: closing it cancels what it streams."""
+        with self.errors("Connecting to the Docker daemon"):
+            return docker.from_env(timeout=timeout).api
+
+    # -- lookups of things that may be absent --------------------------------------
+
+    def find_image(self, reference: str) -> Image | None:
+        with self.errors(f"Looking up image {reference}"):
+            try:
+                return self.client.images.get(reference)
+            except docker.errors.ImageNotFound:
+                return None
+
+    def find_container(self, name: str) -> Container | None:
+        with self.errors(f"Looking up container {name}"):
+            try:
+                return self.client.containers.get(name)
+            except docker.errors.NotFound:
+                return None
+
+    def find_service(self, name: str) -> Service | None:
+        with self.errors(f"Looking up service {name}"):
+            try:
+                service: Service = self.client.services.get(name)  # type: ignore[no-untyped-call]
+            except docker.errors.NotFound:
+                return None
+            return service
+
+    def image_info(self, tag: str) -> ImageInfo | None:
+        """Size and layer count of a local image, or None if there is no such image."""
+        image = self.find_image(tag)
+        if image is None:
+            return None
+        layers = image.attrs.get("RootFS", {}).get("Layers") or []
+        size = int(image.attrs.get("Size", 0))
+        return ImageInfo(tag=tag, id=str(image.id), size=size, layers=len(layers))
+
+    def history(self, reference: str) -> list[Layer]:
+        """The image's history, oldest first."""
+        with self.errors(f"Reading the history of {reference}"):
+            entries: list[dict[str, Any]] = self.api.history(reference)  # type: ignore[no-untyped-call]
+        return [
+            Layer(created_by=str(entry.get("CreatedBy") or ""), size=int(entry.get("Size") or 0))
+            for entry in reversed(entries)
+        ]
 
 
-def _reason(error: BaseException) -> str:
+def reason(error: BaseException) -> str:
     """The root cause of a connection failure, in words a user can act on."""
     root: BaseException = error
     seen = {id(root)}
@@ -88,5 +195,45 @@ def connect() -> Engine:
         client = docker.from_env(timeout=300)
         client.ping()
     except (docker.errors.DockerException, requests.RequestException) as error:
-        raise _unreachable(host, _reason(error)) from error
+        raise unreachable(host, reason(error)) from error
     return Engine(client=client, host=host)
+
+
+# -- what the daemon says when a push fails ----------------------------------------
+
+_PUSH_FAILURES = (
+    ("auth", ("unauthorized", "authentication required", "no basic auth credentials", "denied")),
+    ("tls", ("x509", "tls:", "certificate")),
+    ("unknown-host", ("no such host", "name resolution", "server misbehaving")),
+    ("transient", (
+        "connection refused", "connection reset", "eof", "broken pipe", "i/o timeout",
+        "timeout", "500 internal", "502", "503", "504", "bad gateway", "service unavailable",
+    )),
+)  # fmt: skip
+
+
+def push_failure_kind(message: str) -> str:
+    """auth, tls, unknown-host, transient (worth retrying) or other."""
+    lowered = message.lower()
+    for kind, needles in _PUSH_FAILURES:
+        if any(needle in lowered for needle in needles):
+            return kind
+    return "other"
+
+
+def push_failure(registry: str, message: str, attempts: int) -> RegistryError:
+    """The error for a push the daemon could not finish, with the fix for its kind."""
+    fixes = {
+        "auth": "the registry refused the credentials. Check them (docker login, or "
+        "SITEDEPLOY_REGISTRY_USERNAME / SITEDEPLOY_REGISTRY_PASSWORD, or --password-stdin)",
+        "tls": "TLS verification failed. If the registry uses a private CA, put its "
+        f"certificate in /etc/docker/certs.d/{registry}/ca.crt",
+        "unknown-host": "the host name does not resolve. Check --registry",
+        "transient": f"it kept failing after {attempts} attempts. Check that the registry "
+        "is running and reachable, then run publish again",
+        "other": "the daemon could not push",
+    }
+    return RegistryError(
+        f"Pushing to {registry} failed: {fixes[push_failure_kind(message)]}. The daemon said: "
+        f"{message.strip()}. The local image is unchanged."
+    )

@@ -7,12 +7,18 @@ file, flag or resource at fault and says how to fix it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 
 class SitedeployError(click.ClickException):
     """Base class: a failure with a message written for the user (click prints it as
     "Error: …" on stderr and exits 1)."""
+
+    def details(self) -> dict[str, Any]:
+        """What `--json` reports besides the message (the state the failure left)."""
+        return {}
 
 
 class ConfigError(SitedeployError):
@@ -85,3 +91,14 @@ class RegistryError(SitedeployError):
 
 class SwarmError(SitedeployError):
     """The swarm is not there, or a swarm deploy did not converge."""
+
+
+class RolledBack(SwarmError):
+    """The new version failed its health check, and the swarm rolled back to the old one."""
+
+    def __init__(self, message: str, state: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.state = state
+
+    def details(self) -> dict[str, Any]:
+        return self.state

@@ -8,7 +8,7 @@ rich's rules: only on a terminal, never with NO_COLOR.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +44,10 @@ class Progress:
 
     def warning(self, message: str) -> None:
         self.console.print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+    def error(self, message: str) -> None:
+        """An error that does not end the command (watch mode goes on)."""
+        self.console.print(f"[red]Error:[/red] {escape(message)}")
 
     def print(self, renderable: Any) -> None:
         """Print a rich renderable (a table) unless quiet."""
@@ -104,12 +108,17 @@ class EventLog:
     error: str | None = None
 
 
-def follow_events(events: Iterable[dict[str, Any]], progress: Progress) -> EventLog:
-    """Consume a decoded engine event stream, showing it as it goes.
+def follow_events(
+    events: Iterable[dict[str, Any]],
+    progress: Progress,
+    observe: Callable[[dict[str, Any]], bool] | None = None,
+) -> EventLog:
+    """Consume a decoded engine event stream (build, pull or push), showing it as it goes.
 
     Build streams carry `stream` text; pull and push streams carry per-layer `status`
     and `progress`. `aux` objects (the built image id, the pushed digest) are kept for the
     caller. An `errorDetail` ends the stream; the caller turns it into the right error.
+    `observe` sees every other event first and may end the stream by returning False.
     """
     log = EventLog()
     for event in events:
@@ -119,6 +128,8 @@ def follow_events(events: Iterable[dict[str, Any]], progress: Progress) -> Event
             break
         if "aux" in event:
             log.aux.append(event["aux"])
+        if observe is not None and not observe(event):
+            break
         text = event.get("stream")
         if text is None and "status" in event:
             layer = f"{event['id']}: " if event.get("id") else ""

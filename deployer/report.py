@@ -6,47 +6,34 @@ the site's own bytes, the build time, and what the health check found.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from rich.filesize import decimal
 from rich.markup import escape
 from rich.table import Table
 
-from deployer.build.images import ImageInfo, SiteImages
+from deployer.build.images import SiteImages
 from deployer.check.findings import CheckReport, Finding, Severity
-from deployer.engine import Engine
+from deployer.engine import ImageInfo
+from deployer.errors import SitedeployError
 from deployer.progress import Progress
-from deployer.provenance.inspect import Inspection, Verification
+from deployer.provenance.inspect import InspectResult
+from deployer.provenance.verify import Verification
+from deployer.serve.preview import PreviewStatus
 from deployer.serve.up import UpResult
 from deployer.ship.publish import PublishResult
 from deployer.ship.swarm import SwarmStatus
-
-
-@dataclass(frozen=True)
-class Layer:
-    created_by: str
-    size: int
-
-
-def image_layers(engine: Engine, tag: str) -> list[Layer]:
-    """The image's history, oldest first, as `docker history --no-trunc` shows it."""
-    with engine.errors(f"Reading the history of {tag}"):
-        history: list[dict[str, Any]] = engine.api.history(tag)  # type: ignore[no-untyped-call]
-    layers = [
-        Layer(created_by=str(entry.get("CreatedBy") or ""), size=int(entry.get("Size") or 0))
-        for entry in history
-    ]
-    return list(reversed(layers))
+from deployer.site import Site
 
 
 def _image(info: ImageInfo) -> dict[str, Any]:
     return {"tag": info.tag, "id": info.id, "size": info.size, "layers": info.layers}
 
 
-def build_summary(images: SiteImages, site_bytes: int, layers: list[Layer]) -> dict[str, Any]:
+def build_summary(images: SiteImages) -> dict[str, Any]:
     """The build's facts as plain data (the `--json` of `build` and `report`)."""
-    ratio = images.image.size / images.builder.size if images.builder.size else None
+    ratio = images.size_ratio
+    site_bytes = images.built.total_bytes
     return {
         "image": images.image.tag,
         "image_id": images.image.id,
@@ -77,15 +64,21 @@ def build_summary(images: SiteImages, site_bytes: int, layers: list[Layer]) -> d
             }
             for base in images.bases
         ],
-        "layers": [{"created_by": layer.created_by, "size": layer.size} for layer in layers],
+        "layers": [{"created_by": layer.created_by, "size": layer.size} for layer in images.layers],
         "warnings": list(images.warnings),
     }
 
 
-def up_summary(result: UpResult, layers: list[Layer]) -> dict[str, Any]:
-    """The `--json` object of `up`."""
-    images, health = result.images, result.health
-    summary = build_summary(images, result.built.total_bytes, layers)
+def _warning(warning: str | Finding) -> dict[str, Any]:
+    if isinstance(warning, Finding):
+        return warning.as_dict()
+    return {"kind": "build", "severity": "warning", "detail": warning}
+
+
+def up_summary(result: UpResult, edit_to_served: float | None = None) -> dict[str, Any]:
+    """The `--json` object of `up` (with --watch: one per deploy, with the save's delay)."""
+    health = result.health
+    summary = build_summary(result.images)
     summary.update(
         {
             "url": result.url,
@@ -99,12 +92,11 @@ def up_summary(result: UpResult, layers: list[Layer]) -> dict[str, Any]:
             "links_checked": health.links_checked,
             "health_seconds": round(health.seconds, 2),
             "failures": [finding.as_dict() for finding in health.errors],
-            "warnings": [
-                *({"kind": "build", "severity": "warning", "detail": w} for w in images.warnings),
-                *(finding.as_dict() for finding in health.warnings),
-            ],
+            "warnings": [_warning(w) for w in result.warnings],
         }
     )
+    if edit_to_served is not None:
+        summary["edit_to_served_seconds"] = round(edit_to_served, 2)
     return summary
 
 
@@ -114,58 +106,62 @@ def _short(created_by: str, width: int = 90) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def show_build(progress: Progress, summary: dict[str, Any], *, show_layers: bool = False) -> None:
+def show_build(progress: Progress, images: SiteImages, *, show_layers: bool = False) -> None:
     """Print the size table (and, if asked, the final image's layers)."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("image", "tag", "id"):
         table.add_column(column)
     for column in ("size", "bytes", "layers"):
         table.add_column(column, justify="right")
-    for label, key in (("nginx (final)", "image"), ("builder (Ruby)", "builder")):
+    for label, info in (("nginx (final)", images.image), ("builder (Ruby)", images.builder)):
         table.add_row(
             label,
-            summary[f"{key}_image" if key == "builder" else key],
-            str(summary[f"{key}_id"]).removeprefix("sha256:")[:12],
-            decimal(summary[f"{key}_size"]),
-            f"{summary[f'{key}_size']:,}",
-            str(summary[f"{key}_layers"]),
+            info.tag,
+            info.id.removeprefix("sha256:")[:12],
+            decimal(info.size),
+            f"{info.size:,}",
+            str(info.layers),
         )
     progress.print(table)
-    how = (
-        "reused: nothing changed" if summary["reused"] else f"built with {summary['build_engine']}"
-    )
-    progress.info(f"Images ready in {summary['build_seconds']:.1f} s ({how}).")
-    ratio = summary["size_ratio"]
+    how = "reused: nothing changed" if images.reused else f"built with {images.builder_name}"
+    progress.info(f"Images ready in {images.seconds:.1f} s ({how}).")
+    ratio = images.size_ratio
     if ratio:
         progress.info(
             f"The final image is {ratio:.1%} of the builder's size "
             f"({1 / ratio:.0f} times smaller): nginx and its libraries "
-            f"{decimal(summary['runtime_image']['size'])}, the site's "
-            f"{decimal(summary['site_bytes'])} stored in "
-            f"{decimal(summary['site_layer_bytes'])} (text files as .gz and .br only)."
+            f"{decimal(images.runtime.size)}, the site's "
+            f"{decimal(images.built.total_bytes)} stored in "
+            f"{decimal(images.image.size - images.runtime.size)} (text files as .gz and .br only)."
         )
     if show_layers:
         layers = Table(box=None, pad_edge=False, header_style="bold")
         layers.add_column("size", justify="right")
         layers.add_column("created by")
-        for layer in summary["layers"]:
-            layers.add_row(decimal(layer["size"]), _short(layer["created_by"]))
-        progress.print(layers)  # fmt: skip
+        for layer in images.layers:
+            layers.add_row(decimal(layer.size), _short(layer.created_by))
+        progress.print(layers)
 
 
-def show_up(progress: Progress, summary: dict[str, Any]) -> None:
-    show_build(progress, summary)
+def show_up(progress: Progress, result: UpResult, edit_to_served: float | None = None) -> None:
+    """The warnings, the size table, the check's numbers and where the preview is."""
+    for warning in result.warnings:
+        progress.warning(str(warning))
+    show_build(progress, result.images)
+    health = result.health
     progress.info(
-        f"Checked {summary['pages_checked']} files and {summary['links_checked']} links over "
-        f"HTTP in {summary['health_seconds']:.1f} s: {len(summary['failures'])} failures, "
-        f"{len(summary['warnings'])} warnings."
+        f"Checked {health.files_checked} files and {health.links_checked} links over "
+        f"HTTP in {health.seconds:.1f} s: {len(health.errors)} failures, "
+        f"{len(result.warnings)} warnings."
     )
-    if summary["switch_seconds"] is not None:
+    if result.switch_seconds is not None:
         progress.info(
-            f"Moved {summary['url']} to the new container in {summary['switch_seconds']:.2f} s "
+            f"Moved {result.url} to the new container in {result.switch_seconds:.2f} s "
             "(the port answered throughout)."
         )
-    progress.success(f"Preview: {summary['url']}  (served by {summary['server']})")
+    progress.success(f"Preview: {result.url}  (served by {result.server})")
+    if edit_to_served is not None:
+        progress.info(f"Serving the change {edit_to_served:.1f} s after it was saved.")
 
 
 def show_check(progress: Progress, report: CheckReport, *, limit: int = 20) -> None:
@@ -229,8 +225,10 @@ def show_swarm(progress: Progress, state: SwarmStatus) -> None:
     )
 
 
-def show_inspection(progress: Progress, found: Inspection) -> None:
-    """The recipe beside the history, the bases, and the bill of materials."""
+def show_inspection(progress: Progress, result: InspectResult) -> None:
+    """The recipe beside the history, the bases, the bill of materials (and the SBOM file
+    and verification, when asked for)."""
+    found = result.inspection
     progress.info(f"{found.image} ({found.image_id[:19]})")
     recipe = Table(title="recipe and history", box=None, pad_edge=False, header_style="bold")
     for column in ("", "Dockerfile instruction", "history (created by)", "size"):
@@ -264,6 +262,10 @@ def show_inspection(progress: Progress, found: Inspection) -> None:
     progress.info(
         f"site: {site['files']} files, {decimal(site['bytes'])}, content sha256 {site['sha256']}"
     )
+    if result.sbom_path:
+        progress.success(f"Wrote the CycloneDX bill of materials to {result.sbom_path}")
+    if result.verification is not None:
+        show_verification(progress, result.verification)
 
 
 def show_verification(progress: Progress, checked: Verification) -> None:
@@ -281,3 +283,22 @@ def show_verification(progress: Progress, checked: Verification) -> None:
     progress.warning(f"Not reproduced: {why}.")
     for line in checked.differences[:50]:
         progress.print(f"  {escape(line)}")
+
+
+def status_text(site: Site, state: PreviewStatus) -> str:
+    """`sitedeploy status` for people."""
+    if state.container is None:
+        return f"No preview of {site.path}. Start one with: sitedeploy up {site.path}"
+    health = f", image health check: {state.health}" if state.health else ""
+    answering = "answering" if state.answering else "NOT answering"
+    return (
+        f"{state.container}: {state.state}{health}\n"
+        f"  url:    {state.url} ({answering})\n"
+        f"  server: {state.server or 'none answering'}\n"
+        f"  image:  {state.image or '-'}"
+    )
+
+
+def show_watch_error(progress: Progress, error: SitedeployError) -> None:
+    progress.error(error.format_message())
+    progress.info("The last good version keeps serving; save a fix to redeploy.")

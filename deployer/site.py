@@ -14,14 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.errors import SiteNotFound
-
-LABEL_PREFIX = "io.sitedeploy"
-SITE_ID_LABEL = f"{LABEL_PREFIX}.site-id"
-SITE_PATH_LABEL = f"{LABEL_PREFIX}.site-path"
-ROLE_LABEL = f"{LABEL_PREFIX}.role"
-CONTENT_LABEL = f"{LABEL_PREFIX}.content-hash"
-BASEURL_LABEL = f"{LABEL_PREFIX}.baseurl"
-SITE_URL_LABEL = f"{LABEL_PREFIX}.site-url"
+from deployer.labels import Label
 
 _MARKERS = ("_config.yml", "_config.yaml", "_config.toml")
 
@@ -60,7 +53,7 @@ class Site:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {SITE_ID_LABEL: self.id, SITE_PATH_LABEL: str(self.path)}
+        return {Label.SITE_ID: self.id, Label.SITE_PATH: str(self.path)}
 
 
 def cache_dir(site: Site) -> Path:

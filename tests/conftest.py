@@ -23,8 +23,9 @@ import requests
 from docker.models.containers import Container
 
 from deployer.engine import Engine, connect
+from deployer.labels import Label
 from deployer.resources import site_template_dir
-from deployer.site import SITE_PATH_LABEL, Site
+from deployer.site import Site
 
 TEST_PREFIX = "sdtest"
 
@@ -92,17 +93,17 @@ def planted(
 
 
 def _ours(labels: dict[str, str] | None, sites_root: Path) -> bool:
-    return (labels or {}).get(SITE_PATH_LABEL, "").startswith(str(sites_root))
+    return (labels or {}).get(Label.SITE_PATH, "").startswith(str(sites_root))
 
 
 def _clean(engine: Engine, sites_root: Path) -> None:
-    for container in engine.client.containers.list(all=True, filters={"label": SITE_PATH_LABEL}):
+    for container in engine.client.containers.list(all=True, filters={"label": Label.SITE_PATH}):
         if _ours(container.labels, sites_root):
             container.remove(force=True)
-    for network in engine.client.networks.list(filters={"label": SITE_PATH_LABEL}):
+    for network in engine.client.networks.list(filters={"label": Label.SITE_PATH}):
         if _ours(network.attrs.get("Labels"), sites_root):
             network.remove()
-    for volume in engine.client.volumes.list(filters={"label": SITE_PATH_LABEL}):
+    for volume in engine.client.volumes.list(filters={"label": Label.SITE_PATH}):
         if _ours(volume.attrs.get("Labels"), sites_root):
             volume.remove(force=True)
     for image in engine.client.images.list():

@@ -11,12 +11,10 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-import docker.errors
-import requests
-
-from deployer.build.bootstrap import BOOTSTRAP_REPOSITORY, bootstrap_debian
+from deployer.build.bootstrap import bootstrap_debian
 from deployer.engine import Engine
-from deployer.errors import BaseImageError
+from deployer.errors import BaseImageError, EngineError
+from deployer.labels import bootstrap_tag
 from deployer.progress import Progress, follow_events
 
 _DEBIAN_VERSIONS = {"10": "buster", "11": "bullseye", "12": "bookworm", "13": "trixie"}
@@ -51,10 +49,8 @@ def debian_suite(reference: str) -> str | None:
 
 
 def _local(engine: Engine, reference: str) -> str | None:
-    try:
-        return str(engine.client.images.get(reference).id)
-    except docker.errors.ImageNotFound:
-        return None
+    image = engine.find_image(reference)
+    return str(image.id) if image is not None else None
 
 
 def _pull(engine: Engine, reference: str, progress: Progress) -> tuple[str | None, str]:
@@ -63,11 +59,10 @@ def _pull(engine: Engine, reference: str, progress: Progress) -> tuple[str | Non
     if not name or "/" in tag:
         name, tag = reference, "latest"
     try:
-        events = engine.api.pull(name, tag=tag, stream=True, decode=True)
-        log = follow_events(events, progress)
-    except (docker.errors.APIError, requests.RequestException) as error:
-        explanation = getattr(error, "explanation", None) or str(error)
-        return None, str(explanation)
+        with engine.errors(f"Pulling {reference}"):
+            log = follow_events(engine.api.pull(name, tag=tag, stream=True, decode=True), progress)
+    except EngineError as error:
+        return None, error.message
     if log.error:
         return None, log.error
     return _local(engine, reference), ""
@@ -90,8 +85,7 @@ def _described(engine: Engine, requested: str, reference: str, origin: Origin) -
 
 def resolve_base(engine: Engine, reference: str, mirror: str, progress: Progress) -> BaseImage:
     """Make `reference` (or its bootstrapped stand-in) available; say where it came from."""
-    with engine.errors(f"Looking up base image {reference}"):
-        image_id = _local(engine, reference)
+    image_id = _local(engine, reference)
     if image_id:
         return _described(engine, reference, reference, Origin.LOCAL)
 
@@ -107,10 +101,8 @@ def resolve_base(engine: Engine, reference: str, mirror: str, progress: Progress
             "(or --builder-image/--nginx-image) to a debian:<suite> image, or load the image "
             "with `docker load`."
         )
-    stand_in = f"{BOOTSTRAP_REPOSITORY}:{suite}"
-    with engine.errors(f"Looking up base image {stand_in}"):
-        image_id = _local(engine, stand_in)
-    if not image_id:
+    stand_in = bootstrap_tag(suite)
+    if not _local(engine, stand_in):
         with progress.step(
             f"Bootstrapping {stand_in} from Debian packages ({reference} could not be pulled)"
         ):

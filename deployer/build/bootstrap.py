@@ -19,12 +19,8 @@ from pathlib import Path
 from deployer.digests import file_sha256
 from deployer.engine import Engine
 from deployer.errors import BaseImageError
+from deployer.labels import BOOTSTRAP_REPOSITORY, Label, bootstrap_tag
 from deployer.progress import Progress
-
-BOOTSTRAP_REPOSITORY = "sitedeploy/debian"
-SUITE_LABEL = "io.sitedeploy.bootstrap.suite"
-MIRROR_LABEL = "io.sitedeploy.bootstrap.mirror"
-ROOTFS_LABEL = "io.sitedeploy.bootstrap.rootfs-sha256"
 
 # What the official images do to a fresh rootfs (debuerreotype's "slimify" and apt
 # settings): no docs, man pages or translations; apt keeps no package caches, so an
@@ -177,14 +173,15 @@ def bootstrap_debian(engine: Engine, suite: str, mirror: str, progress: Progress
     only set by the import, after the rootfs is complete.
     """
     tool = _tool()
-    tag = f"{BOOTSTRAP_REPOSITORY}:{suite}"
+    tag = bootstrap_tag(suite)
     with tempfile.TemporaryDirectory(prefix="sitedeploy-bootstrap-", dir=_temp_root()) as tmp:
         tarball = _make_rootfs_tar(tool, suite, mirror, Path(tmp), progress)
         checksum = file_sha256(tarball)
         progress.detail(f"importing {tarball.stat().st_size // 2**20} MiB root filesystem")
         changes = [
             'CMD ["bash"]',
-            f"LABEL {SUITE_LABEL}={suite} {MIRROR_LABEL}={mirror} {ROOTFS_LABEL}={checksum}",
+            f"LABEL {Label.BOOTSTRAP_SUITE}={suite} {Label.BOOTSTRAP_MIRROR}={mirror} "
+            f"{Label.BOOTSTRAP_ROOTFS}={checksum}",
         ]
         with engine.errors(f"Importing the {suite} root filesystem as {tag}"):
             engine.api.import_image_from_file(

@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Protocol
 
 from deployer.build.context import BuildContext
+from deployer.build.jekyll_log import jekyll_error
 from deployer.config import BuildEngine
-from deployer.engine import Engine
-from deployer.errors import BuildFailed
+from deployer.engine import NO_SPACE, Engine, out_of_space
+from deployer.errors import BuildFailed, JekyllFailed
 from deployer.progress import Progress, follow_events
+from deployer.site import Site
 
 
 @dataclass
@@ -287,3 +289,42 @@ def choose_builder(engine: Engine, choice: BuildEngine) -> Builder:
             "docker-buildx plugin), or use --engine classic."
         )
     return ClassicSDK(engine)
+
+
+# --- running a build -------------------------------------------------------------------
+
+
+def _tail(lines: list[str], count: int = 15) -> str:
+    return "\n".join(f"  {line}" for line in lines[-count:])
+
+
+def _raise_for(output: BuildOutput, site: Site, what: str) -> None:
+    step = output.failed_step
+    text = "\n".join([output.error or "", *(step.lines if step else [])])
+    if NO_SPACE in text:
+        raise out_of_space(f"Building {what}")
+    if step and "jekyll build" in step.instruction:
+        raise JekyllFailed(
+            f"Jekyll could not build {site.path}:\n{jekyll_error(step.lines)}\n"
+            "Fix the file named above and run again."
+        )
+    if step and "apt-get install" in step.instruction:
+        raise BuildFailed(
+            f"Installing Debian packages for {what} failed:\n{_tail(step.lines)}\n"
+            "Check the package names ([build] packages in sitedeploy.toml) and that the "
+            "Debian mirror is reachable from containers."
+        )
+    instruction = f" at `{step.instruction}`" if step else ""
+    lines = _tail(step.lines) if step else ""
+    raise BuildFailed(f"Building {what} failed{instruction}: {output.error}\n{lines}".rstrip())
+
+
+def run_build(
+    builder: Builder, request: BuildRequest, site: Site, progress: Progress
+) -> BuildOutput:
+    """Build `request`; a failure becomes the error that names its cause (Jekyll's own
+    message, a package that would not install, a full disk)."""
+    output = builder.build(request, progress)
+    if output.error or not output.image_id:
+        _raise_for(output, site, request.tag)
+    return output

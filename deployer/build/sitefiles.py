@@ -103,6 +103,12 @@ def extract_built_site(
     return scan_built_site(target)
 
 
+def discard_extracted(site: Site, into: str) -> None:
+    """Remove a copy `extract_built_site` made (and its content marker)."""
+    shutil.rmtree(cache_dir(site) / into, ignore_errors=True)
+    (cache_dir(site) / f"{into}.content-hash").unlink(missing_ok=True)
+
+
 def read_image_file(engine: Engine, image: str, path: str) -> bytes:
     """One file out of an image (which need not have a shell, or even a command)."""
     with engine.errors(f"Reading {path} out of {image}"):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from deployer.check.findings import Finding, Severity
+from deployer.check.findings import Finding, Kind, Severity
 from deployer.errors import BrowserUnavailable
 
 CHROMIUM_FLAGS = [
@@ -89,7 +89,11 @@ def check_in_browser(
         browser.close()
     findings.extend(
         Finding(
-            "external", resource, "external resource, not loaded in the check", page, Severity.INFO
+            Kind.EXTERNAL,
+            resource,
+            "external resource, not loaded in the check",
+            page,
+            Severity.INFO,
         )
         for resource, page in sorted(external.items())
     )
@@ -111,21 +115,23 @@ def _visit(context: Any, url: str, origin: str, error_type: type[Exception]) -> 
             return
         text = str(message.text)
         if "Content Security Policy" in text:
-            found.append(Finding("csp-violation", url, f"{text} {CSP_HINT}"))
+            found.append(Finding(Kind.CSP_VIOLATION, url, f"{text} {CSP_HINT}"))
         elif not text.startswith("Failed to load resource"):  # reported as failed-request
-            found.append(Finding("console-error", url, text))
+            found.append(Finding(Kind.CONSOLE_ERROR, url, text))
 
     def page_error(error: Any) -> None:
-        found.append(Finding("page-error", url, f"uncaught exception: {error}"))
+        found.append(Finding(Kind.PAGE_ERROR, url, f"uncaught exception: {error}"))
 
     def request_failed(request: Any) -> None:
         # ERR_ABORTED: the page navigated away (a meta refresh) before this finished.
         if _origin(request.url) == origin and "ERR_ABORTED" not in str(request.failure):
-            found.append(Finding("failed-request", request.url, f"failed: {request.failure}", url))
+            found.append(
+                Finding(Kind.FAILED_REQUEST, request.url, f"failed: {request.failure}", url)
+            )
 
     def response(answer: Any) -> None:
         if answer.status >= 400 and answer.url != url and _origin(answer.url) == origin:
-            found.append(Finding("failed-request", answer.url, f"status {answer.status}", url))
+            found.append(Finding(Kind.FAILED_REQUEST, answer.url, f"status {answer.status}", url))
 
     page.on("console", console)
     page.on("pageerror", page_error)
@@ -134,7 +140,7 @@ def _visit(context: Any, url: str, origin: str, error_type: type[Exception]) -> 
     try:
         page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
     except error_type as error:
-        found.append(Finding("page-error", url, f"the page did not load: {error}"))
+        found.append(Finding(Kind.PAGE_ERROR, url, f"the page did not load: {error}"))
     finally:
         page.close()
     return found

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from deployer.build.policy import never_served
 from deployer.build.sitefiles import BuiltSite
-from deployer.check.findings import Finding
+from deployer.check.findings import Finding, Kind
 from deployer.check.http import HttpClient, HttpFailure
 from deployer.check.links import (
     ParsedPage,
@@ -230,17 +230,19 @@ def check_links(
             and page.refresh is None
         ):
             report.findings.append(
-                Finding("orphan", site.url(site.url_path(file)), "no page of the site links here")
+                Finding(
+                    Kind.ORPHAN, site.url(site.url_path(file)), "no page of the site links here"
+                )
             )
 
     if external:
         urls = sorted(externals)
         for url, problem in zip(urls, pool.map(lambda u: _external(http, u), urls), strict=True):
             if problem:
-                report.findings.append(Finding("external-broken", url, problem, externals[url]))
+                report.findings.append(Finding(Kind.EXTERNAL_BROKEN, url, problem, externals[url]))
     else:
         report.findings.extend(
-            Finding("external", url, "not fetched (use --external)", referrer)
+            Finding(Kind.EXTERNAL, url, "not fetched (use --external)", referrer)
             for url, referrer in sorted(externals.items())
         )
     return report
@@ -253,18 +255,18 @@ def _judge(
     first = uses[0].referrer if uses else None
     if resolved.loop:
         chain = " -> ".join([path, *resolved.chain])
-        return [Finding("redirect-loop", url, f"redirects in a loop: {chain}", first)]
+        return [Finding(Kind.REDIRECT_LOOP, url, f"redirects in a loop: {chain}", first)]
     if resolved.status != 200:
         why = resolved.error or f"status {resolved.status}"
-        kind = "broken-redirect" if resolved.chain else "broken-link"
+        kind = Kind.BROKEN_REDIRECT if resolved.chain else Kind.BROKEN_LINK
         if not uses:
-            return [Finding("broken-redirect", url, f"redirects to a missing page ({why})")]
+            return [Finding(Kind.BROKEN_REDIRECT, url, f"redirects to a missing page ({why})")]
         return _per_page(kind, url, why, uses)
     findings = []
     if resolved.chain and uses and any(u.referrer.endswith("(a href)") for u in uses):
         findings.append(
             Finding(
-                "redirect", url, f"redirects to {resolved.chain[-1]}; link there directly", first
+                Kind.REDIRECT, url, f"redirects to {resolved.chain[-1]}; link there directly", first
             )
         )
     fragments = [u for u in uses if u.fragment not in _ALWAYS_VALID_FRAGMENTS]
@@ -275,7 +277,7 @@ def _judge(
                 if use.fragment not in ids:
                     findings.append(
                         Finding(
-                            "bad-fragment",
+                            Kind.BAD_FRAGMENT,
                             f"{url}#{use.fragment}",
                             f"the page has no element with id {use.fragment!r}",
                             use.referrer,
@@ -284,7 +286,7 @@ def _judge(
     return findings
 
 
-def _per_page(kind: str, url: str, why: str, uses: list[_Use]) -> list[Finding]:
+def _per_page(kind: Kind, url: str, why: str, uses: list[_Use]) -> list[Finding]:
     """One finding per referring file (its first reference), not one per occurrence."""
     seen: set[str] = set()
     findings = []

@@ -18,62 +18,76 @@ class Severity(enum.Enum):
     INFO = "info"
 
 
-# The deployment does not serve what was built: always an error.
-DEPLOYMENT_KINDS = frozenset(
-    {
-        "unreachable",
-        "not-served",
-        "wrong-bytes",
-        "wrong-type",
-        "missing-charset",
-        "not-found-page",
-        "served-secret",
-    }
-)
-# The site itself is broken: an error in `check`, a warning in `up` (unless --strict).
-SITE_KINDS = frozenset(
-    {
-        "broken-link",
-        "bad-fragment",
-        "redirect-loop",
-        "broken-redirect",
-        "external-broken",
-        "console-error",
-        "page-error",
-        "failed-request",
-        "csp-violation",
-    }
-)
-# Worth knowing, never failing.
-WARNING_KINDS = frozenset({"orphan", "redirect", "not-served-by-policy"})
-INFO_KINDS = frozenset({"external"})
+class Group(enum.Enum):
+    """Whose fault a finding is, which decides its severity."""
+
+    DEPLOYMENT = "deployment"  # the deployment does not serve what was built: an error
+    SITE = "site"  # the site itself is broken: an error in `check`, in `up` only if strict
+    NOTICE = "notice"  # worth knowing, never failing: a warning
+    INFO = "info"  # listed, not judged
+
+    @property
+    def severity(self) -> Severity:
+        return {
+            Group.DEPLOYMENT: Severity.ERROR,
+            Group.SITE: Severity.ERROR,
+            Group.NOTICE: Severity.WARNING,
+            Group.INFO: Severity.INFO,
+        }[self]
 
 
-def severity_of(kind: str) -> Severity:
-    if kind in DEPLOYMENT_KINDS or kind in SITE_KINDS:
-        return Severity.ERROR
-    if kind in INFO_KINDS:
-        return Severity.INFO
-    if kind in WARNING_KINDS:
-        return Severity.WARNING
-    raise ValueError(f"unknown finding kind {kind!r}")
+class Kind(enum.StrEnum):
+    """Every kind of finding, each with its group: a new kind cannot lack a severity."""
+
+    group: Group
+
+    def __new__(cls, value: str, group: Group) -> Kind:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.group = group
+        return member
+
+    UNREACHABLE = "unreachable", Group.DEPLOYMENT
+    NOT_SERVED = "not-served", Group.DEPLOYMENT
+    WRONG_BYTES = "wrong-bytes", Group.DEPLOYMENT
+    WRONG_TYPE = "wrong-type", Group.DEPLOYMENT
+    MISSING_CHARSET = "missing-charset", Group.DEPLOYMENT
+    NOT_FOUND_PAGE = "not-found-page", Group.DEPLOYMENT
+    SERVED_SECRET = "served-secret", Group.DEPLOYMENT
+    BROKEN_LINK = "broken-link", Group.SITE
+    BAD_FRAGMENT = "bad-fragment", Group.SITE
+    REDIRECT_LOOP = "redirect-loop", Group.SITE
+    BROKEN_REDIRECT = "broken-redirect", Group.SITE
+    EXTERNAL_BROKEN = "external-broken", Group.SITE
+    CONSOLE_ERROR = "console-error", Group.SITE
+    PAGE_ERROR = "page-error", Group.SITE
+    FAILED_REQUEST = "failed-request", Group.SITE
+    CSP_VIOLATION = "csp-violation", Group.SITE
+    ORPHAN = "orphan", Group.NOTICE
+    REDIRECT = "redirect", Group.NOTICE
+    NOT_SERVED_BY_POLICY = "not-served-by-policy", Group.NOTICE
+    EXTERNAL = "external", Group.INFO
+
+    @property
+    def severity(self) -> Severity:
+        return self.group.severity
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str
+    kind: Kind
     url: str
     detail: str
     referrer: str | None = None
-    severity: Severity | None = None  # None: the kind's own (severity_of)
+    severity: Severity | None = None  # None: the kind's own
 
     @property
     def level(self) -> Severity:
-        return self.severity or severity_of(self.kind)
+        return self.severity or self.kind.severity
 
     def as_dict(self) -> dict[str, str | None]:
         return {
-            "kind": self.kind,
+            "kind": str(self.kind),
             "severity": self.level.value,
             "url": self.url,
             "referrer": self.referrer,
@@ -114,7 +128,7 @@ class CheckReport:
         if strict:
             return self
         findings = [
-            replace(f, severity=Severity.WARNING) if f.kind in SITE_KINDS else f
+            replace(f, severity=Severity.WARNING) if f.kind.group is Group.SITE else f
             for f in self.findings
         ]
         return replace(self, findings=findings)

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from deployer.build.policy import never_served
 from deployer.build.sitefiles import BuiltFile, BuiltSite
-from deployer.check.findings import Finding
+from deployer.check.findings import Finding, Kind
 from deployer.check.http import HttpClient, HttpFailure
 from deployer.errors import PreviewFailed
 
@@ -89,9 +89,9 @@ def _type_problem(path: str, content_type: str) -> Finding | None:
         return None
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in expected:
-        return Finding("wrong-type", path, f"served as {content_type!r}, expected {expected[0]}")
+        return Finding(Kind.WRONG_TYPE, path, f"served as {content_type!r}, expected {expected[0]}")
     if media in NEEDS_CHARSET and "charset=" not in content_type.lower():
-        return Finding("missing-charset", path, f"served as {content_type!r} without a charset")
+        return Finding(Kind.MISSING_CHARSET, path, f"served as {content_type!r} without a charset")
     return None
 
 
@@ -102,13 +102,13 @@ def _check_file(
     try:
         answer = http.request(url)
     except HttpFailure as error:
-        return Finding("unreachable", url, f"request failed: {error}"), None
+        return Finding(Kind.UNREACHABLE, url, f"request failed: {error}"), None
     if answer.status != 200:
-        return Finding("not-served", url, f"status {answer.status}, expected 200"), None
+        return Finding(Kind.NOT_SERVED, url, f"status {answer.status}, expected 200"), None
     digest = hashlib.sha256(answer.body).hexdigest()
     if digest != file.sha256:
         return Finding(
-            "wrong-bytes",
+            Kind.WRONG_BYTES,
             url,
             f"served {len(answer.body)} bytes (sha256 {digest[:12]}), built {file.size} "
             f"bytes (sha256 {file.sha256[:12]})",
@@ -124,9 +124,9 @@ def _check_refused(http: HttpClient, url: str) -> Finding | None:
     try:
         answer = http.request(url)
     except HttpFailure as error:
-        return Finding("unreachable", url, f"request failed: {error}")
+        return Finding(Kind.UNREACHABLE, url, f"request failed: {error}")
     if answer.status == 200:
-        return Finding("served-secret", url, "a file sitedeploy never serves answered 200")
+        return Finding(Kind.SERVED_SECRET, url, "a file sitedeploy never serves answered 200")
     return None
 
 
@@ -135,12 +135,12 @@ def _check_not_found(http: HttpClient, base: str, built: BuiltSite) -> Finding |
     try:
         answer = http.request(url)
     except HttpFailure as error:
-        return Finding("unreachable", url, f"request failed: {error}")
+        return Finding(Kind.UNREACHABLE, url, f"request failed: {error}")
     if answer.status != 404:
-        return Finding("not-found-page", url, f"status {answer.status}, expected 404")
+        return Finding(Kind.NOT_FOUND_PAGE, url, f"status {answer.status}, expected 404")
     page = built.root / "404.html"
     if page.is_file() and answer.body != page.read_bytes():
-        return Finding("not-found-page", url, "the 404 answer is not the site's 404.html")
+        return Finding(Kind.NOT_FOUND_PAGE, url, "the 404 answer is not the site's 404.html")
     return None
 
 
@@ -165,7 +165,7 @@ def check_served_files(
     ):
         url = file_url(base, baseurl, file.path)
         served.findings.append(
-            finding or Finding("not-served-by-policy", url, "in _site, never served")
+            finding or Finding(Kind.NOT_SERVED_BY_POLICY, url, "in _site, never served")
         )
     not_found = _check_not_found(http, base, built)
     if not_found:

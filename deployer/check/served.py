@@ -23,9 +23,10 @@ from deployer.check.http import HttpClient
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import NotRunning
+from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.serve.preview import preview_status
-from deployer.site import BASEURL_LABEL, CONTENT_LABEL, SITE_URL_LABEL, Site
+from deployer.site import Site
 
 
 def check_site(
@@ -85,15 +86,15 @@ def check_preview(
         )
     with engine.errors(f"Reading {status.server}"):
         labels = engine.client.containers.get(status.server).labels
-    content_hash = labels.get(CONTENT_LABEL, "")
+    content_hash = labels.get(Label.CONTENT_HASH, "")
     builder = f"{site.builder_repository}:{content_hash[:12]}"
     built = extract_built_site(engine, builder, site, content_hash)
     return check_site(
         status.url,
         built,
         progress,
-        baseurl=labels.get(BASEURL_LABEL, ""),
-        site_url=labels.get(SITE_URL_LABEL, ""),
+        baseurl=labels.get(Label.BASEURL, ""),
+        site_url=labels.get(Label.SITE_URL, ""),
         external=external,
         browser=browser,
     )

@@ -15,33 +15,20 @@ image pulled from a registry as well as on one built here:
 
 from __future__ import annotations
 
-import contextlib
-import re
-import secrets
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import docker.errors
-
-from deployer.build.images import DOCKERFILE_LABEL, RUNTIME_DOCKERFILE_LABEL, build_site
-from deployer.build.sitefiles import BuiltSite, extract_built_site
+from deployer.build.bases import debian_suite
 from deployer.config import SiteConfig
 from deployer.engine import Engine
-from deployer.errors import EngineError
+from deployer.errors import ConfigError, EngineError, SitedeployError
+from deployer.labels import BaseStage, Label, base, latest_tag
 from deployer.progress import Progress
-from deployer.provenance.sbom import SITE_SHA256_LABEL, site_digest, summary
-from deployer.site import CONTENT_LABEL, Site, cache_dir
-
-_STAGES = ("builder-base", "nginx-base")
-
-
-@dataclass(frozen=True)
-class RecipeLine:
-    instruction: str | None  # from the rendered Dockerfile
-    created_by: str | None  # from the image history
-    size: int
-    matches: bool
+from deployer.provenance.recipe import RecipeLine, pair_recipe, stage_instructions
+from deployer.provenance.sbom import cyclonedx, summary
+from deployer.provenance.verify import Verification, verify_site
+from deployer.site import Site
 
 
 @dataclass
@@ -66,204 +53,136 @@ class Inspection:
         }
 
 
-def _logical_lines(dockerfile: str) -> list[str]:
-    """Instructions with continuations joined and comments dropped."""
-    lines, current = [], ""
-    for raw in dockerfile.splitlines():
-        stripped = raw.strip()
-        if not current and (not stripped or stripped.startswith("#")):
-            continue
-        if stripped.endswith("\\"):
-            current += stripped[:-1] + " "
-            continue
-        lines.append(" ".join((current + stripped).split()))
-        current = ""
-    return lines
-
-
-def stage_instructions(dockerfile: str, stage: str) -> list[str]:
-    """The instructions of the stage named `stage`, without its FROM line."""
-    found: list[str] | None = None
-    for line in _logical_lines(dockerfile):
-        if line.upper().startswith("FROM "):
-            if found is not None:
-                break
-            if re.search(rf"\s+AS\s+{re.escape(stage)}$", line, re.IGNORECASE):
-                found = []
-            continue
-        if found is not None and not line.upper().startswith("ARG "):
-            found.append(line)
-    return found or []
-
-
-def _key(text: str) -> str:
-    """What an instruction and its history entry have in common, whichever builder made it."""
-    text = text.replace("/bin/sh -c #(nop) ", "").replace(" # buildkit", "").strip()
-    keyword, _, rest = text.partition(" ")
-    keyword = keyword.upper()
-    quoted = re.findall(r'"((?:[^"\\]|\\.)*)"', rest)
-    if keyword in {"COPY", "ADD"}:
-        return f"{keyword} {rest.split()[-1].rstrip('/') if rest.split() else ''}"
-    if keyword == "EXPOSE":
-        return "EXPOSE " + " ".join(sorted(re.findall(r"\d+", rest)))
-    if keyword in {"ENTRYPOINT", "CMD"}:
-        return f"{keyword} {' '.join(quoted)}"
-    if keyword == "HEALTHCHECK":
-        return "HEALTHCHECK " + next((q for q in quoted if q.startswith("/")), rest)
-    return f"{keyword} {' '.join(rest.split())}"
-
-
-def pair_recipe(instructions: list[str], history: list[tuple[str, int]]) -> list[RecipeLine]:
-    """History entries (oldest first) paired with the instructions that made them."""
-    lines: list[RecipeLine] = []
-    remaining = list(instructions)
-    for created_by, size in history:
-        key = _key(created_by)
-        match = next((i for i, text in enumerate(remaining) if _key(text) == key), None)
-        if match is None:
-            lines.append(RecipeLine(None, created_by, size, False))
-            continue
-        for skipped in remaining[:match]:  # instructions that left no history entry
-            lines.append(RecipeLine(skipped, None, 0, False))
-        lines.append(RecipeLine(remaining[match], created_by, size, True))
-        remaining = remaining[match + 1 :]
-    lines.extend(RecipeLine(text, None, 0, False) for text in remaining)
-    return lines
-
-
 def _packages_in(engine: Engine, reference: str) -> list[str] | None:
     """`package=version` for every package of a Debian image present here (else None)."""
     try:
-        output = engine.client.containers.run(
-            reference,
-            ["dpkg-query", "-W", "--showformat=${Package}=${Version}\\n"],
-            remove=True,
-            network_disabled=True,
-        )
-    except (docker.errors.ImageNotFound, docker.errors.APIError):
-        return None
+        with engine.errors(f"Listing the Debian packages of {reference}"):
+            output = engine.client.containers.run(
+                reference,
+                ["dpkg-query", "-W", "--showformat=${Package}=${Version}\\n"],
+                remove=True,
+                network_disabled=True,
+            )
+    except SitedeployError:
+        return None  # not here (a pulled image's base), or not a Debian image
     return sorted(line for line in output.decode().splitlines() if line)
 
 
 def _bases(engine: Engine, labels: dict[str, str]) -> list[dict[str, Any]]:
     bases = []
-    for stage in _STAGES:
-        prefix = f"io.sitedeploy.{stage}"
-        requested, _, image_id = labels.get(prefix, "").partition(" ")
+    for stage in BaseStage:
+        requested, _, image_id = labels.get(base(stage), "").partition(" ")
         if not requested:
             continue
-        reference = labels.get(f"{prefix}.reference", requested)
-        base: dict[str, Any] = {
-            "stage": "builder" if stage == "builder-base" else "nginx",
+        reference = labels.get(base(stage, "reference"), requested)
+        found: dict[str, Any] = {
+            "stage": "builder" if stage is BaseStage.BUILDER else "nginx",
             "requested": requested,
             "image": reference,
             "id": image_id,
-            "origin": labels.get(f"{prefix}.origin"),
-            "repo_digest": labels.get(f"{prefix}.digest"),
+            "origin": labels.get(base(stage, "origin")),
+            "repo_digest": labels.get(base(stage, "digest")),
         }
-        if base["origin"] == "bootstrapped":
-            base.update(
-                suite=labels.get(f"{prefix}.suite"),
-                mirror=labels.get(f"{prefix}.mirror"),
-                rootfs_sha256=labels.get(f"{prefix}.rootfs-sha256"),
+        if found["origin"] == "bootstrapped":
+            found.update(
+                suite=labels.get(base(stage, "suite")),
+                mirror=labels.get(base(stage, "mirror")),
+                rootfs_sha256=labels.get(base(stage, "rootfs-sha256")),
                 packages=_packages_in(engine, image_id or reference),
             )
-        bases.append(base)
+        bases.append(found)
     return bases
+
+
+def runtime_suite(labels: dict[str, str]) -> str | None:
+    """The Debian suite the runtime's files come from: the suite a bootstrapped nginx base
+    was made of, else the suite its official reference names (`debian:12-slim` ->
+    bookworm); None when the labels do not tell (then no SBOM entry claims one)."""
+    suite = labels.get(base(BaseStage.NGINX, "suite"))
+    if suite:
+        return suite
+    requested = labels.get(base(BaseStage.NGINX), "").partition(" ")[0]
+    return debian_suite(requested) if requested else None
 
 
 def inspect_image(engine: Engine, reference: str) -> Inspection:
     """Read everything sitedeploy knows about an image from the image itself."""
-    with engine.errors(f"Inspecting {reference}"):
-        try:
-            image = engine.client.images.get(reference)
-        except docker.errors.ImageNotFound:
-            raise EngineError(
-                f"No image {reference} here. Build it (`sitedeploy build`) or pull it first."
-            ) from None
-        history: list[dict[str, Any]] = engine.api.history(image.id)  # type: ignore[no-untyped-call]
+    image = engine.find_image(reference)
+    if image is None:
+        raise EngineError(
+            f"No image {reference} here. Build it (`sitedeploy build`) or pull it first."
+        )
     labels = dict(image.labels or {})
-    runtime = labels.get(RUNTIME_DOCKERFILE_LABEL, "")
-    dockerfile = labels.get(DOCKERFILE_LABEL)
+    runtime = labels.get(Label.RUNTIME_DOCKERFILE, "")
+    dockerfile = labels.get(Label.DOCKERFILE)
     instructions = stage_instructions(runtime, "runtime") + stage_instructions(
         dockerfile or "", "nginx"
     )
-    entries = [(str(e.get("CreatedBy") or ""), int(e.get("Size") or 0)) for e in reversed(history)]
+    history = [(layer.created_by, layer.size) for layer in engine.history(str(image.id))]
     return Inspection(
         image=reference,
         image_id=str(image.id),
         labels=labels,
-        recipe=pair_recipe(instructions, entries),
+        recipe=pair_recipe(instructions, history),
         bases=_bases(engine, labels),
         sbom=summary(labels),
         dockerfile=dockerfile,
     )
 
 
-@dataclass
-class Verification:
-    image: str
-    content_hash: str
-    rebuilt_content_hash: str
-    site_sha256: str
-    rebuilt_site_sha256: str
-    differences: list[str] = field(default_factory=list)
+def write_sbom(found: Inspection, path: Path) -> None:
+    """The image's bill of materials as a CycloneDX JSON file."""
+    path.write_text(
+        cyclonedx(found.image, found.image_id, found.labels, runtime_suite(found.labels))
+    )
+
+
+@dataclass(frozen=True)
+class InspectResult:
+    """What `inspect` found, and (with --verify) whether a rebuild reproduced it."""
+
+    inspection: Inspection
+    sbom_path: Path | None = None
+    verification: Verification | None = None
 
     @property
-    def same_inputs(self) -> bool:
-        return self.content_hash == self.rebuilt_content_hash
-
-    @property
-    def reproduced(self) -> bool:
-        return self.same_inputs and self.site_sha256 == self.rebuilt_site_sha256
+    def ok(self) -> bool:
+        return self.verification is None or self.verification.reproduced
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "image": self.image,
-            "same_inputs": self.same_inputs,
-            "reproduced": self.reproduced,
-            "content_hash": self.content_hash,
-            "rebuilt_content_hash": self.rebuilt_content_hash,
-            "site_sha256": self.site_sha256,
-            "rebuilt_site_sha256": self.rebuilt_site_sha256,
-            "differences": self.differences,
-        }
+        data: dict[str, Any] = {"ok": self.ok, **self.inspection.as_dict()}
+        if self.verification is not None:
+            data["verification"] = self.verification.as_dict()
+        return data
 
 
-def _differences(before: BuiltSite, after: BuiltSite) -> list[str]:
-    old = {f.path: f.sha256 for f in before.files}
-    new = {f.path: f.sha256 for f in after.files}
-    changed = [f"changed: {p}" for p in sorted(old.keys() & new.keys()) if old[p] != new[p]]
-    return [
-        *changed,
-        *(f"added: {p}" for p in sorted(new.keys() - old.keys())),
-        *(f"removed: {p}" for p in sorted(old.keys() - new.keys())),
-    ]
+@dataclass(frozen=True)
+class InspectSettings:
+    image: str | None = None  # inspect this image instead of the site's latest
+    sbom: Path | None = None  # write the CycloneDX bill of materials here
+    verify: bool = False  # rebuild the site and compare
 
 
-def verify_site(engine: Engine, site: Site, config: SiteConfig, progress: Progress) -> Verification:
-    """Rebuild the site from scratch with its current inputs; compare with its last image."""
-    reference = f"{site.repository}:latest"
-    inspection = inspect_image(engine, reference)
-    content = inspection.labels.get(CONTENT_LABEL, "")
-    before = extract_built_site(
-        engine, f"{site.builder_repository}:{content[:12]}", site, content, into="verify-before"
-    )
-    token = secrets.token_hex(4)
-    try:
-        rebuilt = build_site(engine, site, config, progress, rebuild=token)
-        return Verification(
-            image=reference,
-            content_hash=content,
-            rebuilt_content_hash=rebuilt.content_hash,
-            site_sha256=inspection.labels.get(SITE_SHA256_LABEL, ""),
-            rebuilt_site_sha256=site_digest(rebuilt.built.files),
-            differences=_differences(before, rebuilt.built),
-        )
-    finally:
-        for repository in (site.repository, site.builder_repository):
-            with contextlib.suppress(docker.errors.APIError):
-                engine.client.images.remove(f"{repository}:verify-{token}", noprune=False)
-        for folder in (f"verify-{token}", "verify-before"):
-            shutil.rmtree(cache_dir(site) / folder, ignore_errors=True)
-            (cache_dir(site) / f"{folder}.content-hash").unlink(missing_ok=True)
+def inspect(
+    engine: Engine,
+    loaded: tuple[Site, SiteConfig] | None,
+    settings: InspectSettings,
+    progress: Progress,
+) -> InspectResult:
+    """`sitedeploy inspect`: the site's latest image (or `settings.image`), its SBOM file,
+    and with `verify` a rebuild from the site's current inputs."""
+    if settings.verify and (settings.image or loaded is None):
+        raise ConfigError("--verify rebuilds a site: give SITE, not --image.")
+    if settings.image:
+        reference = settings.image
+    elif loaded is not None:
+        reference = latest_tag(loaded[0])
+    else:
+        raise ConfigError("inspect needs SITE or --image.")
+    found = inspect_image(engine, reference)
+    if settings.sbom:
+        write_sbom(found, settings.sbom)
+    verification = None
+    if settings.verify and loaded is not None:
+        verification = verify_site(engine, *loaded, progress)
+    return InspectResult(found, settings.sbom, verification)

@@ -17,12 +17,8 @@ from typing import Any
 
 from deployer import __version__
 from deployer.build.sitefiles import BuiltFile
+from deployer.labels import Label
 
-FILES_LABEL = "io.sitedeploy.sbom.files"
-PACKAGES_LABEL = "io.sitedeploy.sbom.packages"
-SITE_FILES_LABEL = "io.sitedeploy.site.files"
-SITE_BYTES_LABEL = "io.sitedeploy.site.bytes"
-SITE_SHA256_LABEL = "io.sitedeploy.site.sha256"
 OURS = "sitedeploy"
 
 
@@ -45,12 +41,12 @@ def parse_manifest(text: str) -> list[ShippedFile]:
 
 
 def _files_label(files: list[ShippedFile]) -> dict[str, str]:
-    return {FILES_LABEL: json.dumps([[f.path, f.sha256, f.package, f.version] for f in files])}
+    return {Label.SBOM_FILES: json.dumps([[f.path, f.sha256, f.package, f.version] for f in files])}
 
 
 def runtime_labels(files: list[ShippedFile]) -> dict[str, str]:
     packages = sorted({f"{f.package}={f.version}" for f in files if f.package != OURS})
-    return {**_files_label(files), PACKAGES_LABEL: " ".join(packages)}
+    return {**_files_label(files), Label.SBOM_PACKAGES: " ".join(packages)}
 
 
 def replace_file(labels: dict[str, str], path: str, content: bytes) -> dict[str, str]:
@@ -62,7 +58,7 @@ def replace_file(labels: dict[str, str], path: str, content: bytes) -> dict[str,
 
 
 def files_from_labels(labels: dict[str, str]) -> list[ShippedFile]:
-    return [ShippedFile(*row) for row in json.loads(labels.get(FILES_LABEL) or "[]")]
+    return [ShippedFile(*row) for row in json.loads(labels.get(Label.SBOM_FILES) or "[]")]
 
 
 def site_digest(files: Iterable[BuiltFile]) -> str:
@@ -85,14 +81,15 @@ def parse_site_manifest(text: str) -> list[BuiltFile]:
 
 def site_labels(files: list[BuiltFile]) -> dict[str, str]:
     return {
-        SITE_FILES_LABEL: str(len(files)),
-        SITE_BYTES_LABEL: str(sum(f.size for f in files)),
-        SITE_SHA256_LABEL: site_digest(files),
+        Label.SITE_FILES: str(len(files)),
+        Label.SITE_BYTES: str(sum(f.size for f in files)),
+        Label.SITE_SHA256: site_digest(files),
     }
 
 
-def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str) -> str:
-    """A CycloneDX 1.5 JSON document for the image, from its labels."""
+def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str | None) -> str:
+    """A CycloneDX 1.5 JSON document for the image, from its labels. `suite` is the Debian
+    suite of the runtime's packages (their purl's distro), None when it is not known."""
     # Imported here: the library is heavy, and only --sbom needs it.
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.bom import Bom
@@ -107,9 +104,7 @@ def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str) -> 
         name=image,
         version=image_id,
         properties=[
-            Property(
-                name="sitedeploy:version", value=labels.get("io.sitedeploy.version", __version__)
-            )
+            Property(name="sitedeploy:version", value=labels.get(Label.VERSION, __version__))
         ],
     )
     by_package: dict[tuple[str, str], list[ShippedFile]] = {}
@@ -140,22 +135,22 @@ def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str) -> 
                     namespace="debian",
                     name=package,
                     version=version,
-                    qualifiers={"distro": f"debian-{suite}"},
+                    qualifiers={"distro": f"debian-{suite}"} if suite else {},
                 ),
                 evidence=evidence,
                 properties=[Property(name=f"sha256:{f.path}", value=f.sha256) for f in files],
             )
         )
-    if labels.get(SITE_SHA256_LABEL):
+    if labels.get(Label.SITE_SHA256):
         bom.components.add(
             Component(
                 type=ComponentType.DATA,
                 name=f"site {labels.get('org.opencontainers.image.title', '')}".strip(),
-                version=labels.get("io.sitedeploy.content-hash", "")[:12],
-                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=labels[SITE_SHA256_LABEL])],
+                version=labels.get(Label.CONTENT_HASH, "")[:12],
+                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=labels[Label.SITE_SHA256])],
                 properties=[
-                    Property(name="sitedeploy:site-files", value=labels.get(SITE_FILES_LABEL, "")),
-                    Property(name="sitedeploy:site-bytes", value=labels.get(SITE_BYTES_LABEL, "")),
+                    Property(name="sitedeploy:site-files", value=labels.get(Label.SITE_FILES, "")),
+                    Property(name="sitedeploy:site-bytes", value=labels.get(Label.SITE_BYTES, "")),
                     Property(name="sitedeploy:root", value="/srv/www"),
                 ],
             )
@@ -168,11 +163,11 @@ def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str) -> 
 def summary(labels: dict[str, str]) -> dict[str, Any]:
     files = files_from_labels(labels)
     return {
-        "packages": labels.get(PACKAGES_LABEL, "").split(),
+        "packages": labels.get(Label.SBOM_PACKAGES, "").split(),
         "files": [f.__dict__ for f in files],
         "site": {
-            "files": int(labels.get(SITE_FILES_LABEL) or 0),
-            "bytes": int(labels.get(SITE_BYTES_LABEL) or 0),
-            "sha256": labels.get(SITE_SHA256_LABEL),
+            "files": int(labels.get(Label.SITE_FILES) or 0),
+            "bytes": int(labels.get(Label.SITE_BYTES) or 0),
+            "sha256": labels.get(Label.SITE_SHA256),
         },
     }

@@ -1,5 +1,9 @@
 """The front: the container that owns the user's port, so redeploys never drop it.
 
+Everything about the front is here: which server it answers from now (`serving_now`), the
+decision to create, move or re-point it (`route`), its configuration (docker/front.conf.in
+and docker/front-upstream.conf.in) and the switch.
+
 It is nginx from the runtime image with its own configuration in a small volume. To move
 the port to a new server, sitedeploy rewrites `upstream.conf` in that volume and reloads
 nginx: it starts new workers with the new upstream while the old workers finish the
@@ -19,11 +23,13 @@ from docker.models.containers import Container
 from deployer import __version__
 from deployer.engine import Engine
 from deployer.errors import PreviewFailed
+from deployer.hardening import CONTAINER_PORT
+from deployer.labels import Label, Role
 from deployer.resources import docker_dir
 from deployer.serve.preview import (
-    FRONT_ROLE,
     bindings,
     create_hardened,
+    current_server,
     ensure_network,
     find_containers,
     preview_url,
@@ -31,21 +37,63 @@ from deployer.serve.preview import (
     served_by,
     start,
 )
-from deployer.site import ROLE_LABEL, Site
+from deployer.site import Site
 
 CONFIG_DIR = "/etc/sitedeploy/front"
 SWITCH_TIMEOUT = 15.0
+WORKERS_EXIT_TIMEOUT = 30.0
+
+
+def _render(template: str, **values: object) -> str:
+    text = (docker_dir() / template).read_text(encoding="utf-8")
+    return Template(text).substitute(version=__version__, **values)
 
 
 def render_front_config() -> str:
-    return Template((docker_dir() / "front.conf.in").read_text()).substitute(version=__version__)
+    return _render("front.conf.in")
 
 
 def render_upstream(server: Container) -> str:
-    return (
-        f"# Written by sitedeploy: the site container the front proxies to.\n"
-        f"upstream site {{\n    server {server.name}:8080;\n    keepalive 32;\n}}\n"
-    )
+    return _render("front-upstream.conf.in", server=server.name, port=CONTAINER_PORT)
+
+
+def current_front(engine: Engine, site: Site) -> Container | None:
+    fronts = [c for c in find_containers(engine, site, Role.FRONT) if c.status == "running"]
+    return fronts[0] if fronts else None
+
+
+def serving_now(engine: Engine, site: Site, host: str, port: int) -> Container | None:
+    """The server the site's front on host:port answers from now (None: no front there)."""
+    front = current_front(engine, site)
+    if front is None or bindings(front) != [(host, port)]:
+        return None
+    return current_server(engine, site, preview_url(host, port))
+
+
+def route(
+    engine: Engine,
+    site: Site,
+    server: Container,
+    *,
+    previous: Container | None,
+    runtime_image: str,
+    host: str,
+    port: int,
+) -> tuple[Container, bool]:
+    """Make the front on host:port proxy to `server`: create, move or re-point it.
+
+    Returns the front and whether it was switched in place (the port answered throughout).
+    `previous` is the server it answers from now, put back if the switch does not take.
+    """
+    front = current_front(engine, site)
+    if front is None:
+        for stale in find_containers(engine, site, Role.FRONT):
+            remove_container(engine, stale)
+        return _create(engine, site, runtime_image, server, host, port), False
+    if bindings(front) != [(host, port)]:
+        return _replace(engine, site, front, runtime_image, server, host, port), False
+    _point(engine, front, server, previous=previous)
+    return front, True
 
 
 def _archive(files: dict[str, str]) -> bytes:
@@ -61,18 +109,14 @@ def _archive(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def _volume_name(site: Site) -> str:
-    return f"{site.container_name}-front"
-
-
-def hostname(container: Container) -> str:
+def _hostname(container: Container) -> str:
     return str(container.attrs.get("Config", {}).get("Hostname"))
 
 
-def wait_for_server(url: str, server: Container, timeout: float = SWITCH_TIMEOUT) -> None:
+def _wait_for_server(url: str, server: Container, timeout: float = SWITCH_TIMEOUT) -> None:
     """Wait until `url` is answered by `server`; raise PreviewFailed at the deadline."""
     deadline = time.monotonic() + timeout
-    expected = hostname(server)
+    expected = _hostname(server)
     while time.monotonic() < deadline:
         if served_by(url) == expected:
             return
@@ -83,105 +127,84 @@ def wait_for_server(url: str, server: Container, timeout: float = SWITCH_TIMEOUT
     )
 
 
-def current_front(engine: Engine, site: Site) -> Container | None:
-    fronts = [c for c in find_containers(engine, site, FRONT_ROLE) if c.status == "running"]
-    return fronts[0] if fronts else None
-
-
-def create_front(
+def _create(
     engine: Engine, site: Site, runtime_image: str, server: Container, host: str, port: int
 ) -> Container:
     """Start a front on host:port proxying to `server` (the port must be free)."""
     network = ensure_network(engine, site)
     with engine.errors("Creating the front's configuration volume"):
-        volume = engine.client.volumes.create(_volume_name(site), labels=site.labels)
+        volume = engine.client.volumes.create(f"{site.container_name}-front", labels=site.labels)
     front = create_hardened(
         engine,
         runtime_image,
         host=host,
         port=port,
         name=site.container_name,
-        labels={**site.labels, ROLE_LABEL: FRONT_ROLE},
+        labels={**site.labels, Label.ROLE: Role.FRONT},
         network=network,
         command=["-c", f"{CONFIG_DIR}/nginx.conf"],
         volumes={volume.name: {"bind": CONFIG_DIR, "mode": "rw"}},
     )
+    files = {"nginx.conf": render_front_config(), "upstream.conf": render_upstream(server)}
     with engine.errors("Writing the front's configuration"):
-        front.put_archive(
-            CONFIG_DIR,
-            _archive(
-                {"nginx.conf": render_front_config(), "upstream.conf": render_upstream(server)}
-            ),
-        )
+        front.put_archive(CONFIG_DIR, _archive(files))
     start(engine, front, host, port)
-    wait_for_server(preview_url(host, port), server)
+    _wait_for_server(preview_url(host, port), server)
     return front
 
 
-def _reload(front: Container) -> None:
-    """Make the front's nginx re-read its configuration (graceful: old workers finish).
+def _reload(engine: Engine, front: Container, server: Container) -> None:
+    """Point the front's upstream at `server` and make nginx re-read its configuration
+    (graceful: old workers finish their requests).
 
     Through `nginx -s reload` inside the container, not `docker kill -s HUP`: Docker marks
     a container it sent any signal to as stopped by the user, and then does not restart it
     after a daemon restart.
     """
-    code, output = front.exec_run(
-        ["/usr/sbin/nginx", "-e", "stderr", "-c", f"{CONFIG_DIR}/nginx.conf", "-s", "reload"]
-    )
+    with engine.errors(f"Switching {front.name} to {server.name}"):
+        front.put_archive(CONFIG_DIR, _archive({"upstream.conf": render_upstream(server)}))
+        code, output = front.exec_run(
+            ["/usr/sbin/nginx", "-e", "stderr", "-c", f"{CONFIG_DIR}/nginx.conf", "-s", "reload"]
+        )
     if code != 0:
         said = output.decode("utf-8", "replace").strip() if isinstance(output, bytes) else ""
         raise PreviewFailed(f"{front.name}: nginx refused the new configuration: {said}")
 
 
-def _worker_pids(front: Container) -> set[str]:
+def _worker_pids(engine: Engine, front: Container) -> set[str]:
     """The front's nginx worker processes (docker top works without a shell)."""
-    processes = front.top(ps_args="-eo pid,args").get("Processes") or []
+    with engine.errors(f"Listing {front.name}'s processes"):
+        processes = front.top(ps_args="-eo pid,args").get("Processes") or []
     return {str(row[0]) for row in processes if "worker process" in str(row[1])}
 
 
-def _wait_for_exit(front: Container, workers: set[str], timeout: float = 30.0) -> bool:
-    """Wait until the given workers have exited: they finish their requests first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not workers & _worker_pids(front):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def point_front(
-    engine: Engine, front: Container, server: Container, previous: Container | None
-) -> None:
+def _point(engine: Engine, front: Container, server: Container, previous: Container | None) -> None:
     """Move the front to `server`; if it does not take, put `previous` back and raise.
 
     Returns once the port is answered by `server` and every nginx worker of the old
-    configuration has exited, so none of them can still send a request to the previous
-    server when the caller retires it.
+    configuration has exited (they finish their requests first), so none of them can
+    still send a request to the previous server when the caller retires it.
     """
     url = preview_url(*bindings(front)[0])
-    with engine.errors(f"Switching {front.name} to {server.name}"):
-        old_workers = _worker_pids(front)
-        front.put_archive(CONFIG_DIR, _archive({"upstream.conf": render_upstream(server)}))
-        _reload(front)
+    old_workers = _worker_pids(engine, front)
+    _reload(engine, front, server)
     try:
-        wait_for_server(url, server)
+        _wait_for_server(url, server)
     except PreviewFailed:
         if previous is not None:
-            with engine.errors(f"Switching {front.name} back to {previous.name}"):
-                front.put_archive(
-                    CONFIG_DIR, _archive({"upstream.conf": render_upstream(previous)})
-                )
-                _reload(front)
+            _reload(engine, front, previous)
         raise
-    with engine.errors(f"Waiting for {front.name}'s old workers"):
-        if not _wait_for_exit(front, old_workers):
+    deadline = time.monotonic() + WORKERS_EXIT_TIMEOUT
+    while old_workers & _worker_pids(engine, front):
+        if time.monotonic() > deadline:
             raise PreviewFailed(
                 f"{front.name}: nginx workers of the previous configuration did not exit "
-                f"within 30 s. See `docker logs {front.name}`."
+                f"within {WORKERS_EXIT_TIMEOUT:.0f} s. See `docker logs {front.name}`."
             )
+        time.sleep(0.05)
 
 
-def replace_front(
+def _replace(
     engine: Engine,
     site: Site,
     old: Container,
@@ -191,11 +214,13 @@ def replace_front(
     port: int,
 ) -> Container:
     """Publish on a new host:port: start a new front there, then retire the old one."""
-    old.rename(f"{site.container_name}-retiring")
+    with engine.errors(f"Renaming {old.name}"):
+        old.rename(f"{site.container_name}-retiring")
     try:
-        front = create_front(engine, site, runtime_image, server, host, port)
+        front = _create(engine, site, runtime_image, server, host, port)
     except BaseException:
-        old.rename(site.container_name)
+        with engine.errors(f"Renaming {old.name} back"):
+            old.rename(site.container_name)
         raise
-    remove_container(old)
+    remove_container(engine, old)
     return front

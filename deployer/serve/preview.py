@@ -3,17 +3,16 @@
 A preview is two kinds of container on a network of its own:
 
 * the **front** (`sitedeploy-<name>-<id>`): nginx from the runtime image, publishing the
-  user's `--host:--port` and proxying to the current server (see front.py);
+  user's `--host:--port` and proxying to the current server (front.py owns it);
 * a **server** (`sitedeploy-<name>-<id>-<suffix>`): the site image itself, published only on
   an ephemeral 127.0.0.1 port so sitedeploy can check it before the front points at it.
 
-Every container runs as the image's unprivileged user on a read-only root filesystem (a
-small tmpfs at /tmp for nginx's pid and temporary files), with every capability dropped and
-no-new-privileges, and is restarted by the daemon unless a user stops it.
+Every container gets the hardening of `deployer.hardening`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import secrets
 import socket
@@ -21,28 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import docker.errors
 import requests
 from docker.models.containers import Container
 
 from deployer.engine import Engine
-from deployer.errors import NotRunning, PortUnavailable, PreviewFailed
-from deployer.site import CONTENT_LABEL, ROLE_LABEL, SITE_ID_LABEL, SITE_PATH_LABEL, Site
-
-CONTAINER_PORT = "8080/tcp"
-HEALTH_PATH = "/.sitedeploy/health"
-FRONT_ROLE = "front"
-SERVER_ROLE = "server"
-
-# The hardening every preview container gets (each visible in `docker inspect`).
-HARDENING: dict[str, Any] = {
-    "read_only": True,
-    "tmpfs": {"/tmp": "rw,noexec,nosuid,nodev,size=64m,mode=1777"},
-    "cap_drop": ["ALL"],
-    "security_opt": ["no-new-privileges:true"],
-    "pids_limit": 256,
-    "restart_policy": {"Name": "unless-stopped"},
-}
+from deployer.errors import EngineError, NotRunning, PortUnavailable, PreviewFailed, SitedeployError
+from deployer.hardening import HEALTH_PATH, PORT_KEY, container_options
+from deployer.labels import Label, Role, site_filter
+from deployer.site import Site
 
 
 def preview_url(host: str, port: int) -> str:
@@ -50,11 +35,11 @@ def preview_url(host: str, port: int) -> str:
     return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
-def find_containers(engine: Engine, site: Site, role: str) -> list[Container]:
+def find_containers(engine: Engine, site: Site, role: Role) -> list[Container]:
     """The site's containers in `role`, running or not, newest first."""
     with engine.errors("Listing preview containers"):
         containers: list[Container] = engine.client.containers.list(
-            all=True, filters={"label": [f"{SITE_ID_LABEL}={site.id}", f"{ROLE_LABEL}={role}"]}
+            all=True, filters=site_filter(site, role)
         )
     return sorted(containers, key=lambda c: str(c.attrs.get("Created", "")), reverse=True)
 
@@ -64,15 +49,16 @@ def bindings(container: Container) -> list[tuple[str, int]]:
     ports = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
     return [
         (binding.get("HostIp") or "0.0.0.0", int(binding["HostPort"]))
-        for binding in ports.get(CONTAINER_PORT) or []
+        for binding in ports.get(PORT_KEY) or []
         if binding.get("HostPort")
     ]
 
 
-def published_url(container: Container) -> str:
+def published_url(engine: Engine, container: Container) -> str:
     """Where the host reaches a running container's nginx (its actual published port)."""
-    container.reload()
-    ports = container.attrs.get("NetworkSettings", {}).get("Ports", {}).get(CONTAINER_PORT)
+    with engine.errors(f"Inspecting {container.name}"):
+        container.reload()
+    ports = container.attrs.get("NetworkSettings", {}).get("Ports", {}).get(PORT_KEY)
     if not ports:
         raise PreviewFailed(f"Container {container.name} publishes no port; it may have exited.")
     return preview_url(ports[0]["HostIp"] or "127.0.0.1", int(ports[0]["HostPort"]))
@@ -104,7 +90,7 @@ def ensure_port_available(engine: Engine, site: Site, host: str, port: int) -> N
     """Raise PortUnavailable unless `host:port` is free or held by this site's front."""
     ours = any(
         c.status == "running" and port in [p for _h, p in bindings(c)]
-        for c in find_containers(engine, site, FRONT_ROLE)
+        for c in find_containers(engine, site, Role.FRONT)
     )
     if ours or not engine.is_local or _port_free(host, port):
         return
@@ -116,9 +102,9 @@ def ensure_port_available(engine: Engine, site: Site, host: str, port: int) -> N
 
 def _holder(engine: Engine, port: int) -> str:
     with engine.errors("Listing containers"):
-        for container in engine.client.containers.list(filters={"label": SITE_ID_LABEL}):
+        for container in engine.client.containers.list(filters={"label": str(Label.SITE_ID)}):
             if port in [p for _h, p in bindings(container)]:
-                path = container.labels.get(SITE_PATH_LABEL, "?")
+                path = container.labels.get(Label.SITE_PATH, "?")
                 return f" by the sitedeploy preview of {path} (container {container.name})"
     return ""
 
@@ -139,38 +125,30 @@ def ensure_network(engine: Engine, site: Site) -> str:
 def create_hardened(
     engine: Engine, image: str, *, host: str, port: int | None, **options: Any
 ) -> Container:
-    """Create (not start) a container with HARDENING, its port 8080 published on host:port.
+    """Create (not start) a hardened container, its port 8080 published on host:port.
 
     `port=None` publishes on an ephemeral port of `host`. `options` go to docker-py
     (name, labels, network, command, volumes).
     """
-    name = options.get("name")
-    try:
-        # (host,) alone asks the daemon for an ephemeral port on that address.
-        binding: Any = (host, port) if port is not None else (host,)
+    # (host,) alone asks the daemon for an ephemeral port on that address.
+    binding: Any = (host, port) if port is not None else (host,)
+    with engine.errors(f"Creating container {options.get('name')}"):
         container: Container = engine.client.containers.create(
-            image, detach=True, ports={CONTAINER_PORT: binding}, **HARDENING, **options
+            image, detach=True, ports={PORT_KEY: binding}, **container_options(), **options
         )
-        return container
-    except docker.errors.APIError as error:
-        raise PreviewFailed(
-            f"Creating container {name} failed: {error.explanation or error}"
-        ) from error
+    return container
 
 
 def start(engine: Engine, container: Container, host: str, port: int | None) -> None:
     """Start a created container; on failure remove it and say why."""
+    where = f"{host}:{port}" if port is not None else f"an ephemeral port of {host}"
     try:
-        container.start()
-    except docker.errors.APIError as error:
-        explanation = str(error.explanation or error)
-        container.remove(force=True)
-        if "address already in use" in explanation or "port is already allocated" in explanation:
-            raise PortUnavailable(
-                f"Port {port} on {host} is already in use. Stop what uses it, or choose another "
-                "port with --port (or [preview] port in sitedeploy.toml)."
-            ) from error
-        raise PreviewFailed(f"Container {container.name} did not start: {explanation}") from error
+        with engine.errors(f"Starting {container.name} on {where}"):
+            container.start()
+    except SitedeployError:
+        with engine.errors(f"Removing {container.name}"):
+            container.remove(force=True)
+        raise
 
 
 def start_server(engine: Engine, site: Site, image: str, content_hash: str) -> Container:
@@ -182,20 +160,29 @@ def start_server(engine: Engine, site: Site, image: str, content_hash: str) -> C
         host="127.0.0.1",
         port=None,
         name=f"{site.container_name}-{secrets.token_hex(3)}",
-        labels={**site.labels, ROLE_LABEL: SERVER_ROLE, CONTENT_LABEL: content_hash},
+        labels={**site.labels, Label.ROLE: Role.SERVER, Label.CONTENT_HASH: content_hash},
         network=network,
     )
     start(engine, container, "127.0.0.1", None)
     return container
 
 
-def remove_container(container: Container, timeout: int = 5) -> None:
+def remove_container(engine: Engine, container: Container, timeout: int = 5) -> None:
     """Stop (gracefully: nginx finishes requests on SIGQUIT) and remove a container."""
     try:
-        container.stop(timeout=timeout)
-        container.remove(force=True)
-    except docker.errors.NotFound:
-        pass
+        with engine.errors(f"Removing {container.name}"):
+            container.stop(timeout=timeout)
+            container.remove(force=True)
+    except EngineError:
+        if engine.find_container(str(container.id)) is not None:
+            raise  # not just removed already (by a user, or by the daemon)
+
+
+def logs_tail(engine: Engine, container: Container, lines: int = 20) -> str:
+    """The last lines a container's nginx wrote ("" if it has none, or is gone)."""
+    with contextlib.suppress(SitedeployError), engine.errors(f"Reading {container.name}'s log"):
+        return str(container.logs(tail=lines).decode("utf-8", "replace")).rstrip()
+    return ""
 
 
 @dataclass(frozen=True)
@@ -225,14 +212,14 @@ class PreviewStatus:
 def current_server(engine: Engine, site: Site, url: str | None) -> Container | None:
     """The server the front answers from now (asked over HTTP), if any."""
     answering = served_by(url) if url else None
-    for server in find_containers(engine, site, SERVER_ROLE):
+    for server in find_containers(engine, site, Role.SERVER):
         if answering and str(server.attrs.get("Config", {}).get("Hostname")) == answering:
             return server
     return None
 
 
 def preview_status(engine: Engine, site: Site) -> PreviewStatus:
-    fronts = find_containers(engine, site, FRONT_ROLE)
+    fronts = find_containers(engine, site, Role.FRONT)
     if not fronts:
         return PreviewStatus(None, "absent", None, None, None, None)
     front = fronts[0]
@@ -256,17 +243,14 @@ def stop_preview(engine: Engine, site: Site) -> list[str]:
     """Remove every container of the site (front, servers), its network and front config."""
     names = []
     with engine.errors("Listing preview containers"):
-        containers = engine.client.containers.list(
-            all=True, filters={"label": f"{SITE_ID_LABEL}={site.id}"}
-        )
+        containers = engine.client.containers.list(all=True, filters=site_filter(site))
     for container in containers:
-        with engine.errors(f"Removing {container.name}"):
-            remove_container(container)
+        remove_container(engine, container)
         names.append(str(container.name))
     with engine.errors("Removing the preview network and volume"):
         for network in engine.client.networks.list(names=[network_name(site)]):
             network.remove()
-        for volume in engine.client.volumes.list(filters={"label": f"{SITE_ID_LABEL}={site.id}"}):
+        for volume in engine.client.volumes.list(filters=site_filter(site)):
             volume.remove(force=True)
     return names
 
@@ -276,7 +260,7 @@ def preview_logs(
 ) -> Iterator[bytes]:
     """The current server's nginx log (stdout and stderr), optionally following it."""
     status = preview_status(engine, site)
-    servers = find_containers(engine, site, SERVER_ROLE)
+    servers = find_containers(engine, site, Role.SERVER)
     chosen = next((s for s in servers if s.name == status.server), servers[0] if servers else None)
     if chosen is None:
         raise NotRunning(

@@ -4,7 +4,7 @@
 2. Start a new server container from the new image, published only on an ephemeral
    127.0.0.1 port, and check every built file on it over HTTP.
 3. Only then point the front (which owns the user's port) at it, and wait until the port
-   is answered by the new container.
+   is answered by the new container (front.route).
 4. Retire the old server gracefully (nginx finishes its in-flight requests) and prune
    the site's older images.
 
@@ -13,29 +13,25 @@ If step 2 or 3 fails, the new container is removed and the old one keeps serving
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
-import docker.errors
-from docker.models.containers import Container
-
 from deployer.build.images import SiteImages, build_site
 from deployer.build.sitefiles import BuiltSite
-from deployer.check.findings import CheckReport
+from deployer.check.findings import CheckReport, Finding
 from deployer.check.served import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
-from deployer.errors import PreviewFailed
+from deployer.errors import PreviewFailed, SitedeployError
+from deployer.labels import Role
 from deployer.progress import Progress
-from deployer.serve.front import create_front, current_front, point_front, replace_front
+from deployer.serve.front import route, serving_now
 from deployer.serve.lock import site_lock
 from deployer.serve.preview import (
-    FRONT_ROLE,
-    SERVER_ROLE,
-    bindings,
-    current_server,
     ensure_port_available,
     find_containers,
+    logs_tail,
     preview_url,
     published_url,
     remove_container,
@@ -49,7 +45,6 @@ _SHOWN_FAILURES = 15
 @dataclass(frozen=True)
 class UpResult:
     images: SiteImages
-    built: BuiltSite
     health: CheckReport  # as `up` weighs it: site defects are warnings unless strict
     container: str  # the front, which owns the port
     server: str  # the site container the front proxies to
@@ -57,12 +52,14 @@ class UpResult:
     replaced: bool  # False when the running preview already served this image
     switch_seconds: float | None = None  # how long moving the port to the new server took
 
+    @property
+    def built(self) -> BuiltSite:
+        return self.images.built
 
-def _logs_tail(container: Container, lines: int = 20) -> str:
-    try:
-        return str(container.logs(tail=lines).decode("utf-8", "replace")).rstrip()
-    except docker.errors.APIError:
-        return ""
+    @property
+    def warnings(self) -> list[str | Finding]:
+        """The build's warnings (text), then the check's (findings)."""
+        return [*self.images.warnings, *self.health.warnings]
 
 
 def _health_error(url: str, health: CheckReport, strict: bool) -> PreviewFailed:
@@ -85,13 +82,14 @@ def _health_error(url: str, health: CheckReport, strict: bool) -> PreviewFailed:
 def _prune_old_images(engine: Engine, site: Site, keep: set[str]) -> None:
     """Remove the site's earlier images that no container uses any more."""
     for repository in (site.repository, site.builder_repository):
-        for image in engine.client.images.list(name=repository):
+        with engine.errors(f"Listing the images of {repository}"):
+            images = engine.client.images.list(name=repository)
+        for image in images:
             if image.id is None or image.id in keep:
                 continue
-            try:
+            # Still used by a container, or removed already: it stays, or is gone.
+            with contextlib.suppress(SitedeployError), engine.errors(f"Removing {image.id}"):
                 engine.client.images.remove(image.id, noprune=False)
-            except docker.errors.APIError:
-                continue  # still used by a container, or removed already
 
 
 def up(
@@ -111,30 +109,26 @@ def _up(
     host, port = config.host, config.port
     ensure_port_available(engine, site, host, port)
     images = build_site(engine, site, config, progress)
-    built = images.built
     url = preview_url(host, port)
 
     def check(where: str) -> CheckReport:
         report = check_site(
-            where, built, progress, baseurl=images.baseurl, site_url=images.site_url
+            where, images.built, progress, baseurl=images.baseurl, site_url=images.site_url
         )
         return report.for_up(strict=strict)
 
-    front = current_front(engine, site)
-    same_port = front is not None and bindings(front) == [(host, port)]
-    serving = current_server(engine, site, url) if same_port else None
+    serving = serving_now(engine, site, host, port)
     if serving is not None and serving.attrs.get("Image") == images.image.id:
-        assert front is not None
         with progress.step(f"Checking the running preview at {url}"):
             health = check(url)
         if health.healthy:
-            return UpResult(images, built, health, str(front.name), str(serving.name), url, False)
+            return UpResult(images, health, site.container_name, str(serving.name), url, False)
         progress.warning(f"The running preview at {url} is not healthy; replacing its container.")
 
-    with progress.step("Starting a container from the new image"), engine.errors("Starting"):
+    with progress.step("Starting a container from the new image"):
         server = start_server(engine, site, images.image.tag, images.content_hash)
     try:
-        server_url = published_url(server)
+        server_url = published_url(engine, server)
         with progress.step(f"Checking every file on the new container ({server_url})"):
             health = check(server_url)
         if not health.healthy:
@@ -142,40 +136,22 @@ def _up(
         health = health.rebased(server_url, url)  # findings named on the user's URL
         with progress.step(f"Moving {url} to the new container"):
             started = time.monotonic()
-            front = _route(engine, site, images, front, server, serving, host, port)
-            switched = time.monotonic() - started if same_port else None
+            front, in_place = route(
+                engine, site, server,
+                previous=serving, runtime_image=images.runtime.tag, host=host, port=port,
+            )  # fmt: skip
+            switched = time.monotonic() - started if in_place else None
     except BaseException as error:
-        logs = _logs_tail(server)
-        remove_container(server, timeout=1)
+        logs = logs_tail(engine, server)
+        remove_container(engine, server, timeout=1)
         if isinstance(error, PreviewFailed) and logs:
             raise PreviewFailed(
                 f"{error.message}\nThe new container's nginx said:\n{logs}"
             ) from error
         raise
 
-    for old in find_containers(engine, site, SERVER_ROLE):
+    for old in find_containers(engine, site, Role.SERVER):
         if old.id != server.id:
-            remove_container(old)
+            remove_container(engine, old)
     _prune_old_images(engine, site, keep={images.image.id, images.builder.id})
-    return UpResult(images, built, health, str(front.name), str(server.name), url, True, switched)
-
-
-def _route(
-    engine: Engine,
-    site: Site,
-    images: SiteImages,
-    front: Container | None,
-    server: Container,
-    serving: Container | None,
-    host: str,
-    port: int,
-) -> Container:
-    """Make the front on host:port proxy to `server`: create, move or re-point it."""
-    if front is None:
-        for stale in find_containers(engine, site, FRONT_ROLE):
-            remove_container(stale)
-        return create_front(engine, site, images.runtime.tag, server, host, port)
-    if bindings(front) != [(host, port)]:
-        return replace_front(engine, site, front, images.runtime.tag, server, host, port)
-    point_front(engine, front, server, previous=serving)
-    return front
+    return UpResult(images, health, str(front.name), str(server.name), url, True, switched)

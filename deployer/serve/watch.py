@@ -17,7 +17,11 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from deployer.build.context import DEFAULT_IGNORES
+from deployer.config import SiteConfig
+from deployer.engine import Engine
 from deployer.errors import SitedeployError
+from deployer.progress import Progress
+from deployer.serve.up import UpResult, up
 from deployer.site import Site
 
 DEBOUNCE_SECONDS = 0.3
@@ -86,3 +90,37 @@ def watch(
     finally:
         observer.stop()
         observer.join()
+
+
+def watch_and_deploy(
+    engine: Engine,
+    site: Site,
+    config: SiteConfig,
+    progress: Progress,
+    *,
+    strict: bool,
+    deployed: Callable[[UpResult, float | None], None],
+    failed: Callable[[SitedeployError], None],
+) -> None:
+    """`up --watch`: deploy now, then after every settled burst of saves, until Ctrl-C
+    (KeyboardInterrupt reaches the caller; the preview keeps running).
+
+    `deployed(result, seconds)` gets each deploy and how long after the save it was
+    served (None for the first); `failed` gets each error, and the last good version
+    keeps serving.
+    """
+
+    def deploy(changed_at: float | None) -> None:
+        result = up(engine, site, config, progress, strict=strict)
+        deployed(result, time.monotonic() - changed_at if changed_at is not None else None)
+
+    try:
+        deploy(None)
+    except SitedeployError as error:
+        failed(error)
+    watch(
+        site,
+        deploy,
+        failed,
+        lambda: progress.info(f"Watching {site.path} for changes; Ctrl-C stops watching."),
+    )

@@ -16,15 +16,17 @@ from typing import Any
 
 import yaml
 
+from deployer.engine import Engine, connect
 from deployer.errors import ConfigError
-from deployer.serve.preview import HEALTH_PATH
+from deployer.hardening import CAP_DROP, CONTAINER_PORT, HEALTH_PATH, TMP_BYTES, TMP_PATH, USER_ID
+from deployer.ship.publish import pin_image
+from deployer.site import Site
 
 _DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HOST = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 )
-CONTAINER_PORT = 8080
 
 
 def _labels(name: str) -> dict[str, str]:
@@ -54,8 +56,8 @@ def _deployment(name: str, image: str, replicas: int) -> dict[str, Any]:
                     "automountServiceAccountToken": False,
                     "securityContext": {
                         "runAsNonRoot": True,
-                        "runAsUser": 101,
-                        "runAsGroup": 101,
+                        "runAsUser": USER_ID,
+                        "runAsGroup": USER_ID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "containers": [
@@ -77,13 +79,19 @@ def _deployment(name: str, image: str, replicas: int) -> dict[str, Any]:
                                 "allowPrivilegeEscalation": False,
                                 "readOnlyRootFilesystem": True,
                                 "runAsNonRoot": True,
-                                "capabilities": {"drop": ["ALL"]},
+                                "capabilities": {"drop": list(CAP_DROP)},
                             },
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            "volumeMounts": [{"name": "tmp", "mountPath": TMP_PATH}],
                         }
                     ],
                     "volumes": [
-                        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
+                        {
+                            "name": "tmp",
+                            "emptyDir": {
+                                "medium": "Memory",
+                                "sizeLimit": f"{TMP_BYTES // 2**20}Mi",
+                            },
+                        }
                     ],
                 },
             },
@@ -154,3 +162,12 @@ def manifests(
 
 def render_yaml(documents: list[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
+
+
+def k8s_yaml(
+    site: Site, image: str, *, replicas: int, host: str | None, engine: Engine | None = None
+) -> str:
+    """`sitedeploy k8s`: the manifests for `image`, pinned to its digest (a tag pushed from
+    here is looked up in the engine, which is only asked then)."""
+    pinned = image if "@sha256:" in image else pin_image(engine or connect(), image)
+    return render_yaml(manifests(site.name, pinned, replicas=replicas, host=host))

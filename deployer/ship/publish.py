@@ -14,27 +14,39 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker.errors
-import requests
-
-import docker
 from deployer.build.images import SiteImages, build_site
 from deployer.config import SiteConfig, is_image_reference
-from deployer.engine import Engine
-from deployer.errors import ConfigError, RegistryError
-from deployer.progress import Progress
+from deployer.engine import Engine, push_failure, push_failure_kind
+from deployer.errors import ConfigError, EngineError, RegistryError
+from deployer.labels import content_tag
+from deployer.progress import Progress, follow_events
 from deployer.ship.registry import Credentials, Registry
 from deployer.site import Site
 
 ATTEMPTS = 3
 FIRST_BACKOFF = 1.0
-_AUTH = ("unauthorized", "authentication required", "no basic auth credentials", "denied")
-_TLS = ("x509", "tls:", "certificate")
-_UNKNOWN_HOST = ("no such host", "name resolution", "server misbehaving")
-_TRANSIENT = (
-    "connection refused", "connection reset", "eof", "broken pipe", "i/o timeout",
-    "timeout", "500 internal", "502", "503", "504", "bad gateway", "service unavailable",
-)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """Where to push: from flags, else `[publish]` in sitedeploy.toml (see `target`)."""
+
+    registry: str | None = None
+    repository: str | None = None
+    tags: tuple[str, ...] = ()  # empty: the default tags
+    credentials: Credentials | None = field(default=None, repr=False)
+    dry_run: bool = False
+
+    def target(self, config: SiteConfig, command: str = "publish") -> tuple[str, str]:
+        """(registry, repository), or one error naming both ways to set them."""
+        registry = self.registry or config.registry
+        repository = self.repository or config.repository
+        if not registry or not repository:
+            raise ConfigError(
+                f"{command} needs --registry and --repository (or [publish] registry and "
+                "repository in sitedeploy.toml)."
+            )
+        return registry, repository
 
 
 @dataclass
@@ -92,7 +104,7 @@ def git_commit(folder: str) -> str | None:
 
 def default_tags(site: Site, images: SiteImages) -> list[str]:
     """Stable for the same content: the content hash, plus `git-<commit>` for a clean checkout."""
-    tags = [images.content_hash[:12]]
+    tags = [content_tag(images.content_hash)]
     commit = git_commit(str(site.path))
     if commit:
         tags.append(f"git-{commit}")
@@ -116,36 +128,6 @@ def validate_target(registry: str, repository: str, tags: list[str]) -> None:
         raise ConfigError("\n".join(problems))
 
 
-def _classify(message: str) -> str:
-    lowered = message.lower()
-    for kind, needles in (
-        ("auth", _AUTH),
-        ("tls", _TLS),
-        ("unknown-host", _UNKNOWN_HOST),
-        ("transient", _TRANSIENT),
-    ):
-        if any(needle in lowered for needle in needles):
-            return kind
-    return "other"
-
-
-def _push_error(registry: str, kind: str, message: str, attempts: int) -> RegistryError:
-    fixes = {
-        "auth": "the registry refused the credentials. Check them (docker login, or "
-        "SITEDEPLOY_REGISTRY_USERNAME / SITEDEPLOY_REGISTRY_PASSWORD, or --password-stdin)",
-        "tls": "TLS verification failed. If the registry uses a private CA, put its "
-        f"certificate in /etc/docker/certs.d/{registry}/ca.crt",
-        "unknown-host": "the host name does not resolve. Check --registry",
-        "transient": f"it kept failing after {attempts} attempts. Check that the registry "
-        "is running and reachable, then run publish again",
-        "other": "the daemon could not push",
-    }
-    return RegistryError(
-        f"Pushing to {registry} failed: {fixes[kind]}. The daemon said: {message.strip()}. "
-        "The local image is unchanged."
-    )
-
-
 class _Push:
     """One `docker push` of one tag through its own API client (so it can be cut off)."""
 
@@ -159,29 +141,25 @@ class _Push:
         self.error: str | None = None
 
     def run(self, repository: str, tag: str, progress: Progress) -> None:
-        client = docker.from_env(timeout=600).api  # its own connection, closed to cancel
+        client = self.engine.separate_api(timeout=600)
         try:
-            for event in client.push(
-                repository, tag=tag, stream=True, decode=True, auth_config=self.auth
-            ):
-                if not self._take(event, progress):
-                    break
-        except (docker.errors.APIError, requests.RequestException) as error:
-            self.error = str(getattr(error, "explanation", None) or error)
+            with self.engine.errors(f"Pushing {repository}:{tag}"):
+                events = client.push(
+                    repository, tag=tag, stream=True, decode=True, auth_config=self.auth
+                )
+                log = follow_events(events, progress, observe=self._take)
+            self.error = self.error or log.error
+            digests = [str(aux["Digest"]) for aux in log.aux if aux.get("Digest")]
+            self.digest = digests[-1] if digests else None
+        except EngineError as error:
+            self.error = error.message
         finally:
             client.close()  # also cancels the daemon's push if we stopped reading
 
-    def _take(self, event: dict[str, Any], progress: Progress) -> bool:
-        """Record one event; False to stop (an error, or the registry went away)."""
-        if "errorDetail" in event or "error" in event:
-            detail = event.get("errorDetail") or {}
-            self.error = str(detail.get("message") or event.get("error"))
-            return False
+    def _take(self, event: dict[str, Any]) -> bool:
+        """Count one layer event; False to stop (the registry went away)."""
         status = str(event.get("status") or "")
         layer = str(event.get("id") or "")
-        aux = event.get("aux") or {}
-        if aux.get("Digest"):
-            self.digest = str(aux["Digest"])
         if status == "Layer already exists":
             self.existing.add(layer)
         elif status == "Pushing" and event.get("progressDetail", {}).get("total"):
@@ -196,27 +174,19 @@ class _Push:
             except RegistryError as gone:
                 self.error = f"connection refused while pushing ({gone.message})"
                 return False
-        progress.detail(f"{layer + ': ' if layer else ''}{status} {event.get('progress') or ''}")
         return True
 
 
 def publish(
-    engine: Engine,
-    site: Site,
-    config: SiteConfig,
-    progress: Progress,
-    *,
-    registry: str,
-    repository: str,
-    tags: list[str],
-    credentials: Credentials | None,
-    dry_run: bool = False,
+    engine: Engine, site: Site, config: SiteConfig, progress: Progress, settings: PublishSettings
 ) -> PublishResult:
     """Build (or reuse) the site's image, push every tag, verify the registry holds it."""
+    registry, repository = settings.target(config)
+    tags = list(settings.tags)
     validate_target(registry, repository, tags)
     started = time.monotonic()
-    remote = Registry(registry, credentials)
-    if not dry_run:
+    remote = Registry(registry, settings.credentials)
+    if not settings.dry_run:
         with progress.step(f"Asking {registry} whether it is a registry"):
             remote.ping()
     images = build_site(engine, site, config, progress)
@@ -224,19 +194,18 @@ def publish(
     name = f"{registry}/{repository}"
     result = PublishResult(
         registry, repository, tags, [f"{name}:{t}" for t in tags], images.image.id,
-        dry_run=dry_run, images=images,
+        dry_run=settings.dry_run, images=images,
     )  # fmt: skip
-    if dry_run:
+    if settings.dry_run:
         result.seconds = time.monotonic() - started
         return result
 
-    image = engine.client.images.get(images.image.id)
-    auth = credentials.as_auth_config() if credentials else None
+    auth = settings.credentials.as_auth_config() if settings.credentials else None
     pushed: set[str] = set()
     existing: set[str] = set()
     for tag in tags:
         with engine.errors(f"Tagging {name}:{tag}"):
-            image.tag(name, tag)
+            engine.client.images.get(images.image.id).tag(name, tag)
         with progress.step(f"Pushing {name}:{tag}"):
             push = _push_with_retries(engine, remote, auth, name, tag, progress, result)
         if result.digest and push.digest and push.digest != result.digest:
@@ -254,7 +223,9 @@ def publish(
         manifest = _verify(remote, repository, tags, result)
     # Push events name layers by their diff id's first 12 digits, in image order; the
     # manifest lists the same layers, in the same order, with their compressed sizes.
-    diff_ids = [d.removeprefix("sha256:")[:12] for d in image.attrs["RootFS"]["Layers"]]
+    image = engine.find_image(images.image.id)
+    layers = image.attrs["RootFS"]["Layers"] if image else []
+    diff_ids = [d.removeprefix("sha256:")[:12] for d in layers]
     result.bytes_pushed = sum(
         int(layer.get("size", 0))
         for diff_id, layer in zip(diff_ids, manifest.get("layers", []), strict=False)
@@ -281,9 +252,8 @@ def _push_with_retries(
         if push.error is None and push.digest:
             return push
         message = push.error or "the push ended without a digest"
-        kind = _classify(message)
-        if kind != "transient" or attempt == ATTEMPTS:
-            raise _push_error(remote.host, kind, message, attempt)
+        if push_failure_kind(message) != "transient" or attempt == ATTEMPTS:
+            raise push_failure(remote.host, message, attempt)
         short = message.strip()[:120]
         progress.warning(
             f"Push to {remote.host} failed ({short}); retry {attempt} in {delay:.0f} s."
@@ -324,10 +294,7 @@ def pin_image(engine: Engine, reference: str) -> str:
     if "@sha256:" in reference:
         return reference
     repository = reference.rsplit(":", 1)[0] if ":" in reference.rsplit("/", 1)[-1] else reference
-    try:
-        image = engine.client.images.get(reference)
-    except docker.errors.ImageNotFound:
-        image = None
+    image = engine.find_image(reference)
     for digest in (image.attrs.get("RepoDigests") or []) if image else []:
         if str(digest).startswith(f"{repository}@"):
             return str(digest)

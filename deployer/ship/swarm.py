@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from string import Template
 from typing import Any, cast
 
-import docker.errors
 from docker.models.services import Service
 from docker.types import (
     ConfigReference,
@@ -39,15 +38,23 @@ from docker.types import (
 from deployer import __version__
 from deployer.engine import Engine
 from deployer.errors import SwarmError
+from deployer.hardening import CAP_DROP, CONTAINER_PORT, HEALTHCHECK, TMP_BYTES, TMP_PATH, USER_ID
+from deployer.labels import Label, Role, site_filter
 from deployer.progress import Progress
 from deployer.resources import docker_dir
-from deployer.serve.preview import HEALTH_PATH
-from deployer.site import ROLE_LABEL, SITE_ID_LABEL, Site
+from deployer.site import Site
 
 SECOND = 1_000_000_000  # the swarm API counts in nanoseconds
 FRONT_CONFIG_PATH = "/etc/sitedeploy/front/nginx.conf"
 CONVERGE_TIMEOUT = 600.0
 _DONE = {"completed", "rollback_completed", "paused", "rollback_paused"}
+# What the preview's hardening is in a swarm service's words. Engine 20.10 cannot set
+# no-new-privileges on a service (the ContainerSpec field arrives with API 1.44).
+_HARDENING: dict[str, Any] = {
+    "read_only": True,
+    "cap_drop": list(CAP_DROP),
+    "mounts": [Mount(target=TMP_PATH, source="", type="tmpfs", tmpfs_size=TMP_BYTES)],
+}
 
 
 @dataclass(frozen=True)
@@ -111,27 +118,17 @@ def _require_swarm(engine: Engine) -> None:
         )
 
 
-def _service(engine: Engine, name: str) -> Service | None:
-    try:
-        service: Service = engine.client.services.get(name)
-    except docker.errors.NotFound:
-        return None
-    return service
-
-
 def _site_spec(site: Site, image: str, replicas: int, network: str) -> dict[str, Any]:
     return {
         "image": image,
-        "labels": {**site.labels, ROLE_LABEL: "swarm-site"},
-        "container_labels": {**site.labels, ROLE_LABEL: "swarm-site"},
+        "labels": {**site.labels, Label.ROLE: Role.SWARM_SITE},
+        "container_labels": {**site.labels, Label.ROLE: Role.SWARM_SITE},
         "mode": ServiceMode("replicated", replicas=replicas),
         "networks": [network],
         "endpoint_spec": EndpointSpec(mode="dnsrr"),
-        "read_only": True,
-        "cap_drop": ["ALL"],
-        "mounts": [Mount(target="/tmp", source="", type="tmpfs", tmpfs_size=64 * 1024 * 1024)],
+        **_HARDENING,
         "healthcheck": Healthcheck(
-            test=["CMD", "/usr/local/bin/healthcheck", "8080", HEALTH_PATH],
+            test=["CMD", *HEALTHCHECK],
             interval=2 * SECOND,
             timeout=2 * SECOND,
             retries=3,
@@ -184,20 +181,25 @@ def _front_spec(
             "-c",
             FRONT_CONFIG_PATH,
         ],
-        "labels": {**site.labels, ROLE_LABEL: "swarm-front"},
-        "container_labels": {**site.labels, ROLE_LABEL: "swarm-front"},
+        "labels": {**site.labels, Label.ROLE: Role.SWARM_FRONT},
+        "container_labels": {**site.labels, Label.ROLE: Role.SWARM_FRONT},
         "mode": ServiceMode("global"),
         "networks": [network],
         # {published: (target, protocol, mode)}; the stubs only know the string forms.
-        "endpoint_spec": EndpointSpec(mode="dnsrr", ports=cast(Any, {port: (8080, "tcp", "host")})),
+        "endpoint_spec": EndpointSpec(
+            mode="dnsrr", ports=cast(Any, {port: (CONTAINER_PORT, "tcp", "host")})
+        ),
         "configs": [
             ConfigReference(
-                config_id, config_name, filename=FRONT_CONFIG_PATH, uid="101", gid="101", mode=0o444
+                config_id,
+                config_name,
+                filename=FRONT_CONFIG_PATH,
+                uid=str(USER_ID),
+                gid=str(USER_ID),
+                mode=0o444,
             )
         ],
-        "read_only": True,
-        "cap_drop": ["ALL"],
-        "mounts": [Mount(target="/tmp", source="", type="tmpfs", tmpfs_size=64 * 1024 * 1024)],
+        **_HARDENING,
         "restart_policy": RestartPolicy(condition="any", delay=SECOND),
     }
 
@@ -264,7 +266,7 @@ def deploy_swarm(
     service_name, front_name, network = names(site)
     _ensure_network(engine, site, network)
     started = time.monotonic()
-    site_service = _service(engine, service_name)
+    site_service = engine.find_service(service_name)
     created = site_service is None
     state: str | None = None
     with progress.step(
@@ -280,7 +282,7 @@ def deploy_swarm(
                 site_service.update(name=service_name, **spec)
                 state = _converge(site_service, replicas, progress, after=before)
 
-    front = _service(engine, front_name)
+    front = engine.find_service(front_name)
     with (
         progress.step(f"Publishing port {port} through {front_name}"),
         engine.errors(f"Deploying {front_name}"),
@@ -313,11 +315,12 @@ def _front_changed(front: Service, port: int, spec: dict[str, Any]) -> bool:
 
 
 def _wait_for_front(engine: Engine, front_name: str) -> None:
-    service = _service(engine, front_name)
+    service = engine.find_service(front_name)
     assert service is not None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        tasks = service.tasks(filters={"desired-state": "running"})
+        with engine.errors(f"Listing the tasks of {front_name}"):
+            tasks = service.tasks(filters={"desired-state": "running"})
         if tasks and all(task["Status"]["State"] == "running" for task in tasks):
             return
         time.sleep(0.5)
@@ -329,7 +332,7 @@ def _wait_for_front(engine: Engine, front_name: str) -> None:
 def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
     _require_swarm(engine)
     service_name, front_name, _network = names(site)
-    service = _service(engine, service_name)
+    service = engine.find_service(service_name)
     if service is None:
         raise SwarmError(
             f"No swarm deploy of {site.path}: run `sitedeploy deploy {site.path} --swarm …`."
@@ -337,7 +340,10 @@ def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
     spec = service.attrs["Spec"]
     image = spec["TaskTemplate"]["ContainerSpec"]["Image"]
     tasks = []
-    for task in service.tasks(filters={"desired-state": "running"}):
+    with engine.errors(f"Listing the tasks of {service_name}"):
+        running = service.tasks(filters={"desired-state": "running"})
+        update_state = _update_state(service)
+    for task in running:
         container_id = task["Status"].get("ContainerStatus", {}).get("ContainerID")
         tasks.append(
             TaskInfo(
@@ -347,7 +353,7 @@ def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
                 health=_health(engine, container_id),
             )
         )
-    front = _service(engine, front_name)
+    front = engine.find_service(front_name)
     url = None
     if front is not None:
         ports = front.attrs["Spec"].get("EndpointSpec", {}).get("Ports") or []
@@ -358,7 +364,7 @@ def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
         url=url,
         desired=int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0)),
         running=sum(1 for t in tasks if t.state == "running"),
-        update_state=_update_state(service),
+        update_state=update_state,
         image=image,
         tasks=tasks,
     )
@@ -366,11 +372,8 @@ def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
 
 def _health(engine: Engine, container_id: str | None) -> str | None:
     """A task's health, when its container runs on this node (the API only sees local ones)."""
-    if not container_id:
-        return None
-    try:
-        container = engine.client.containers.get(container_id)
-    except docker.errors.NotFound:
+    container = engine.find_container(container_id) if container_id else None
+    if container is None:
         return None
     return (container.attrs.get("State", {}).get("Health") or {}).get("Status")
 
@@ -379,14 +382,15 @@ def rollback_swarm(engine: Engine, site: Site, progress: Progress) -> SwarmResul
     """Return the site service to its previous spec (the previous digest), rolling."""
     _require_swarm(engine)
     service_name, _front, _network = names(site)
-    service = _service(engine, service_name)
+    service = engine.find_service(service_name)
     previous = service.attrs.get("PreviousSpec") if service else None
     if service is None or not previous:
         raise SwarmError(f"{service_name} has no previous version to roll back to.")
     image = previous["TaskTemplate"]["ContainerSpec"]["Image"]
     replicas = int(previous.get("Mode", {}).get("Replicated", {}).get("Replicas", 1))
     started = time.monotonic()
-    before = _update_status(service).get("StartedAt") or ""
+    with engine.errors(f"Reading the update status of {service_name}"):
+        before = _update_status(service).get("StartedAt") or ""
     with progress.step(f"Rolling {service_name} back to {image}"), engine.errors("Rolling back"):
         engine.api.update_service(
             service.id,
@@ -411,11 +415,11 @@ def remove_swarm(engine: Engine, site: Site) -> list[str]:
     service_name, front_name, network = names(site)
     with engine.errors("Removing the swarm deploy"):
         for name in (front_name, service_name):
-            service = _service(engine, name)
+            service = engine.find_service(name)
             if service is not None:
                 service.remove()
                 removed.append(name)
-        tasks: dict[str, str | list[str] | bool] = {"label": [f"{SITE_ID_LABEL}={site.id}"]}
+        tasks = site_filter(site)
         deadline = time.monotonic() + 60
         while engine.client.containers.list(filters=tasks) and time.monotonic() < deadline:
             time.sleep(0.5)  # the overlay network can only go once its tasks are gone

@@ -22,13 +22,13 @@ import pytest
 import requests
 
 from deployer.build import images as build_module
-from deployer.build.bootstrap import BOOTSTRAP_REPOSITORY
 from deployer.build.images import build_site
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.errors import DiskFull
+from deployer.labels import BOOTSTRAP_REPOSITORY, Role
 from deployer.progress import Progress
-from deployer.serve.preview import SERVER_ROLE, find_containers, preview_status, stop_preview
+from deployer.serve.preview import find_containers, preview_status, stop_preview
 from deployer.serve.up import up
 from deployer.site import open_site
 from tests.conftest import SiteFactory, free_port
@@ -154,7 +154,7 @@ def test_redeploys_under_load_never_fail_a_request(engine: Engine, make_site: Si
     assert mixed == []
     assert set(marks) <= {"MARK-v0", "MARK-v1", "MARK-v2", "MARK-v3"}
     assert marks["MARK-v3"] > 0 and sum(statuses.values()) > 500
-    assert len(find_containers(engine, site, SERVER_ROLE)) == 1
+    assert len(find_containers(engine, site, Role.SERVER)) == 1
     stop_preview(engine, site)
 
 
@@ -186,7 +186,7 @@ def test_ctrl_c_during_the_build_keeps_the_old_preview(
     assert _page_marks(requests.get(before.url + "/", timeout=10).text) == ["MARK-old"]
     status = preview_status(engine, site)
     assert (status.server, status.answering) == (before.server, True)
-    assert [c.name for c in find_containers(engine, site, SERVER_ROLE)] == [before.server]
+    assert [c.name for c in find_containers(engine, site, Role.SERVER)] == [before.server]
     assert _temp_files() == temp_before
     assert subprocess.run(["pgrep", "-f", str(folder)], capture_output=True).stdout == b""
 
@@ -211,7 +211,7 @@ def test_ctrl_c_during_the_health_check_keeps_the_old_preview(
     run.wait_for("Checking every file on the new container")
     assert run.interrupt() != 0
     assert _page_marks(requests.get(before.url + "/", timeout=10).text) == ["MARK-old"]
-    assert [c.name for c in find_containers(engine, site, SERVER_ROLE)] == [before.server]
+    assert [c.name for c in find_containers(engine, site, Role.SERVER)] == [before.server]
     assert preview_status(engine, site).server == before.server
 
     after = up(engine, site, config, Progress(quiet=True))

@@ -11,11 +11,11 @@ import pytest
 import requests
 
 from deployer.build.headers import SITE_CONF
-from deployer.build.images import HEADERS_LABEL
 from deployer.build.sitefiles import read_image_file
 from deployer.check.served import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
+from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.provenance.sbom import files_from_labels
 from deployer.serve.preview import stop_preview
@@ -67,7 +67,7 @@ def test_site_headers_replace_add_and_remove(headed: Deployed, path: str) -> Non
 def test_the_image_says_which_headers_it_sends(engine: Engine, headed: Deployed) -> None:
     _site, _config, result = headed
     image = engine.client.images.get(result.images.image.tag)
-    assert CSP in image.labels[HEADERS_LABEL]
+    assert CSP in image.labels[Label.HEADERS]
     history = " ".join(str(entry["CreatedBy"]) for entry in image.history())
     assert f"COPY /srv/conf/security-headers.conf {SITE_CONF}" in history
     # The bill of materials names the file the image really has, not the runtime's.

@@ -17,8 +17,9 @@ from deployer.build.images import build_site
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.progress import Progress
-from deployer.provenance.inspect import inspect_image, verify_site
-from deployer.ship.publish import publish
+from deployer.provenance.inspect import inspect_image
+from deployer.provenance.verify import verify_site
+from deployer.ship.publish import PublishSettings, publish
 from deployer.site import open_site
 from tests.conftest import SiteFactory
 from tests.registry import RunningRegistry, start_registry
@@ -103,9 +104,8 @@ def test_labels_survive_a_push_and_pull(
 ) -> None:
     folder = make_site("travel")
     site = open_site(folder)
-    pushed = publish(engine, site, load_config(folder), Progress(quiet=True),
-                     registry=registry.host, repository="team/travel", tags=["v1"],
-                     credentials=None)  # fmt: skip
+    settings = PublishSettings(registry=registry.host, repository="team/travel", tags=("v1",))
+    pushed = publish(engine, site, load_config(folder), Progress(quiet=True), settings)
     here = inspect_image(engine, f"{site.repository}:latest")
     for tag in engine.client.images.get(pushed.image_id).tags:
         engine.client.images.remove(tag, force=True)

@@ -18,7 +18,7 @@ from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.errors import RegistryError
 from deployer.progress import Progress
-from deployer.ship.publish import PublishResult, publish
+from deployer.ship.publish import PublishResult, PublishSettings, publish
 from deployer.ship.registry import Credentials
 from deployer.site import open_site
 from tests.conftest import SiteFactory, free_port
@@ -54,17 +54,14 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRe
 def run_publish(
     engine: Engine, folder: Path, registry: RunningRegistry, tags: list[str], **kwargs: object
 ) -> PublishResult:
-    return publish(
-        engine,
-        open_site(folder),
-        load_config(folder),
-        Progress(quiet=True),
+    settings = PublishSettings(
         registry=registry.host,
         repository="team/blog",
-        tags=tags,
+        tags=tuple(tags),
         credentials=kwargs.pop("credentials", None),  # type: ignore[arg-type]
         **kwargs,  # type: ignore[arg-type]
     )
+    return publish(engine, open_site(folder), load_config(folder), Progress(quiet=True), settings)
 
 
 def cli(

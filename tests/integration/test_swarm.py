@@ -20,7 +20,7 @@ from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.progress import Progress
 from deployer.resources import docker_dir
-from deployer.ship.publish import publish
+from deployer.ship.publish import PublishSettings, publish
 from deployer.ship.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
 from deployer.site import Site, open_site
 from tests.conftest import SiteFactory, free_port
@@ -54,10 +54,8 @@ def _mark(folder: Path, version: str) -> None:
 
 
 def _publish(engine: Engine, site: Site, registry: RunningRegistry) -> str:
-    result = publish(
-        engine, site, load_config(site.path), Progress(quiet=True),
-        registry=registry.host, repository="team/swarm", tags=[], credentials=None,
-    )  # fmt: skip
+    settings = PublishSettings(registry=registry.host, repository="team/swarm")
+    result = publish(engine, site, load_config(site.path), Progress(quiet=True), settings)
     return f"{registry.host}/team/swarm@{result.digest}"
 
 

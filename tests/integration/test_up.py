@@ -13,14 +13,9 @@ import requests
 from deployer.config import SiteConfig, load_config
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed, PluginUnavailable, PortUnavailable
+from deployer.labels import Role
 from deployer.progress import Progress
-from deployer.serve.preview import (
-    FRONT_ROLE,
-    SERVER_ROLE,
-    find_containers,
-    preview_status,
-    stop_preview,
-)
+from deployer.serve.preview import find_containers, preview_status, stop_preview
 from deployer.serve.up import UpResult, up
 from deployer.site import Site, open_site
 from tests.conftest import SiteFactory
@@ -67,7 +62,7 @@ def test_report_numbers(starter: Deployed) -> None:
     assert result.health.files_checked == len(result.built.files)
 
 
-def names(engine: Engine, site: Site, role: str) -> list[str]:
+def names(engine: Engine, site: Site, role: Role) -> list[str]:
     return [str(c.name) for c in find_containers(engine, site, role)]
 
 
@@ -103,7 +98,7 @@ def test_up_again_without_changes_keeps_the_running_preview(
     assert again.images.reused
     assert not again.replaced
     assert (again.container, again.server) == (result.container, result.server)
-    assert names(engine, site, SERVER_ROLE) == [result.server]
+    assert names(engine, site, Role.SERVER) == [result.server]
 
 
 def test_content_change_replaces_the_preview_and_keeps_one_container(
@@ -118,7 +113,7 @@ def test_content_change_replaces_the_preview_and_keeps_one_container(
     assert second.switch_seconds is not None
     assert second.images.image.id != first.images.image.id
     assert second.container == first.container  # the same front kept the port
-    assert names(engine, site, SERVER_ROLE) == [second.server]
+    assert names(engine, site, Role.SERVER) == [second.server]
     page = requests.get(f"{second.url}/news/2026/01/05/welcome-to-sitedeploy.html", timeout=10)
     assert "A sentence added in the test." in page.text
     with pytest.raises(docker.errors.ImageNotFound):
@@ -143,7 +138,7 @@ def test_liquid_error_fails_with_jekylls_message_and_keeps_the_old_preview(
     assert "from /usr" not in message and "Traceback" not in message
     assert len(message.splitlines()) < 10
     assert requests.get(before.url + "/", timeout=10).content == served
-    assert names(engine, site, SERVER_ROLE) == [before.server]
+    assert names(engine, site, Role.SERVER) == [before.server]
     stop_preview(engine, site)
 
 
@@ -174,8 +169,8 @@ def test_a_taken_port_is_a_clear_error_before_building(
         config = load_config(folder, {"port": port})
         with pytest.raises(PortUnavailable, match=f"Port {port} on 127.0.0.1 is already in use"):
             up(engine, open_site(folder), config, Progress(quiet=True))
-    assert names(engine, open_site(folder), FRONT_ROLE) == []
-    assert names(engine, open_site(folder), SERVER_ROLE) == []
+    assert names(engine, open_site(folder), Role.FRONT) == []
+    assert names(engine, open_site(folder), Role.SERVER) == []
     assert engine.client.images.list(name=open_site(folder).repository) == []
 
 

@@ -8,7 +8,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from deployer.build.dockerfile import render_runtime_dockerfile
 from deployer.build.plugins import content_time
 from deployer.build.sitefiles import BuiltFile, BuiltSite
-from deployer.provenance.inspect import pair_recipe, stage_instructions
+from deployer.provenance.recipe import pair_recipe, stage_instructions
 from deployer.provenance.sbom import (
     cyclonedx,
     files_from_labels,

@@ -1,0 +1,31 @@
+"""The `sitedeploy` command line: parse options, call one library function, render its result.
+
+Nothing here talks to Docker or decides anything: each command loads the site, calls the
+entry of its stage (build, serve, check, ship, provenance) and hands the typed result to
+`report` (people, on stderr) and to `--json` (machines, on stdout). The commands live in
+`serve.py` (preview), `images.py` (build, report, check, inspect) and `ship.py`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from deployer import __version__
+from deployer.cli import images, serve, ship
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sitedeploy")
+def main() -> None:
+    """Turn a Jekyll site into a small, hardened nginx container image and run it.
+
+    SITE is a Jekyll site folder (one with _config.yml); it defaults to the current folder.
+    Settings come from SITE/sitedeploy.toml and are overridden by flags.
+    """
+
+
+for command in (
+    serve.new, serve.up, images.build, images.report_command, images.check, ship.publish,
+    ship.deploy, ship.rollback, ship.k8s, images.inspect, serve.status, serve.logs, serve.down,
+):  # fmt: skip
+    main.add_command(command)

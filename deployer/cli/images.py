@@ -1,0 +1,103 @@
+"""The commands about a site's images and what they serve: build, report, check, inspect."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from deployer import report
+from deployer.build.images import build_site
+from deployer.check.served import check_preview, check_url
+from deployer.cli.options import Out, build_options, load, reported, site_argument
+from deployer.engine import connect
+from deployer.provenance.inspect import InspectSettings
+from deployer.provenance.inspect import inspect as run_inspect
+
+
+@click.command()
+@site_argument
+@build_options
+@click.option("--print-dockerfile", is_flag=True, help="Also print the rendered Dockerfile.")
+@reported
+def build(site: Path, out: Out, print_dockerfile: bool, **options: Any) -> None:
+    """Build SITE's images (the Jekyll builder and the final nginx image) without running them."""
+    images = build_site(connect(), *load(site, **options), out.progress)
+    for warning in images.warnings:
+        out.progress.warning(warning)
+    report.show_build(out.progress, images)
+    if print_dockerfile:
+        click.echo(images.dockerfile, err=out.as_json)
+    out.emit({"ok": True, **report.build_summary(images)})
+
+
+@click.command("report")
+@site_argument
+@build_options
+@reported
+def report_command(site: Path, out: Out, **options: Any) -> None:
+    """Show where SITE's image bytes come from: sizes, ratio, and every layer.
+
+    Builds first if the site changed since the last build (reusing it otherwise).
+    """
+    images = build_site(connect(), *load(site, **options), out.progress)
+    report.show_build(out.progress, images, show_layers=True)
+    out.emit({"ok": True, **report.build_summary(images)})
+
+
+@click.command()
+@site_argument
+@click.option("--url", help="Check the site served at URL (e.g. a deploy) instead of the preview.")
+@click.option("--external", is_flag=True, help="Also fetch external links (short timeout).")
+@click.option("--browser", is_flag=True, help="Also open every page in headless Chromium.")
+@reported
+def check(site: Path, out: Out, url: str | None, external: bool, browser: bool) -> None:
+    """Prove the served site works: every file, link, fragment, feed and sitemap entry.
+
+    Without --url it checks SITE's running preview against the _site its image was built
+    from; with --url, any served copy against SITE's current build. Exits 1 when there are
+    errors (warnings do not fail).
+    """
+    folder, config = load(site)
+    engine, how = connect(), {"external": external, "browser": browser}
+    if url:
+        found = check_url(engine, folder, config, url, out.progress, **how)
+    else:
+        found = check_preview(engine, folder, out.progress, **how)
+    report.show_check(out.progress, found)
+    out.emit({"ok": found.healthy, **found.as_dict()})
+    if not found.healthy:
+        sys.exit(1)
+
+
+@click.command()
+@site_argument
+@click.option("--image", help="Inspect this image (e.g. one pulled from a registry) instead.")
+@click.option(
+    "--sbom",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the image's bill of materials as CycloneDX JSON to this file.",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Rebuild SITE from its current inputs and check the result is byte for byte the same.",
+)
+@reported
+def inspect(site: Path, out: Out, image: str | None, sbom: Path | None, verify: bool) -> None:
+    """Show what is in SITE's image and where every byte came from.
+
+    The recipe (the rendered Dockerfile next to the image history), the base images (pulled
+    or bootstrapped here), and a bill of materials: every file from a Debian package with
+    its version, and the site's own files. It is all read from the image's labels, so
+    --image works on an image pulled from a registry, without the site folder.
+    """
+    settings = InspectSettings(image=image, sbom=sbom, verify=verify)
+    loaded = None if image else load(site)
+    result = run_inspect(connect(), loaded, settings, out.progress)
+    report.show_inspection(out.progress, result)
+    out.emit(result.as_dict())
+    if not result.ok:
+        sys.exit(1)

@@ -1,0 +1,122 @@
+"""The commands of the local preview: new, up, status, logs, down."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+
+from deployer import report
+from deployer.cli.options import Out, build_options, load, preview_options, reported, site_argument
+from deployer.engine import connect
+from deployer.new import new_site
+from deployer.serve.preview import preview_logs, preview_status, preview_url, stop_preview
+from deployer.serve.up import UpResult
+from deployer.serve.up import up as run_up
+from deployer.serve.watch import watch_and_deploy
+
+
+@click.command()
+@click.argument("destination", type=click.Path(path_type=Path))
+def new(destination: Path) -> None:
+    """Create a new site in DESTINATION from the starter template (never overwrites)."""
+    created = new_site(destination)
+    click.echo(f"Created {created}. Next: sitedeploy up {created}", err=True)
+
+
+@click.command()
+@site_argument
+@build_options
+@preview_options
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep running: redeploy (without downtime) whenever a file in SITE changes.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail on the site's own defects too (dead links, bad fragments), not only on a "
+    "broken deployment.",
+)
+@reported
+def up(site: Path, out: Out, watch: bool, strict: bool, **options: Any) -> None:
+    """Build SITE, start its preview, check every file over HTTP, report.
+
+    Returns once the preview is healthy and leaves it running. Running it again moves the
+    port to the new version only after that version passed its check, so the preview never
+    stops answering; a failed build or check leaves the running version serving. Exits
+    non-zero if anything failed. With --watch it keeps redeploying on every save (with
+    --json, one JSON object per deploy) until Ctrl-C, which leaves the preview running.
+    """
+    folder, config = load(site, **options)
+    engine = connect()
+
+    def deployed(result: UpResult, edit_to_served: float | None = None) -> None:
+        report.show_up(out.progress, result, edit_to_served)
+        out.emit({"ok": True, **report.up_summary(result, edit_to_served)}, one_line=True)
+
+    if not watch:
+        deployed(run_up(engine, folder, config, out.progress, strict=strict))
+        return
+    try:
+        watch_and_deploy(
+            engine,
+            folder,
+            config,
+            out.progress,
+            strict=strict,
+            deployed=deployed,
+            failed=lambda error: report.show_watch_error(out.progress, error),
+        )
+    except KeyboardInterrupt:
+        out.progress.info(
+            f"Stopped watching. The preview keeps running at "
+            f"{preview_url(config.host, config.port)}; `sitedeploy down {site}` stops it."
+        )
+
+
+@click.command()
+@site_argument
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def status(site: Path, as_json: bool) -> None:
+    """Is SITE's preview running, from which image, at which URL, and is it healthy?
+
+    Exits 0 when the preview is running and answering, 3 otherwise.
+    """
+    folder, _config = load(site)
+    state = preview_status(connect(), folder)
+    if as_json:
+        data = {"site": str(folder.path), **state.as_dict()}
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        click.echo(report.status_text(folder, state))
+    if not (state.state == "running" and state.answering):
+        sys.exit(3)
+
+
+@click.command()
+@site_argument
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new log lines.")
+@click.option("--tail", default="all", help="Only the last N lines [all].")
+def logs(site: Path, follow: bool, tail: str) -> None:
+    """Print the nginx logs of SITE's preview container."""
+    lines: int | Literal["all"] = int(tail) if tail.isdigit() else "all"
+    for chunk in preview_logs(connect(), load(site)[0], follow=follow, tail=lines):
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
+
+
+@click.command()
+@site_argument
+def down(site: Path) -> None:
+    """Stop and remove SITE's preview containers (images are kept)."""
+    folder, _config = load(site)
+    removed = stop_preview(connect(), folder)
+    if removed:
+        click.echo(f"Stopped and removed {', '.join(removed)}.", err=True)
+    else:
+        click.echo(f"No preview of {folder.path} was running.", err=True)

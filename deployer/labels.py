@@ -1,0 +1,129 @@
+"""Every `io.sitedeploy.*` label key and every image tag rule, declared once.
+
+Labels are how sitedeploy finds its containers again (`status`, `down`) and how an image
+carries its own history through any registry (`inspect`). Whoever writes a label and
+whoever reads it back both take the key from here; so does every tag that is derived from
+a content hash.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deployer.site import Site
+
+PREFIX = "io.sitedeploy"
+
+
+class Label(enum.StrEnum):
+    """The keys. Members are strings, so they index label dictionaries directly."""
+
+    # Whose is it: on every container, network, volume and image made for a site.
+    SITE_ID = f"{PREFIX}.site-id"
+    SITE_PATH = f"{PREFIX}.site-path"
+    ROLE = f"{PREFIX}.role"
+    # What a site image was built from.
+    CONTENT_HASH = f"{PREFIX}.content-hash"
+    BASEURL = f"{PREFIX}.baseurl"
+    SITE_URL = f"{PREFIX}.site-url"
+    VERSION = f"{PREFIX}.version"
+    RUNTIME = f"{PREFIX}.runtime"  # the nginx runtime image's id
+    DOCKERFILE = f"{PREFIX}.dockerfile"
+    RUNTIME_DOCKERFILE = f"{PREFIX}.runtime-dockerfile"
+    HEADERS = f"{PREFIX}.headers"
+    # The bill of materials.
+    SBOM_FILES = f"{PREFIX}.sbom.files"
+    SBOM_PACKAGES = f"{PREFIX}.sbom.packages"
+    SITE_FILES = f"{PREFIX}.site.files"
+    SITE_BYTES = f"{PREFIX}.site.bytes"
+    SITE_SHA256 = f"{PREFIX}.site.sha256"
+    # A bootstrapped Debian base (set by `docker import`); site images copy them per stage.
+    BOOTSTRAP_SUITE = f"{PREFIX}.bootstrap.suite"
+    BOOTSTRAP_MIRROR = f"{PREFIX}.bootstrap.mirror"
+    BOOTSTRAP_ROOTFS = f"{PREFIX}.bootstrap.rootfs-sha256"
+
+
+BOOTSTRAP_KEYS = {
+    Label.BOOTSTRAP_SUITE: "suite",
+    Label.BOOTSTRAP_MIRROR: "mirror",
+    Label.BOOTSTRAP_ROOTFS: "rootfs-sha256",
+}
+
+
+class BaseStage(enum.StrEnum):
+    """The build stages whose base image a site image records."""
+
+    BUILDER = "builder-base"
+    NGINX = "nginx-base"
+
+
+def base(stage: BaseStage, key: str = "") -> str:
+    """A base label: `base(BaseStage.NGINX)` is "requested image id";
+    `base(BaseStage.NGINX, "suite")` is the bootstrapped suite of that stage's base."""
+    return f"{PREFIX}.{stage}.{key}" if key else f"{PREFIX}.{stage}"
+
+
+class Role(enum.StrEnum):
+    """What a labelled container or image is for (the ROLE label's value)."""
+
+    FRONT = "front"  # the preview's front, owns the user's port
+    SERVER = "server"  # a preview's site container
+    BUILDER = "builder"  # the Jekyll stage image
+    SITE = "site"  # the final nginx image
+    RUNTIME = "runtime"  # the shared nginx runtime image
+    RUNTIME_BUILD = "nginx-build"  # the Debian stage the runtime's files came from
+    RUNTIME_TOOLS = "tools"  # the precompressor and the runtime's SBOM table
+    SWARM_SITE = "swarm-site"
+    SWARM_FRONT = "swarm-front"
+
+
+def site_filter(site: Site, role: Role | None = None) -> dict[str, str | list[str] | bool]:
+    """An engine list filter for the site's objects (in one role, if given)."""
+    wanted: list[str] = [f"{Label.SITE_ID}={site.id}"]
+    if role is not None:
+        wanted.append(f"{Label.ROLE}={role}")
+    return {"label": wanted}
+
+
+# --- tags ---------------------------------------------------------------------------
+
+RUNTIME_REPOSITORY = "sitedeploy/nginx-runtime"
+BOOTSTRAP_REPOSITORY = "sitedeploy/debian"
+LATEST = "latest"
+
+
+def content_tag(content_hash: str) -> str:
+    """The tag of a content hash: its first 12 hex digits (the same inputs, the same tag)."""
+    return content_hash[:12]
+
+
+def image_tag(site: Site, suffix: str) -> str:
+    """The site's final nginx image for a content tag (or another suffix, e.g. verify-…)."""
+    return f"{site.repository}:{suffix}"
+
+
+def builder_tag(site: Site, suffix: str) -> str:
+    """The site's Jekyll builder image for a content tag (or another suffix)."""
+    return f"{site.builder_repository}:{suffix}"
+
+
+def latest_tag(site: Site) -> str:
+    """The site's newest built image (`up` previews it, `inspect` reads it)."""
+    return image_tag(site, LATEST)
+
+
+def runtime_tag(inputs_hash: str) -> str:
+    """The shared nginx runtime image for a hash of its inputs."""
+    return f"{RUNTIME_REPOSITORY}:{inputs_hash[:12]}"
+
+
+def runtime_companion(runtime: str, role: Role) -> str:
+    """The runtime's companion images: `<runtime>-build` and `<runtime>-tools`."""
+    suffix = {Role.RUNTIME_BUILD: "build", Role.RUNTIME_TOOLS: "tools"}[role]
+    return f"{runtime}-{suffix}"
+
+
+def bootstrap_tag(suite: str) -> str:
+    return f"{BOOTSTRAP_REPOSITORY}:{suite}"
