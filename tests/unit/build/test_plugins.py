@@ -1,8 +1,9 @@
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from deployer.build.plugins import BASE_PACKAGES, gemfile_plugins, read_requirements
+from deployer.build.plugins import BASE_PACKAGES, content_time, gemfile_plugins, read_requirements
 from deployer.errors import ConfigError, PluginUnavailable
 
 
@@ -109,3 +110,17 @@ def test_extra_packages_are_appended_once(tmp_path: Path) -> None:
     need = read_requirements(site(tmp_path, "title: x\n"), extra_packages=("jekyll", "rsync"))
     assert need.packages.count("jekyll") == 1
     assert need.packages[-1] == "rsync"
+
+
+def test_content_time_publishes_every_post_and_no_future_one(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert content_time(tmp_path, now) == "2000-01-01 23:59:59 -1200"
+    (tmp_path / "_posts" / "travel").mkdir(parents=True)
+    (tmp_path / "_posts" / "2024-05-01-a.md").write_text("---\ntitle: a\n---\n")
+    (tmp_path / "_posts" / "travel" / "2026-02-14-b.md").write_text(
+        "---\ndate: 2026-02-15 18:00\n---\n"
+    )
+    (tmp_path / "_posts" / "notes.md").write_text("no date")
+    assert content_time(tmp_path, now) == "2026-02-15 23:59:59 -1200"
+    (tmp_path / "_posts" / "2027-01-01-scheduled.md").write_text("---\n---\n")
+    assert content_time(tmp_path, now) == "2026-11-28 12:00:00 +0000"

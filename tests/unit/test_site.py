@@ -2,8 +2,6 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build.bases import debian_suite
-from deployer.build.bootstrap import sources
 from deployer.errors import SiteNotFound
 from deployer.site import open_site, slugify
 
@@ -35,28 +33,3 @@ def test_a_folder_without_config_is_not_a_site(tmp_path: Path) -> None:
         open_site(tmp_path)
     with pytest.raises(SiteNotFound, match="is not a folder"):
         open_site(tmp_path / "missing")
-
-
-@pytest.mark.parametrize(
-    ("reference", "suite"),
-    [
-        ("debian:bookworm-slim", "bookworm"),
-        ("debian:bookworm", "bookworm"),
-        ("debian:12-slim", "bookworm"),
-        ("debian:12.5", "bookworm"),
-        ("docker.io/library/debian:trixie-20260101-slim", "trixie"),
-        ("ruby:3.3", None),
-        ("example.com/debian:bookworm", None),
-    ],
-)
-def test_debian_suite(reference: str, suite: str | None) -> None:
-    assert debian_suite(reference) == suite
-
-
-def test_bootstrap_sources() -> None:
-    assert sources("bookworm", "http://deb.debian.org/debian") == [
-        "deb http://deb.debian.org/debian bookworm main",
-        "deb http://deb.debian.org/debian bookworm-updates main",
-        "deb http://deb.debian.org/debian-security bookworm-security main",
-    ]
-    assert sources("sid", "http://mirror/debian") == ["deb http://mirror/debian sid main"]

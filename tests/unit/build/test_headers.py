@@ -12,7 +12,7 @@ import pytest
 from deployer.build.headers import default_headers, header_problem, render_conf, site_headers
 from deployer.config import load_config
 from deployer.errors import ConfigError
-from tests.unit.test_policy_and_dockerfile import render
+from tests.unit.build.test_dockerfile import render
 
 CSP = "default-src 'self'; script-src 'self' 'sha256-abc='; frame-ancestors 'none'"
 

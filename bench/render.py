@@ -1,0 +1,145 @@
+"""The results as a Markdown table (bench/results/latest.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.common import ratio
+
+
+def _row(
+    site: str,
+    measure: str,
+    ours: object,
+    classic: object = "",
+    buildkit: object = "",
+    ratio_text: object = "",
+) -> str:
+    cells = [site, measure, ours, classic, buildkit, "" if ratio_text is None else ratio_text]
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        f"# sitedeploy vs plain Docker ({results['mode']}, medians of {results['runs']} runs)",
+        "",
+        "| site | measure | sitedeploy | baseline classic | baseline BuildKit | ours / BuildKit |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, site in results["sites"].items():
+        b, e, s = site["builds"], site["edit_to_served"], site["sizes"]
+        cold, warm = b["cold_seconds"], b["warm_seconds"]
+        served, failed = e["seconds"], e["failed_requests_while_redeploying"]
+        lines += [
+            _row(
+                name,
+                "cold build (s)",
+                cold["sitedeploy"],
+                cold["classic"],
+                cold["buildkit"],
+                b["cold_ratio_vs_buildkit"],
+            ),
+            _row(
+                name,
+                "warm rebuild, one post edited (s)",
+                warm["sitedeploy"],
+                warm["classic"],
+                warm["buildkit"],
+                b["warm_ratio_vs_buildkit"],
+            ),
+            _row(
+                name,
+                "edit-to-served (s)",
+                served["sitedeploy"],
+                "",
+                served["baseline_buildkit"],
+                ratio(served["sitedeploy"], served["baseline_buildkit"]),
+            ),
+            _row(
+                name,
+                "failed requests while redeploying",
+                failed["sitedeploy"],
+                "",
+                failed["baseline_buildkit"],
+            ),
+            _row(name, "bare `jekyll build`, no cache (s)", site["bare_jekyll_seconds"]),
+            _row(
+                name,
+                "final image (MB)",
+                _mb(s["sitedeploy"]["final"]),
+                "",
+                _mb(s["baseline"]["final"]),
+                s["final_ratio"],
+            ),
+            _row(
+                name,
+                "compressed image (MB)",
+                _mb(s["sitedeploy"]["compressed"]),
+                "",
+                _mb(s["baseline"]["compressed"]),
+                s["compressed_ratio"],
+            ),
+            _row(
+                name,
+                "builder image (MB)",
+                _mb(s["sitedeploy"]["builder"]),
+                "",
+                _mb(s["baseline"]["builder"]),
+            ),
+        ]
+        v = site["serving"]
+        server, front, base = v["sitedeploy_server"], v["sitedeploy_front"], v["baseline"]
+        for kind in ("page", "css"):
+            lines += [
+                _row(
+                    name,
+                    f"wrk {kind} req/s (server / front)",
+                    f"{server[kind]['requests_per_second']:.0f} / "
+                    f"{front[kind]['requests_per_second']:.0f}",
+                    "",
+                    f"{base[kind]['requests_per_second']:.0f}",
+                    ratio(server[kind]["requests_per_second"], base[kind]["requests_per_second"]),
+                ),
+                _row(
+                    name,
+                    f"wrk {kind} p99 ms (server / front)",
+                    f"{server[kind]['p99_ms']} / {front[kind]['p99_ms']}",
+                    "",
+                    base[kind]["p99_ms"],
+                ),
+            ]
+        for kind in ("html", "css"):
+            lines.append(
+                _row(
+                    name,
+                    f"{kind.upper()} bytes: plain / gzip (ours: / br)",
+                    f"{server['bytes_plain'][kind]} / {server['bytes_gzip'][kind]} / "
+                    f"{server['bytes_br'][kind]}",
+                    "",
+                    f"{base['bytes_plain'][kind]} / {base['bytes_gzip'][kind]}",
+                    v["text_bytes_ratio"][kind],
+                )
+            )
+        c = site["checks"]
+        lines += [
+            _row(
+                name,
+                "check (s): ours, html-proofer, linkchecker",
+                c["seconds"]["sitedeploy"],
+                c["seconds"]["html_proofer"],
+                c["seconds"]["linkchecker"],
+                f"{c['speedup_vs_fastest']}x faster than the faster",
+            ),
+            _row(
+                name,
+                "errors found: ours, html-proofer, linkchecker",
+                c["errors_found"]["sitedeploy"],
+                c["errors_found"]["html_proofer"],
+                c["errors_found"]["linkchecker"],
+            ),
+        ]
+    return "\n".join(lines) + "\n"
