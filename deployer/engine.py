@@ -10,10 +10,10 @@ too (`push_failure`), since they come from the same engine.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import docker.errors
 import requests
@@ -32,6 +32,7 @@ from deployer.errors import (
 )
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
+_T = TypeVar("_T")
 _PORT_TAKEN = ("address already in use", "port is already allocated")
 NO_SPACE = "no space left on device"
 
@@ -127,27 +128,25 @@ class Engine:
 
     # -- lookups of things that may be absent --------------------------------------
 
-    def find_image(self, reference: str) -> Image | None:
-        with self.errors(f"Looking up image {reference}"):
+    def _found(self, what: str, get: Callable[[], _T]) -> _T | None:
+        with self.errors(f"Looking up {what}"):
             try:
-                return self.client.images.get(reference)
-            except docker.errors.ImageNotFound:
+                return get()
+            except docker.errors.NotFound:  # ImageNotFound too
                 return None
+
+    def find_image(self, reference: str) -> Image | None:
+        return self._found(f"image {reference}", lambda: self.client.images.get(reference))
 
     def find_container(self, name: str) -> Container | None:
-        with self.errors(f"Looking up container {name}"):
-            try:
-                return self.client.containers.get(name)
-            except docker.errors.NotFound:
-                return None
+        return self._found(f"container {name}", lambda: self.client.containers.get(name))
 
     def find_service(self, name: str) -> Service | None:
-        with self.errors(f"Looking up service {name}"):
-            try:
-                service: Service = self.client.services.get(name)  # type: ignore[no-untyped-call]
-            except docker.errors.NotFound:
-                return None
+        def get() -> Service:
+            service: Service = self.client.services.get(name)  # type: ignore[no-untyped-call]
             return service
+
+        return self._found(f"service {name}", get)
 
     def image_info(self, tag: str) -> ImageInfo | None:
         """Size and layer count of a local image, or None if there is no such image."""

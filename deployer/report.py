@@ -16,6 +16,7 @@ from deployer.build.images import SiteImages
 from deployer.check.findings import CheckReport, Finding, Severity
 from deployer.engine import ImageInfo
 from deployer.errors import SitedeployError
+from deployer.labels import content_tag
 from deployer.progress import Progress
 from deployer.provenance.inspect import InspectResult
 from deployer.provenance.verify import Verification
@@ -271,7 +272,8 @@ def show_inspection(progress: Progress, result: InspectResult) -> None:
 def show_verification(progress: Progress, checked: Verification) -> None:
     if checked.reproduced:
         progress.success(
-            f"Rebuilt with the same inputs: same content tag ({checked.content_hash[:12]}) and "
+            f"Rebuilt with the same inputs: same content tag "
+            f"({content_tag(checked.content_hash)}) and "
             f"the same site bytes (sha256 {checked.site_sha256[:16]}…)."
         )
         return

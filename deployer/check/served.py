@@ -23,7 +23,7 @@ from deployer.check.http import HttpClient
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import NotRunning
-from deployer.labels import Label
+from deployer.labels import Label, builder_tag, content_tag
 from deployer.progress import Progress
 from deployer.serve.preview import preview_status
 from deployer.site import Site
@@ -84,10 +84,12 @@ def check_preview(
             f"No preview of {site.path} is answering (state: {status.state}). Start one with "
             f"`sitedeploy up {site.path}`, or check another copy with --url."
         )
-    with engine.errors(f"Reading {status.server}"):
-        labels = engine.client.containers.get(status.server).labels
+    server = engine.find_container(status.server)
+    if server is None:
+        raise NotRunning(f"{status.server} went away while we looked; run the check again.")
+    labels = dict(server.labels or {})
     content_hash = labels.get(Label.CONTENT_HASH, "")
-    builder = f"{site.builder_repository}:{content_hash[:12]}"
+    builder = builder_tag(site, content_tag(content_hash))
     built = extract_built_site(engine, builder, site, content_hash)
     return check_site(
         status.url,

@@ -17,7 +17,7 @@ from typing import Any
 
 from deployer import __version__
 from deployer.build.sitefiles import BuiltFile
-from deployer.labels import Label
+from deployer.labels import Label, content_tag
 
 OURS = "sitedeploy"
 
@@ -146,7 +146,7 @@ def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str | No
             Component(
                 type=ComponentType.DATA,
                 name=f"site {labels.get('org.opencontainers.image.title', '')}".strip(),
-                version=labels.get(Label.CONTENT_HASH, "")[:12],
+                version=content_tag(labels.get(Label.CONTENT_HASH, "")),
                 hashes=[HashType(alg=HashAlgorithm.SHA_256, content=labels[Label.SITE_SHA256])],
                 properties=[
                     Property(name="sitedeploy:site-files", value=labels.get(Label.SITE_FILES, "")),

@@ -50,7 +50,7 @@ def _render(template: str, **values: object) -> str:
 
 
 def render_front_config() -> str:
-    return _render("front.conf.in")
+    return _render("front.conf.in", port=CONTAINER_PORT)
 
 
 def render_upstream(server: Container) -> str:

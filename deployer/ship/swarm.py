@@ -17,44 +17,21 @@ only thing sitedeploy adds is the front's configuration.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
-from string import Template
-from typing import Any, cast
+from typing import Any
 
 from docker.models.services import Service
-from docker.types import (
-    ConfigReference,
-    EndpointSpec,
-    Healthcheck,
-    Mount,
-    RestartPolicy,
-    RollbackConfig,
-    ServiceMode,
-    UpdateConfig,
-)
 
-from deployer import __version__
 from deployer.engine import Engine
 from deployer.errors import SwarmError
-from deployer.hardening import CAP_DROP, CONTAINER_PORT, HEALTHCHECK, TMP_BYTES, TMP_PATH, USER_ID
-from deployer.labels import Label, Role, site_filter
+from deployer.labels import site_filter
 from deployer.progress import Progress
-from deployer.resources import docker_dir
+from deployer.ship.swarm_services import front_changed, front_spec, names, runs, site_spec
 from deployer.site import Site
 
-SECOND = 1_000_000_000  # the swarm API counts in nanoseconds
-FRONT_CONFIG_PATH = "/etc/sitedeploy/front/nginx.conf"
 CONVERGE_TIMEOUT = 600.0
 _DONE = {"completed", "rollback_completed", "paused", "rollback_paused"}
-# What the preview's hardening is in a swarm service's words. Engine 20.10 cannot set
-# no-new-privileges on a service (the ContainerSpec field arrives with API 1.44).
-_HARDENING: dict[str, Any] = {
-    "read_only": True,
-    "cap_drop": list(CAP_DROP),
-    "mounts": [Mount(target=TMP_PATH, source="", type="tmpfs", tmpfs_size=TMP_BYTES)],
-}
 
 
 @dataclass(frozen=True)
@@ -100,12 +77,6 @@ class SwarmResult:
         return bool(self.update_state and self.update_state.startswith("rollback"))
 
 
-def names(site: Site) -> tuple[str, str, str]:
-    """(site service, front service, overlay network)."""
-    base = site.container_name
-    return f"{base}-site", f"{base}-front", f"{base}-swarm"
-
-
 def _require_swarm(engine: Engine) -> None:
     with engine.errors("Asking the daemon about its swarm"):
         state = engine.client.info().get("Swarm", {}).get("LocalNodeState")
@@ -116,92 +87,6 @@ def _require_swarm(engine: Engine) -> None:
             "Run `docker swarm init` (on one machine: `docker swarm init --advertise-addr "
             "127.0.0.1`), or point DOCKER_HOST at a manager."
         )
-
-
-def _site_spec(site: Site, image: str, replicas: int, network: str) -> dict[str, Any]:
-    return {
-        "image": image,
-        "labels": {**site.labels, Label.ROLE: Role.SWARM_SITE},
-        "container_labels": {**site.labels, Label.ROLE: Role.SWARM_SITE},
-        "mode": ServiceMode("replicated", replicas=replicas),
-        "networks": [network],
-        "endpoint_spec": EndpointSpec(mode="dnsrr"),
-        **_HARDENING,
-        "healthcheck": Healthcheck(
-            test=["CMD", *HEALTHCHECK],
-            interval=2 * SECOND,
-            timeout=2 * SECOND,
-            retries=3,
-            start_period=2 * SECOND,
-        ),
-        "restart_policy": RestartPolicy(condition="any", delay=SECOND),
-        "update_config": UpdateConfig(
-            parallelism=1,
-            delay=SECOND,
-            order="start-first",
-            failure_action="rollback",
-            monitor=8 * SECOND,
-            max_failure_ratio=0.0,
-        ),
-        "rollback_config": RollbackConfig(
-            parallelism=1, order="start-first", failure_action="pause", monitor=8 * SECOND
-        ),
-        "stop_grace_period": 10 * SECOND,
-    }
-
-
-def _front_config(engine: Engine, site: Site, service: str) -> tuple[str, str]:
-    """The front's nginx.conf as a swarm config (configs are immutable: one per text)."""
-    text = Template((docker_dir() / "swarm-front.conf.in").read_text()).substitute(
-        version=__version__, service=service
-    )
-    name = f"{site.container_name}-front-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
-    with engine.errors(f"Creating swarm config {name}"):
-        found = engine.client.configs.list(filters={"name": name})
-        config = (
-            found[0]
-            if found
-            else engine.client.configs.create(name=name, data=text.encode(), labels=site.labels)
-        )
-    return str(config.id), name
-
-
-def _front_spec(
-    engine: Engine, site: Site, image: str, port: int, network: str, service: str
-) -> dict[str, Any]:
-    config_id, config_name = _front_config(engine, site, service)
-    return {
-        "image": image,
-        "command": [
-            "/usr/sbin/nginx",
-            "-e",
-            "stderr",
-            "-g",
-            "daemon off;",
-            "-c",
-            FRONT_CONFIG_PATH,
-        ],
-        "labels": {**site.labels, Label.ROLE: Role.SWARM_FRONT},
-        "container_labels": {**site.labels, Label.ROLE: Role.SWARM_FRONT},
-        "mode": ServiceMode("global"),
-        "networks": [network],
-        # {published: (target, protocol, mode)}; the stubs only know the string forms.
-        "endpoint_spec": EndpointSpec(
-            mode="dnsrr", ports=cast(Any, {port: (CONTAINER_PORT, "tcp", "host")})
-        ),
-        "configs": [
-            ConfigReference(
-                config_id,
-                config_name,
-                filename=FRONT_CONFIG_PATH,
-                uid=str(USER_ID),
-                gid=str(USER_ID),
-                mode=0o444,
-            )
-        ],
-        **_HARDENING,
-        "restart_policy": RestartPolicy(condition="any", delay=SECOND),
-    }
 
 
 def _ensure_network(engine: Engine, site: Site, network: str) -> None:
@@ -272,12 +157,12 @@ def deploy_swarm(
     with progress.step(
         f"{'Creating' if created else 'Rolling out'} {service_name} ({replicas} replicas)"
     ):
-        spec = _site_spec(site, image, replicas, network)
+        spec = site_spec(site, image, replicas, network)
         with engine.errors(f"Deploying {service_name}"):
             if site_service is None:
                 site_service = engine.client.services.create(name=service_name, **spec)
                 state = _converge(site_service, replicas, progress, after=None)
-            elif not _same(site_service, image, replicas):
+            elif not runs(site_service, image, replicas):
                 before = _update_status(site_service).get("StartedAt") or ""
                 site_service.update(name=service_name, **spec)
                 state = _converge(site_service, replicas, progress, after=before)
@@ -287,31 +172,13 @@ def deploy_swarm(
         progress.step(f"Publishing port {port} through {front_name}"),
         engine.errors(f"Deploying {front_name}"),
     ):
-        front_spec = _front_spec(engine, site, image, port, network, service_name)
+        front_config = front_spec(engine, site, image, port, network, service_name)
         if front is None:
-            engine.client.services.create(name=front_name, **front_spec)
-        elif _front_changed(front, port, front_spec):
-            front.update(name=front_name, **front_spec)
+            engine.client.services.create(name=front_name, **front_config)
+        elif front_changed(front, port, front_config):
+            front.update(name=front_name, **front_config)
         _wait_for_front(engine, front_name)
     return SwarmResult(image, time.monotonic() - started, state, created)
-
-
-def _same(service: Service, image: str, replicas: int) -> bool:
-    """True if the service already runs `image` with `replicas` tasks (nothing to roll)."""
-    spec = service.attrs["Spec"]
-    current = spec["TaskTemplate"]["ContainerSpec"]["Image"]
-    wanted = int(spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0))
-    return current == image and wanted == replicas
-
-
-def _front_changed(front: Service, port: int, spec: dict[str, Any]) -> bool:
-    current = front.attrs["Spec"]
-    ports = current.get("EndpointSpec", {}).get("Ports") or []
-    configs = current["TaskTemplate"]["ContainerSpec"].get("Configs") or []
-    wanted_config = spec["configs"][0]["ConfigName"]
-    return [p.get("PublishedPort") for p in ports] != [port] or [
-        c.get("ConfigName") for c in configs
-    ] != [wanted_config]
 
 
 def _wait_for_front(engine: Engine, front_name: str) -> None:
