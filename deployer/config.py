@@ -41,6 +41,7 @@ class SiteConfig:
     engine: BuildEngine = BuildEngine.AUTO
     jekyll_config: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
+    skip_plugins: tuple[str, ...] = ()  # gems to build without (offline, no Debian package)
     debian_mirror: str = "http://deb.debian.org/debian"
     host: str = "127.0.0.1"
     port: int = 8080
@@ -153,6 +154,14 @@ _FIELDS = (
         "packages",
         "packages",
         _string_list(_string(_PACKAGE, "a Debian package name"), "Debian package names"),
+    ),
+    _Field(
+        "build",
+        "skip_plugins",
+        "skip_plugins",
+        _string_list(
+            _string(re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"), "a gem name"), "gem names"
+        ),
     ),
     _Field("build", "debian_mirror", "debian_mirror", _mirror),
     _Field("preview", "host", "host", _host, "--host"),
@@ -303,7 +312,7 @@ def load_config(site_dir: Path, overrides: Mapping[str, Any] | None = None) -> S
         raise ConfigError("\n".join([*problems, fix]))
     if "engine" in values:
         values["engine"] = BuildEngine(values["engine"])
-    for attribute in ("jekyll_config", "packages"):
+    for attribute in ("jekyll_config", "packages", "skip_plugins"):
         if attribute in values:
             values[attribute] = tuple(values[attribute])
     return SiteConfig(**values)

@@ -102,3 +102,7 @@ class RolledBack(SwarmError):
 
     def details(self) -> dict[str, Any]:
         return self.state
+
+
+class SassUnsupported(SitedeployError):
+    """The site's Sass needs Dart Sass, and the build compiles with libsass."""

@@ -61,8 +61,12 @@ def render_site_dockerfile(
         "plugins": list(requirements.plugins),
         "strict_front_matter": True,
     }
+    if requirements.own_theme:
+        # The site is the theme: its own files, no theme gem. (Not null: Jekyll's config
+        # merge keeps the earlier value over a null; a non-string means "no theme".)
+        settings["theme"] = False
     if requirements.time:
-        settings["time"] = requirements.time  # reproducible: see plugins.content_time
+        settings["time"] = requirements.time  # reproducible: see jekyll_config.content_time
     overrides = json.dumps(settings)
     cache_mount = (
         f"--mount=type=cache,id=sitedeploy-jekyll-{site_id},target={JEKYLL_CACHE} "

@@ -128,7 +128,9 @@ def build_site(
     compares that rebuild with the image it has.
     """
     started = time.monotonic()
-    requirements = read_requirements(site.path, config.jekyll_config, config.packages)
+    requirements = read_requirements(
+        site.path, config.jekyll_config, config.packages, config.skip_plugins
+    )
     context = scan_context(site.path)
     check_disk_space(engine, context.total_bytes)
     builder = choose_builder(engine, config.engine)

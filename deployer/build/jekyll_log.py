@@ -35,7 +35,8 @@ def jekyll_error(lines: list[str]) -> str:
             reasons.append(f"{reason.group(1).strip()}: {reason.group(2).strip()}")
             continue
         ruby = _RUBY_RAISE.match(line)
-        if ruby and raised is None:
+        # Ruby prints the outer exception first: Jekyll's own `exit` hides the cause.
+        if ruby and raised is None and not ruby.group(1).startswith("exit (SystemExit)"):
             raised = ruby.group(1).strip()
     if reasons:
         return "\n".join(dict.fromkeys(reasons))

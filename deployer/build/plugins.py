@@ -1,22 +1,21 @@
 """What a site needs from Debian to build: Jekyll, its theme and its plugins.
 
-RubyGems is out of reach, so every gem the site loads must come from a Debian package.
-We read what Jekyll itself would load (`plugins:`, the legacy `gems:`, `theme:`, and the
-Gemfile's `:jekyll_plugins` group) and map each gem to its package before the build
-starts, so a missing plugin is one clear error instead of a failed build minutes later.
+Offline, every gem the site loads must come from a Debian package. We read what Jekyll
+itself would load (`plugins:`, the legacy `gems:`, `theme:`, the Gemfile's `:jekyll_plugins`
+group, and the GitHub Pages set when the Gemfile asks for `github-pages`) and map each gem
+to its package before the build starts, so a missing plugin is one clear error instead of
+a failed build minutes later. Gems that come with Jekyll itself are never "missing".
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from deployer.build.jekyll_config import baseurl, content_time, read_jekyll_config
+from deployer.build.sass import check_sass
 from deployer.errors import ConfigError, PluginUnavailable
 
 # Gem name -> Debian package, for Debian 12 (bookworm). Debian names plugin gems
@@ -54,17 +53,53 @@ PLUGIN_PACKAGES: dict[str, str] = {
 
 THEME_PACKAGES: dict[str, str] = {"minima": "jekyll-theme-minima"}
 
-# Gems a Gemfile commonly lists that are not plugins Jekyll loads: nothing to install.
-_NOT_PLUGINS = frozenset(
-    {"jekyll", "webrick", "tzinfo", "tzinfo-data", "wdm", "http_parser.rb", "kramdown-parser-gfm"}
+# Gems that come with Jekyll (its own dependencies, installed with Debian's `jekyll`) or
+# that a Gemfile lists for other reasons: never a plugin to install.
+WITH_JEKYLL = frozenset(
+    {
+        "jekyll", "kramdown", "kramdown-parser-gfm", "rouge", "liquid", "mercenary",
+        "safe_yaml", "pathutil", "terminal-table", "colorator", "addressable", "i18n",
+        "em-websocket", "listen", "webrick", "unicode-display_width", "sassc", "sass",
+        "http_parser.rb", "tzinfo", "tzinfo-data", "wdm", "github-pages",
+    }
+)  # fmt: skip
+
+# The `github-pages` gem: the plugins GitHub Pages always enables (pages-gem's
+# DEFAULT_PLUGINS), then the others it allows a site to turn on.
+GITHUB_PAGES = "github-pages"
+GITHUB_PAGES_DEFAULTS = (
+    "jekyll-coffeescript",
+    "jekyll-gist",
+    "jekyll-github-metadata",
+    "jekyll-paginate",
+    "jekyll-relative-links",
+    "jekyll-optional-front-matter",
+    "jekyll-readme-index",
+    "jekyll-default-layout",
+    "jekyll-titles-from-headings",
 )
+
+# GitHub Pages defaults that call GitHub's API while building: offline they are left out
+# unless the site names them itself.
+NEEDS_GITHUB = frozenset({"jekyll-github-metadata"})
+
+# What a site loses when it builds without a plugin (`[build] skip_plugins`).
+SKIP_EFFECTS = {
+    "jemoji": ":emoji: codes stay text",
+    "jekyll-coffeescript": ".coffee files are not compiled to JavaScript",
+    "jekyll-mentions": "@mentions stay text",
+    "jekyll-github-metadata": "site.github is empty",
+    "jekyll-remote-theme": "remote_theme is not fetched",
+}
+_SKIP_DEFAULT = "what it adds (tags, filters, generated pages) is missing"
 
 # Always installed in the build stage: Jekyll, and the compressors for precompressed assets.
 BASE_PACKAGES = ("jekyll", "ca-certificates", "brotli")
 
-_BASEURL = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
 _GEM_LINE = re.compile(r"""^\s*gem\s+["']([^"']+)["'](.*)$""")
 _GROUP_START = re.compile(r"^\s*group\s+(.*?)\s+do\s*(#.*)?$")
+_GEMSPEC_NAME = re.compile(r"""\.name\s*=\s*["']([^"']+)["']""")
+_GEMSPEC_DEPENDENCY = re.compile(r"""add_(?:runtime_)?dependency\s*\(?\s*["']([^"']+)["']""")
 
 
 @dataclass(frozen=True)
@@ -79,11 +114,14 @@ class JekyllRequirements:
     warnings: tuple[str, ...] = field(default=())
     site_url: str = ""  # `url:` of _config.yml: absolute links on it are internal
     time: str | None = None  # `site.time` for Jekyll, unless the site sets its own
+    own_theme: bool = False  # the site carries the theme it names: build without the gem
+    skipped: tuple[str, ...] = ()  # plugins left out on purpose ([build] skip_plugins)
 
 
-def gemfile_plugins(text: str) -> list[str]:
-    """Gems in the Gemfile's `:jekyll_plugins` group, which Bundler would auto-require."""
-    plugins: list[str] = []
+def gemfile_gems(text: str) -> list[tuple[str, bool]]:
+    """Every gem of a Gemfile, each with whether it is in the `:jekyll_plugins` group
+    (which Bundler auto-requires for Jekyll)."""
+    gems: list[tuple[str, bool]] = []
     depth_in_group: list[bool] = []  # one entry per open `do` block: is it jekyll_plugins?
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].rstrip()
@@ -100,40 +138,18 @@ def gemfile_plugins(text: str) -> list[str]:
         gem = _GEM_LINE.match(line)
         if not gem:
             continue
-        in_group = any(depth_in_group) or re.search(
-            r"group:\s*(\[[^\]]*)?:jekyll_plugins|:group\s*=>\s*:jekyll_plugins", gem.group(2)
+        in_group = any(depth_in_group) or bool(
+            re.search(
+                r"group:\s*(\[[^\]]*)?:jekyll_plugins|:group\s*=>\s*:jekyll_plugins", gem.group(2)
+            )
         )
-        if in_group:
-            plugins.append(gem.group(1))
-    return plugins
+        gems.append((gem.group(1), in_group))
+    return gems
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path.name}: no such file in {path.parent}. Check --jekyll-config (or "
-            "[build] jekyll_config in sitedeploy.toml): names are relative to the site folder."
-        ) from None
-    try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(
-            f"{path}: Jekyll cannot read this config file: {error}. Fix the syntax and run again."
-        ) from error
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level.")
-    return data
-
-
-def default_config_files(site_dir: Path) -> tuple[str, ...]:
-    for name in ("_config.yml", "_config.yaml", "_config.toml"):
-        if (site_dir / name).is_file():
-            return (name,)
-    return ("_config.yml",)
+def gemfile_plugins(text: str) -> list[str]:
+    """Gems in the Gemfile's `:jekyll_plugins` group."""
+    return [gem for gem, plugin in gemfile_gems(text) if plugin]
 
 
 def _string_list(value: Any, where: str) -> list[str]:
@@ -146,111 +162,149 @@ def _string_list(value: Any, where: str) -> list[str]:
     raise ConfigError(f"{where}: expected a list of gem names, got {value!r}.")
 
 
+def own_theme_dependencies(site_dir: Path, theme: str) -> list[str] | None:
+    """The gem dependencies of the theme, if the site is that theme's own repository (a
+    gemspec named like the theme, with the theme's `_layouts`); None otherwise."""
+    if not (site_dir / "_layouts").is_dir():
+        return None
+    for gemspec in sorted(site_dir.glob("*.gemspec")):
+        text = gemspec.read_text(encoding="utf-8", errors="replace")
+        name = _GEMSPEC_NAME.search(text)
+        if (name.group(1) if name else gemspec.stem) == theme:
+            return _GEMSPEC_DEPENDENCY.findall(text)
+    return None
+
+
+@dataclass
+class _Wanted:
+    """Gems the site asks for, each with every place that asks (reported once)."""
+
+    places: dict[str, list[str]] = field(default_factory=dict)
+    optional: set[str] = field(default_factory=set)  # only a warning if unpackaged
+
+    def add(self, gem: str, place: str, *, optional: bool = False) -> None:
+        if place not in self.places.setdefault(gem, []):
+            self.places[gem].append(place)
+        if optional:
+            self.optional.add(gem)
+        else:
+            self.optional.discard(gem)
+
+
 def read_requirements(
-    site_dir: Path, config_files: tuple[str, ...] = (), extra_packages: tuple[str, ...] = ()
+    site_dir: Path,
+    config_files: tuple[str, ...] = (),
+    extra_packages: tuple[str, ...] = (),
+    skip_plugins: tuple[str, ...] = (),
 ) -> JekyllRequirements:
     """Map the site's theme and plugins to Debian packages; raise if any has none."""
-    files = config_files or default_config_files(site_dir)
-    merged: dict[str, Any] = {}
-    for name in files:
-        merged.update(_read_config_file(site_dir / name))
-    where = ", ".join(files)
-
+    config = read_jekyll_config(site_dir, config_files)
+    where = config.where
+    settings = config.settings
     warnings: list[str] = []
-    plugins = _string_list(merged.get("plugins"), f"{where}: plugins")
-    legacy = _string_list(merged.get("gems"), f"{where}: gems")
+    wanted = _Wanted()
+    for gem in _string_list(settings.get("plugins"), f"{where}: plugins"):
+        wanted.add(gem, f"{where}: plugins")
+    legacy = _string_list(settings.get("gems"), f"{where}: gems")
     if legacy:
         warnings.append(f"{where}: the `gems:` key is deprecated; rename it to `plugins:`.")
+    for gem in legacy:
+        wanted.add(gem, f"{where}: gems")
     gemfile = site_dir / "Gemfile"
-    from_gemfile = gemfile_plugins(gemfile.read_text(encoding="utf-8")) if gemfile.is_file() else []
+    gems = gemfile_gems(gemfile.read_text(encoding="utf-8")) if gemfile.is_file() else []
+    for gem, plugin in gems:
+        if plugin:
+            wanted.add(gem, "Gemfile: group :jekyll_plugins")
+    github_pages = (
+        any(gem == GITHUB_PAGES for gem, _plugin in gems) or GITHUB_PAGES in wanted.places
+    )
+    if github_pages:
+        for gem in GITHUB_PAGES_DEFAULTS:
+            wanted.add(gem, "Gemfile: github-pages (on by default)", optional=True)
 
     missing: list[str] = []
-    if merged.get("remote_theme"):
-        missing.append(
-            f"{where}: remote_theme {merged['remote_theme']!r} needs GitHub at build time; "
-            "use a theme Debian packages (minima) or copy the theme's _layouts, _includes "
-            "and _sass into the site."
-        )
-    theme = merged.get("theme")
     packages: list[str] = list(BASE_PACKAGES)
+    theme = settings.get("theme")
+    own_theme = False
     if theme is not None:
-        theme_name = str(theme).removeprefix("jekyll-theme-")
-        if theme_name in THEME_PACKAGES:
-            packages.append(THEME_PACKAGES[theme_name])
+        name = str(theme)
+        if name.removeprefix("jekyll-theme-") in THEME_PACKAGES:
+            packages.append(THEME_PACKAGES[name.removeprefix("jekyll-theme-")])
+        elif (dependencies := own_theme_dependencies(site_dir, name)) is not None:
+            own_theme = True
+            warnings.append(
+                f"{where}: theme {name!r} has no Debian package, but this site is the theme's "
+                "own repository: it builds from its own _layouts, _includes and _sass."
+            )
+            for gem in dependencies:
+                wanted.add(gem, f"{name}.gemspec")
         else:
             missing.append(
-                f"{where}: theme {theme!r} has no Debian package (packaged themes: "
+                f"{where}: theme {name!r} has no Debian package (packaged themes: "
                 f"{', '.join(sorted(THEME_PACKAGES))}). Use one of those, or copy the theme's "
                 "_layouts, _includes and _sass into the site and remove `theme:`."
             )
-
-    wanted: list[str] = []
-    for gem, source in (
-        *((g, f"{where}: plugins") for g in plugins),
-        *((g, f"{where}: gems") for g in legacy),
-        *((g, "Gemfile: group :jekyll_plugins") for g in from_gemfile),
-    ):
-        if gem in wanted or gem in _NOT_PLUGINS:
-            continue
-        if gem in PLUGIN_PACKAGES:
-            wanted.append(gem)
-            packages.append(PLUGIN_PACKAGES[gem])
-        elif gem == "github-pages":
-            missing.append(
-                f"{source}: github-pages is a bundle of gems with no Debian package; list the "
-                "plugins you use under `plugins:` in _config.yml instead."
-            )
-        else:
-            missing.append(
-                f"{source}: plugin {gem!r} has no Debian package, and RubyGems cannot be "
-                "reached. Remove it, or copy its code into _plugins/. Debian packages these: "
-                f"{', '.join(sorted(PLUGIN_PACKAGES))}."
-            )
-    if missing:
-        raise PluginUnavailable("\n".join(missing))
-
-    baseurl = merged.get("baseurl") or ""
-    if not isinstance(baseurl, str):
-        raise ConfigError(f"{where}: baseurl: expected a path such as /blog, got {baseurl!r}.")
-    baseurl = "/" + baseurl.strip("/") if baseurl.strip("/") else ""
-    if not _BASEURL.match(baseurl):
-        raise ConfigError(
-            f"{where}: baseurl {baseurl!r} has characters sitedeploy cannot serve it under; "
-            "use letters, digits, '.', '_', '~' and '-' between slashes, such as /blog."
+    if settings.get("remote_theme"):
+        missing.append(
+            f"{where}: remote_theme {settings['remote_theme']!r} is downloaded from GitHub "
+            "at build time, which this build cannot reach. Copy the theme's _layouts, "
+            "_includes and _sass into the site and remove `remote_theme:`."
         )
+
+    plugins: list[str] = []
+    skipped: list[str] = []
+    unpackaged: list[str] = []
+    for gem, places in wanted.places.items():
+        if gem in WITH_JEKYLL or gem in THEME_PACKAGES or gem == theme:
+            continue
+        if gem in skip_plugins:
+            skipped.append(gem)
+            effect = SKIP_EFFECTS.get(gem, _SKIP_DEFAULT)
+            warnings.append(f"Building without {gem} ([build] skip_plugins): {effect}.")
+        elif gem in wanted.optional and gem in NEEDS_GITHUB:
+            warnings.append(
+                f"github-pages: {gem} needs GitHub's API, which this build cannot reach; "
+                f"building without it: {SKIP_EFFECTS.get(gem, _SKIP_DEFAULT)}."
+            )
+        elif gem in PLUGIN_PACKAGES:
+            plugins.append(gem)
+            packages.append(PLUGIN_PACKAGES[gem])
+        elif gem in wanted.optional:
+            effect = SKIP_EFFECTS.get(gem, _SKIP_DEFAULT)
+            warnings.append(
+                f"github-pages: {gem} has no Debian package; building without it: {effect}."
+            )
+        elif places == [f"{theme}.gemspec"] and not gem.startswith("jekyll"):
+            continue  # a theme's gemspec also names tools (rake, bundler): not plugins
+        else:
+            unpackaged.append(gem)
+            missing.append(f"{'; '.join(places)}: plugin {gem!r} has no Debian package.")
+    if missing:
+        raise PluginUnavailable("\n".join([*missing, *_fixes(unpackaged)]))
+    check_sass(site_dir)
+
     packages.extend(p for p in extra_packages if p not in packages)
     return JekyllRequirements(
         packages=tuple(dict.fromkeys(packages)),
-        plugins=tuple(wanted),
+        plugins=tuple(plugins),
         theme=str(theme) if theme is not None else None,
-        baseurl=baseurl,
-        config_files=tuple(files),
+        baseurl=baseurl(config),
+        config_files=config.files,
         warnings=tuple(warnings),
-        site_url=str(merged.get("url") or "").rstrip("/"),
-        time=None if "time" in merged else content_time(site_dir),
+        site_url=str(settings.get("url") or "").rstrip("/"),
+        time=None if "time" in settings else content_time(site_dir),
+        own_theme=own_theme,
+        skipped=tuple(skipped),
     )
 
 
-def content_time(site_dir: Path, now: datetime | None = None) -> str:
-    """A `site.time` that depends on the content, so the same site builds to the same bytes.
-
-    Jekyll stamps its clock time into feeds and sitemaps, and hides posts dated after it.
-    We use the last instant, anywhere on Earth, of the newest post's date (by file name or
-    `date:`), so every post is published; capped at now, so a post scheduled for the future
-    stays unpublished as Jekyll intends. A site without posts gets 2000-01-01.
-    """
-    dates = []
-    for post in site_dir.glob("**/_posts/**/*"):
-        if not post.is_file() or {"_site", "vendor", "node_modules"} & set(post.parts):
-            continue
-        named = re.match(r"^(\d{4}-\d{2}-\d{2})-", post.name)
-        if named:
-            dates.append(named.group(1))
-        with post.open(encoding="utf-8", errors="replace") as handle:
-            head = handle.read(4096)
-        dated = re.search(r"^date:\s*[\"']?(\d{4}-\d{2}-\d{2})", head, re.MULTILINE)
-        if dated:
-            dates.append(dated.group(1))
-    newest = datetime.fromisoformat(f"{max(dates, default='2000-01-01')}T23:59:59-12:00")
-    moment = min(newest, now or datetime.now(UTC))
-    return moment.strftime("%Y-%m-%d %H:%M:%S %z")
+def _fixes(unpackaged: list[str]) -> list[str]:
+    if not unpackaged:
+        return []
+    names = ", ".join(f'"{gem}"' for gem in unpackaged)
+    return [
+        "RubyGems cannot be reached from this build, so only gems Debian packages can be "
+        f"installed. Build without them with `[build] skip_plugins = [{names}]` in "
+        "sitedeploy.toml, remove them, or copy their code into _plugins/. Debian packages "
+        f"these plugins: {', '.join(sorted(PLUGIN_PACKAGES))}."
+    ]

@@ -51,6 +51,14 @@ def test_unknown_paths_get_the_sites_404_page(starter: Deployed) -> None:
     assert response.content == (result.built.root / "404.html").read_bytes()
 
 
+def test_the_header_links_the_about_page_but_not_the_404_page(starter: Deployed) -> None:
+    _site, _config, result = starter
+    page = requests.get(f"{result.url}/", timeout=10).text
+    nav = page[page.index('<nav class="site-nav">') : page.index("</nav>")]
+    assert "About" in nav
+    assert "Page not found" not in nav and "404" not in nav
+
+
 def test_report_numbers(starter: Deployed) -> None:
     _site, _config, result = starter
     images = result.images

@@ -61,3 +61,15 @@ def test_warnings() -> None:
         "Build Warning: Layout 'nolayout' requested in _posts/a.md does not exist.",
         "Deprecation: The 'gems' configuration option has been renamed to 'plugins'.",
     ]
+
+
+def test_the_cause_behind_jekylls_exit_is_the_reason() -> None:
+    lines = [
+        "   GitHub Metadata: Error processing value 'baseurl':",
+        "/usr/share/rubygems-integration/all/gems/jekyll-4.3.1/lib/jekyll/command.rb:33:in `exit': exit (SystemExit)",
+        "\tfrom /usr/bin/jekyll:25:in `<main>'",
+        "/usr/share/rubygems-integration/all/gems/jekyll-github-metadata-2.15.0/lib/jekyll-github-metadata/repository_finder.rb:29:in `block in nwo': No repo name found. (Jekyll::GitHubMetadata::RepositoryFinder::NoRepositoryError)",
+    ]
+    assert jekyll_error(lines) == (
+        "No repo name found. (Jekyll::GitHubMetadata::RepositoryFinder::NoRepositoryError)"
+    )

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build.plugins import BASE_PACKAGES, content_time, gemfile_plugins, read_requirements
+from deployer.build.jekyll_config import content_time
+from deployer.build.plugins import BASE_PACKAGES, gemfile_plugins, read_requirements
 from deployer.errors import ConfigError, PluginUnavailable
 
 
@@ -43,7 +44,9 @@ def test_unpackaged_theme_and_remote_theme_are_clear_errors(tmp_path: Path) -> N
         PluginUnavailable, match="theme 'jekyll-theme-hacker' has no Debian package"
     ):
         read_requirements(site(tmp_path, "theme: jekyll-theme-hacker\n"))
-    with pytest.raises(PluginUnavailable, match="remote_theme 'pages-themes/x' needs GitHub"):
+    with pytest.raises(
+        PluginUnavailable, match="remote_theme 'pages-themes/x' is downloaded from GitHub"
+    ):
         read_requirements(site(tmp_path, "remote_theme: pages-themes/x\n"))
 
 
@@ -79,10 +82,76 @@ def test_gemfile_plugins_are_installed_and_loaded(tmp_path: Path) -> None:
     assert need.plugins == ("jekyll-feed", "jekyll-seo-tag", "jekyll-sitemap", "jekyll-toc")
 
 
-def test_github_pages_gem_gets_advice(tmp_path: Path) -> None:
-    gemfile = 'group :jekyll_plugins do\n  gem "github-pages"\nend\n'
-    with pytest.raises(PluginUnavailable, match="Gemfile: group :jekyll_plugins: github-pages"):
-        read_requirements(site(tmp_path, "title: x\n", gemfile))
+def test_jekyll_own_dependencies_are_never_missing_plugins(tmp_path: Path) -> None:
+    gemfile = (
+        'group :jekyll_plugins do\n  gem "rouge"\n  gem "kramdown"\n  gem "jekyll-feed"\nend\n'
+    )
+    need = read_requirements(site(tmp_path, "plugins: [kramdown-parser-gfm]\n", gemfile))
+    assert need.plugins == ("jekyll-feed",)
+
+
+def test_github_pages_builds_with_its_packaged_default_plugins(tmp_path: Path) -> None:
+    gemfile = (
+        'source "https://rubygems.org"\ngem "github-pages", "~> 228", group: :jekyll_plugins\n'
+    )
+    need = read_requirements(site(tmp_path, "plugins: [jekyll-feed]\n", gemfile))
+    assert need.plugins[0] == "jekyll-feed"
+    assert {"jekyll-gist", "jekyll-relative-links", "jekyll-titles-from-headings"} <= set(
+        need.plugins
+    )
+    assert "ruby-jekyll-optional-front-matter" in need.packages
+    unpackaged = [w for w in need.warnings if w.startswith("github-pages:")]
+    assert unpackaged == [
+        "github-pages: jekyll-coffeescript has no Debian package; building without it: "
+        ".coffee files are not compiled to JavaScript.",
+        "github-pages: jekyll-github-metadata needs GitHub's API, which this build cannot "
+        "reach; building without it: site.github is empty.",
+    ]
+    assert "jekyll-github-metadata" not in need.plugins
+
+
+def test_an_unpackaged_plugin_is_one_error_with_both_fixes(tmp_path: Path) -> None:
+    gemfile = 'gem "github-pages"\ngroup :jekyll_plugins do\n  gem "jemoji"\nend\n'
+    folder = site(tmp_path, "plugins: [jemoji, jekyll-spaceship]\n", gemfile)
+    with pytest.raises(PluginUnavailable) as raised:
+        read_requirements(folder)
+    lines = raised.value.message.splitlines()
+    assert lines[0] == (
+        "_config.yml: plugins; Gemfile: group :jekyll_plugins: plugin 'jemoji' has no Debian "
+        "package."
+    )
+    assert lines[1] == "_config.yml: plugins: plugin 'jekyll-spaceship' has no Debian package."
+    assert '[build] skip_plugins = ["jemoji", "jekyll-spaceship"]' in lines[2]
+    assert raised.value.message.count("jekyll-archives") == 1  # the packaged list, once
+
+    need = read_requirements(folder, skip_plugins=("jemoji", "jekyll-spaceship"))
+    assert need.skipped == ("jemoji", "jekyll-spaceship")
+    assert "jemoji" not in need.plugins
+    assert "Building without jemoji ([build] skip_plugins): :emoji: codes stay text." in (
+        need.warnings
+    )
+
+
+def test_a_themes_own_repository_builds_from_its_files(tmp_path: Path) -> None:
+    folder = site(
+        tmp_path, "theme: jekyll-theme-cayman\n", 'source "https://rubygems.org"\ngemspec\n'
+    )
+    (folder / "_layouts").mkdir()
+    (folder / "_layouts/default.html").write_text("{{ content }}")
+    (folder / "jekyll-theme-cayman.gemspec").write_text(
+        'Gem::Specification.new do |s|\n  s.name = "jekyll-theme-cayman"\n'
+        '  s.add_runtime_dependency "jekyll", "> 3.5"\n'
+        '  s.add_runtime_dependency "jekyll-seo-tag", "~> 2.0"\n'
+        '  s.add_development_dependency "rake"\nend\n'
+    )
+    need = read_requirements(folder)
+    assert need.own_theme
+    assert need.plugins == ("jekyll-seo-tag",)
+    assert "jekyll-theme-cayman" not in " ".join(need.packages)
+    assert any("the theme's own repository" in w for w in need.warnings)
+    (folder / "jekyll-theme-cayman.gemspec").unlink()  # a site that only overrides layouts
+    with pytest.raises(PluginUnavailable, match="theme 'jekyll-theme-cayman' has no Debian"):
+        read_requirements(folder)
 
 
 def test_extra_config_files_merge_in_order(tmp_path: Path) -> None:

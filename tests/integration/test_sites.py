@@ -1,0 +1,111 @@
+"""Sites shaped like the ones people have, built offline the Debian way and served for real:
+a GitHub Pages site (the `github-pages` gem), a theme's own repository, Dart Sass."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from deployer.engine import Engine
+from deployer.errors import SassUnsupported
+from deployer.serve.preview import stop_preview
+from deployer.site import open_site
+from tests.conftest import SiteFactory
+from tests.integration.conftest import deploy
+
+pytestmark = pytest.mark.engine
+
+GITHUB_PAGES_GEMFILE = """source "https://rubygems.org"
+gem "github-pages", "~> 228", group: :jekyll_plugins
+group :jekyll_plugins do
+  gem "jemoji"
+  gem "rouge"
+end
+"""
+
+
+def test_a_github_pages_site_builds_offline_the_way_github_does(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    folder = make_site(
+        "ghpages",
+        {
+            "Gemfile": GITHUB_PAGES_GEMFILE,
+            "_config.yml": "title: Project docs\ntheme: minima\nplugins: [jemoji, jekyll-feed]\n",
+            "sitedeploy.toml": '[build]\nskip_plugins = ["jemoji"]\n',
+            # No front matter anywhere, a README as the home page, links between .md files.
+            "README.md": "# Project docs\n\nWelcome :tada:. Read the [guide](guide.md).\n",
+            "guide.md": "# The guide\n\nBack to the [start](README.md).\n",
+            "index.md": None,
+            "about.md": None,
+            "404.html": None,
+            "_posts/2026-01-05-welcome-to-sitedeploy.md": None,
+            "_posts/2026-02-14-a-post-with-an-image.md": None,
+            "_posts/2026-03-20-notes-on-the-image.md": None,
+        },
+    )
+    site, _config, result = deploy(engine, folder)
+    try:
+        home = requests.get(f"{result.url}/", timeout=10).text
+        assert "<title>Project docs</title>" in home  # jekyll-readme-index
+        assert 'href="/guide.html"' in home  # jekyll-relative-links
+        assert ":tada:" in home  # jemoji skipped: the code stays text
+        guide = requests.get(f"{result.url}/guide.html", timeout=10).text
+        assert "<title>The guide | Project docs</title>" in guide  # titles-from-headings
+        warnings = result.images.warnings
+        assert "Building without jemoji ([build] skip_plugins): :emoji: codes stay text." in (
+            warnings
+        )
+        assert sum("jekyll-coffeescript has no Debian package" in w for w in warnings) == 1
+        assert result.health.healthy and not result.health.errors
+    finally:
+        stop_preview(engine, site)
+
+
+def test_a_themes_own_repository_builds_from_its_files(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    layout = (
+        "<!doctype html><html><head>{% seo %}"
+        '<link rel="stylesheet" href="{{ "/assets/css/style.css" | relative_url }}"></head>'
+        "<body>{% include banner.html %}{{ content }}</body></html>\n"
+    )
+    folder = make_site(
+        "themerepo",
+        {
+            "_config.yml": "title: Slate demo\ntheme: jekyll-theme-slate-demo\n",
+            "Gemfile": 'source "https://rubygems.org"\ngemspec\n',
+            "jekyll-theme-slate-demo.gemspec": (
+                "Gem::Specification.new do |s|\n"
+                '  s.name = "jekyll-theme-slate-demo"\n'
+                '  s.add_runtime_dependency "jekyll", "> 3.5"\n'
+                '  s.add_runtime_dependency "jekyll-seo-tag", "~> 2.0"\n'
+                '  s.add_development_dependency "rake"\n'
+                "end\n"
+            ),
+            "_layouts/default.html": layout,
+            "_layouts/post.html": "---\nlayout: default\n---\n<article>{{ content }}</article>\n",
+            "_layouts/page.html": "---\nlayout: default\n---\n{{ content }}\n",
+            "_layouts/home.html": "---\nlayout: default\n---\n{{ content }}\n",
+            "_includes/banner.html": '<header class="slate-banner">{{ site.title }}</header>\n',
+            "_sass/slate.scss": "$accent: #159957;\n.slate-banner { color: $accent; }\n",
+            "assets/css/style.scss": '---\n---\n@import "slate";\n',
+        },
+    )
+    site, _config, result = deploy(engine, folder)
+    try:
+        home = requests.get(f"{result.url}/", timeout=10).text
+        assert '<header class="slate-banner">Slate demo</header>' in home
+        assert '<meta property="og:title"' in home  # jekyll-seo-tag, from the gemspec
+        css = requests.get(f"{result.url}/assets/css/style.css", timeout=10).text
+        assert ".slate-banner" in css and "#159957" in css
+        assert any("the theme's own repository" in w for w in result.images.warnings)
+    finally:
+        stop_preview(engine, site)
+
+
+def test_dart_sass_is_refused_before_building(engine: Engine, make_site: SiteFactory) -> None:
+    folder = make_site("dartsass", {"_sass/modern.scss": '@use "sass:math";\n'})
+    with pytest.raises(SassUnsupported, match=r"_sass/modern\.scss:1: uses @use"):
+        deploy(engine, folder)
+    assert engine.client.images.list(name=open_site(folder).repository) == []
