@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deployer.build.gems import GemsChoice
 from deployer.build.headers import header_problem
 from deployer.errors import ConfigError
 
@@ -42,6 +43,9 @@ class SiteConfig:
     jekyll_config: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
     skip_plugins: tuple[str, ...] = ()  # gems to build without (offline, no Debian package)
+    gems: GemsChoice = GemsChoice.AUTO  # Bundler from a gem source, or Debian's packages
+    gem_mirror: str | None = None  # stands in for the Gemfile's source (Bundler's mirror)
+    ruby_image: str | None = None  # base of Bundler builds [ruby:<lock's X.Y>-slim]
     debian_mirror: str = "http://deb.debian.org/debian"
     host: str = "127.0.0.1"
     port: int = 8080
@@ -102,6 +106,13 @@ def _host(value: Any) -> str | None:
     return None
 
 
+def _gems(value: Any) -> str | None:
+    choices = [g.value for g in GemsChoice]
+    if value in choices:
+        return None
+    return f"expected one of {', '.join(choices)}, got {value!r}"
+
+
 def _engine(value: Any) -> str | None:
     choices = [e.value for e in BuildEngine]
     if value in choices:
@@ -120,6 +131,12 @@ def _string_list(item: Check, what: str) -> Check:
         return None
 
     return check
+
+
+def _source(value: Any) -> str | None:
+    if isinstance(value, str) and re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        return None
+    return f"expected the http(s) URL of a gem source, got {value!r}"
 
 
 def _mirror(value: Any) -> str | None:
@@ -164,6 +181,9 @@ _FIELDS = (
         ),
     ),
     _Field("build", "debian_mirror", "debian_mirror", _mirror),
+    _Field("build", "gems", "gems", _gems, "--gems"),
+    _Field("build", "gem_mirror", "gem_mirror", _source),
+    _Field("images", "ruby", "ruby_image", _image, "--ruby-image"),
     _Field("preview", "host", "host", _host, "--host"),
     _Field("preview", "port", "port", _port, "--port"),
     _Field(
@@ -312,6 +332,8 @@ def load_config(site_dir: Path, overrides: Mapping[str, Any] | None = None) -> S
         raise ConfigError("\n".join([*problems, fix]))
     if "engine" in values:
         values["engine"] = BuildEngine(values["engine"])
+    if "gems" in values:
+        values["gems"] = GemsChoice(values["gems"])
     for attribute in ("jekyll_config", "packages", "skip_plugins"):
         if attribute in values:
             values[attribute] = tuple(values[attribute])

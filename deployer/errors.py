@@ -57,6 +57,10 @@ class BuildFailed(SitedeployError):
     """`docker build` failed outside of Jekyll (packages, base image, engine)."""
 
 
+class GemsFailed(SitedeployError):
+    """`bundle install` failed: a lock that does not match, a gem no source has, …"""
+
+
 class JekyllFailed(SitedeployError):
     """`jekyll build` failed; the message carries Jekyll's own error."""
 

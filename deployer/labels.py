@@ -33,6 +33,8 @@ class Label(enum.StrEnum):
     DOCKERFILE = f"{PREFIX}.dockerfile"
     RUNTIME_DOCKERFILE = f"{PREFIX}.runtime-dockerfile"
     HEADERS = f"{PREFIX}.headers"
+    GEMS_WAY = f"{PREFIX}.gems.way"  # bundler or debian
+    GEMS = f"{PREFIX}.gems"  # JSON [[name, version, where from], …]
     # The bill of materials.
     SBOM_FILES = f"{PREFIX}.sbom.files"
     SBOM_PACKAGES = f"{PREFIX}.sbom.packages"

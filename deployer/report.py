@@ -67,6 +67,11 @@ def build_summary(images: SiteImages) -> dict[str, Any]:
         ],
         "layers": [{"created_by": layer.created_by, "size": layer.size} for layer in images.layers],
         "warnings": list(images.warnings),
+        "gems": {
+            "way": str(images.gems.way) if images.gems else None,
+            "why": images.gems.reason if images.gems else None,
+            "source": images.gems.shown_source if images.gems else None,
+        },
     }
 
 

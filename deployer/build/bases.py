@@ -83,15 +83,23 @@ def _described(engine: Engine, requested: str, reference: str, origin: Origin) -
     )
 
 
-def resolve_base(engine: Engine, reference: str, mirror: str, progress: Progress) -> BaseImage:
-    """Make `reference` (or its bootstrapped stand-in) available; say where it came from."""
-    image_id = _local(engine, reference)
-    if image_id:
-        return _described(engine, reference, reference, Origin.LOCAL)
-
+def present_or_pulled(
+    engine: Engine, reference: str, progress: Progress
+) -> tuple[BaseImage | None, str]:
+    """`reference` if it is here or can be pulled, else (None, why it could not)."""
+    if _local(engine, reference):
+        return _described(engine, reference, reference, Origin.LOCAL), ""
     image_id, why = _pull(engine, reference, progress)
     if image_id:
-        return _described(engine, reference, reference, Origin.PULLED)
+        return _described(engine, reference, reference, Origin.PULLED), ""
+    return None, why
+
+
+def resolve_base(engine: Engine, reference: str, mirror: str, progress: Progress) -> BaseImage:
+    """Make `reference` (or its bootstrapped stand-in) available; say where it came from."""
+    found, why = present_or_pulled(engine, reference, progress)
+    if found is not None:
+        return found
 
     suite = debian_suite(reference)
     if suite is None:

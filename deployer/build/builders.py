@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Protocol
 
 from deployer.build.context import BuildContext
-from deployer.build.jekyll_log import jekyll_error
+from deployer.build.jekyll_log import bundler_error, jekyll_error
 from deployer.config import BuildEngine
 from deployer.engine import NO_SPACE, Engine, out_of_space
-from deployer.errors import BuildFailed, JekyllFailed
+from deployer.errors import BuildFailed, GemsFailed, JekyllFailed
 from deployer.progress import Progress, follow_events
 from deployer.site import Site
 
@@ -69,6 +69,7 @@ class BuildRequest:
     target: str
     labels: dict[str, str]
     build_args: dict[str, str] = field(default_factory=dict)
+    network_host: bool = False  # RUN steps share the host's network (a loopback gem source)
 
 
 class Builder(Protocol):
@@ -173,6 +174,7 @@ class BuildKitCLI:
             iidfile = Path(tmp) / "iid"
             flags = [f"--label={key}={value}" for key, value in request.labels.items()]
             flags += [f"--build-arg={key}={value}" for key, value in request.build_args.items()]
+            flags += ["--network=host"] if request.network_host else []
             command = [
                 self.cli, "build", "--progress=plain",
                 "--file", str(dockerfile),
@@ -262,6 +264,7 @@ class ClassicSDK:
                     target=request.target,
                     labels=request.labels,
                     buildargs=request.build_args,
+                    network_mode="host" if request.network_host else None,
                     rm=True,
                     forcerm=True,
                     decode=True,
@@ -307,6 +310,10 @@ def _raise_for(output: BuildOutput, site: Site, what: str) -> None:
         raise JekyllFailed(
             f"Jekyll could not build {site.path}:\n{jekyll_error(step.lines)}\n"
             "Fix the file named above and run again."
+        )
+    if step and "bundle install" in step.instruction:
+        raise GemsFailed(
+            f"Bundler could not install the gems of {site.path}:\n{bundler_error(step.lines)}"
         )
     if step and "apt-get install" in step.instruction:
         raise BuildFailed(

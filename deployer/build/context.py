@@ -108,15 +108,16 @@ def _hash(root: Path, entries: list[str]) -> str:
     return digest.hexdigest()
 
 
-def scan_context(root: Path) -> BuildContext:
+def scan_context(root: Path, keep: tuple[str, ...] = ()) -> BuildContext:
     """List and hash what a build of `root` sends; raise ContextError if it is too large.
 
     Sizes are checked before any file is read, so a 2 GB file is refused at once.
     Symbolic links that point outside the folder are left out with a warning: inside the
     build they would resolve to the builder's own files (a link to /etc/passwd would
-    publish the builder's /etc/passwd).
+    publish the builder's /etc/passwd). `keep` names default ignores this build needs
+    (a Bundler build needs Gemfile.lock).
     """
-    patterns = [*DEFAULT_IGNORES, *_site_patterns(root)]
+    patterns = [*(p for p in DEFAULT_IGNORES if p not in keep), *_site_patterns(root)]
     warnings: list[str] = []
     files: list[ContextFile] = []
     entries: list[str] = []

@@ -13,6 +13,7 @@ import shlex
 from string import Template
 
 from deployer import __version__
+from deployer.build.gems import GemsPlan, GemsWay
 from deployer.build.headers import SITE_CONF
 from deployer.build.plugins import JekyllRequirements
 from deployer.build.policy import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
@@ -46,22 +47,29 @@ def render_site_dockerfile(
     tools_image: str,
     requirements: JekyllRequirements,
     buildkit: bool,
+    gems: GemsPlan | None = None,
+    ruby_from_debian: bool = True,
     headers_conf: str | None = None,
     brotli_quality: int = 9,
 ) -> str:
     """The site's multi-stage Dockerfile: builder (Jekyll) -> pack -> nginx.
 
-    `headers_conf` (the site's own security-headers.conf, from `[headers]`) is written in
-    the pack stage and copied over the runtime's; without it the image has no such layer.
+    The builder stage installs the gems the Debian way (packages) or the Bundler way
+    (`gems`; on Debian's Ruby when no official Ruby image was available). `headers_conf`
+    (the site's own security-headers.conf, from `[headers]`) is written in the pack stage
+    and copied over the runtime's; without it the image has no such layer.
     """
+    bundler = gems is not None and gems.way is GemsWay.BUNDLER
     configs = ",".join([*requirements.config_files, OVERRIDES_FILE])
     # Only validated gem names reach this JSON, so it needs no shell quoting beyond '…'.
     # strict_front_matter: bad YAML front matter fails the build (Jekyll only logs it).
-    settings: dict[str, object] = {
-        "plugins": list(requirements.plugins),
-        "strict_front_matter": True,
-    }
-    if requirements.own_theme:
+    settings: dict[str, object] = {}
+    if not bundler or requirements.skipped:
+        # Offline, exactly the plugins that are installed; with Bundler, the site's own
+        # list (Bundler loads the Gemfile's group) less what the site skips.
+        settings["plugins"] = list(requirements.plugins)
+    settings["strict_front_matter"] = True
+    if requirements.own_theme and not bundler:
         # The site is the theme: its own files, no theme gem. (Not null: Jekyll's config
         # merge keeps the earlier value over a null; a non-string means "no theme".)
         settings["theme"] = False
@@ -77,6 +85,11 @@ def render_site_dockerfile(
     compress_mount = (
         f"--mount=type=cache,id=sitedeploy-compress,target={COMPRESS_CACHE} " if buildkit else ""
     )
+    builder = _builder_stage(
+        requirements, gems if bundler else None, ruby_from_debian,
+        builder_base=builder_base, overrides=overrides, jekyll_cache_mount=cache_mount,
+        jekyll_configs=shlex.quote(configs),
+    )  # fmt: skip
     headers_command = headers_copy = ""
     if headers_conf is not None:
         # base64 keeps the file's quotes and semicolons away from the shell.
@@ -89,13 +102,9 @@ def render_site_dockerfile(
     return _template("site.Dockerfile.in").substitute(
         version=__version__,
         site_name=site_name,
-        builder_base=builder_base,
+        builder_stage=builder,
         runtime_image=runtime_image,
         tools_image=tools_image,
-        packages=" ".join(requirements.packages),
-        overrides=overrides,
-        jekyll_cache_mount=cache_mount,
-        jekyll_configs=shlex.quote(configs),
         baseurl=requirements.baseurl,
         never_served=never_served_find(),
         compressible=compressible_globs(),
@@ -105,4 +114,73 @@ def render_site_dockerfile(
         brotli_quality=brotli_quality,
         headers_command=headers_command,
         headers_copy=headers_copy,
+    )
+
+
+# What the builder stage writes beside `_site`: every built file (sha256, size, path), and
+# every gem the build used (name, version, where it came from), for the image's labels.
+SITE_MANIFEST = (
+    'Dir.glob("**/*", File::FNM_DOTMATCH, base: ".").select { |f| File.file?(f) && '
+    "!File.symlink?(f) }.sort.each { |f| puts [Digest::SHA256.file(f).hexdigest, "
+    'File.size(f), f].join("\\t") }'
+)
+# Offline: Jekyll, the plugins and theme, and everything they depend on, as installed.
+DEBIAN_GEMS = (
+    "seen = {}; todo = ARGV.dup; until todo.empty?; n = todo.shift; next if seen[n]; "
+    "s = (Gem::Specification.find_by_name(n) rescue nil); next unless s; seen[n] = s; "
+    "todo.concat(s.runtime_dependencies.map(&:name)); end; "
+    'seen.values.sort_by(&:name).each { |s| puts [s.name, s.version, "debian"].join("\\t") }'
+)
+# Bundler: every gem of the bundle, and where it came from (a source without credentials,
+# Debian's packages, or Ruby's own default gems).
+BUNDLER_GEMS = (
+    "Bundler.load.specs.sort_by(&:name).each { |s| f = s.loaded_from.to_s; "
+    'w = f.include?("/specifications/default/") ? "ruby" : '
+    'f.include?("/rubygems-integration/") || f.start_with?("/usr/lib/ruby/vendor_ruby") ? '
+    '"debian" : (s.source.respond_to?(:remotes) ? '
+    's.source.remotes.first.to_s.sub(%r{//[^/@]*@}, "//") : s.source.to_s); '
+    'puts [s.name, s.version, w].join("\\t") }'
+)
+# Bundler on the bootstrapped Debian base: Debian's Ruby, Bundler and compilers for
+# native extensions, plus the Debian packages of the gems Debian has (Bundler takes
+# those as installed, so a gem source needs to serve only what Debian lacks).
+DEBIAN_RUBY = ("ruby", "ruby-dev", "ruby-bundler", "build-essential", "git")
+# Bundler on the official Ruby image: compilers, git (gemspecs), brotli for the pack stage.
+RUBY_IMAGE_PACKAGES = ("build-essential", "git", "brotli")
+
+
+def _builder_stage(
+    requirements: JekyllRequirements,
+    gems: GemsPlan | None,
+    ruby_from_debian: bool,
+    **values: str,
+) -> str:
+    if gems is None:
+        loaded = ["jekyll", *requirements.plugins]
+        if requirements.theme and not requirements.own_theme:
+            loaded.append(requirements.theme)
+        return _template("builder-debian.Dockerfile.in").substitute(
+            packages=" ".join(requirements.packages),
+            site_manifest=SITE_MANIFEST,
+            gems_manifest=DEBIAN_GEMS,
+            gem_names=" ".join(shlex.quote(name) for name in loaded),
+            **values,
+        )
+    packages = (*DEBIAN_RUBY, *requirements.packages) if ruby_from_debian else RUBY_IMAGE_PACKAGES
+    config = []
+    if gems.locked:
+        config.append("bundle config set --local frozen true")
+    if gems.mirrored and gems.source:
+        config.append(
+            f"bundle config set --local mirror.{shlex.quote(gems.mirrored)} "
+            f"{shlex.quote(gems.source)}"
+        )
+    return _template("builder-bundler.Dockerfile.in").substitute(
+        packages=" ".join(dict.fromkeys(packages)),
+        gem_source=gems.shown_source,
+        gem_files=" ".join(gems.gem_files),
+        bundle_config="".join(f"{command} \\\n && " for command in config),
+        gems_manifest=BUNDLER_GEMS,
+        site_manifest=SITE_MANIFEST,
+        **values,
     )

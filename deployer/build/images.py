@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from rich.filesize import decimal
 
 from deployer import __version__
-from deployer.build.bases import BaseImage, resolve_base
+from deployer.build.bases import BaseImage, present_or_pulled, resolve_base
 from deployer.build.builders import Builder, BuildRequest, choose_builder, run_build
 from deployer.build.context import BuildContext, scan_context
 from deployer.build.dockerfile import BUILDER_STAGE, FINAL_STAGE, render_site_dockerfile
+from deployer.build.gems import GemsPlan, GemsWay, plan_gems, ruby_image
 from deployer.build.headers import SITE_CONF, render_conf, site_headers
 from deployer.build.jekyll_log import jekyll_warnings
 from deployer.build.plugins import JekyllRequirements, read_requirements
@@ -46,7 +47,13 @@ from deployer.labels import (
 )
 from deployer.labels import LATEST as LATEST_TAG
 from deployer.progress import Progress
-from deployer.provenance.sbom import parse_site_manifest, replace_file, site_labels
+from deployer.provenance.sbom import (
+    gem_labels,
+    parse_gems,
+    parse_site_manifest,
+    replace_file,
+    site_labels,
+)
 from deployer.site import Site
 
 
@@ -68,6 +75,7 @@ class SiteImages:
     seconds: float
     warnings: tuple[str, ...] = field(default=())
     layers: tuple[Layer, ...] = field(default=())  # the final image's history, oldest first
+    gems: GemsPlan | None = None  # the way the gems came, and why
 
     @property
     def size_ratio(self) -> float | None:
@@ -113,6 +121,24 @@ def _base_labels(builder_base: BaseImage, nginx_base: BaseImage) -> dict[str, st
     return labels
 
 
+def _builder_base(
+    engine: Engine, config: SiteConfig, plan: GemsPlan, progress: Progress, warnings: list[str]
+) -> tuple[BaseImage, bool]:
+    """The Jekyll stage's base, and whether its Ruby comes from Debian: for Bundler the
+    official Ruby image (the one the lock asks for) when it is here or pullable, else —
+    like every offline build — the Debian base with Debian's Ruby."""
+    if plan.way is GemsWay.BUNDLER:
+        wanted = config.ruby_image or ruby_image(plan.ruby)
+        found, why = present_or_pulled(engine, wanted, progress)
+        if found is not None:
+            return found, False
+        warnings.append(
+            f"{wanted} is not here and could not be pulled ({why}); Bundler runs on "
+            f"Debian's Ruby on {config.builder_image} instead."
+        )
+    return resolve_base(engine, config.builder_image, config.debian_mirror, progress), True
+
+
 def build_site(
     engine: Engine,
     site: Site,
@@ -128,15 +154,19 @@ def build_site(
     compares that rebuild with the image it has.
     """
     started = time.monotonic()
+    plan = plan_gems(site.path, config.gems, config.gem_mirror)
+    progress.info(plan.reason)
+    bundler = plan.way is GemsWay.BUNDLER
     requirements = read_requirements(
-        site.path, config.jekyll_config, config.packages, config.skip_plugins
+        site.path, config.jekyll_config, config.packages, config.skip_plugins, offline=not bundler
     )
-    context = scan_context(site.path)
+    context = scan_context(site.path, keep=("Gemfile.lock",) if bundler else ())
     check_disk_space(engine, context.total_bytes)
     builder = choose_builder(engine, config.engine)
+    warnings = [*requirements.warnings, *context.warnings]
 
     with progress.step("Resolving base images"):
-        builder_base = resolve_base(engine, config.builder_image, config.debian_mirror, progress)
+        builder_base, ruby_from_debian = _builder_base(engine, config, plan, progress, warnings)
         nginx_base = resolve_base(engine, config.nginx_image, config.debian_mirror, progress)
     runtime, tools = ensure_runtime(engine, builder, nginx_base, site, progress)
 
@@ -150,6 +180,8 @@ def build_site(
         tools_image=tools,
         requirements=requirements,
         buildkit=builder.name.startswith("BuildKit"),
+        gems=plan,
+        ruby_from_debian=ruby_from_debian,
         headers_conf=headers_conf,
     )
     content_hash = inputs_hash(
@@ -158,11 +190,10 @@ def build_site(
     job = _Job(
         engine, site, builder, context, dockerfile, content_hash, progress,
         suffix=f"verify-{rebuild}" if rebuild else content_tag(content_hash),
-        rebuild=rebuild,
+        rebuild=rebuild, network_host=plan.network_host,
     )  # fmt: skip
     image, builder_image = engine.image_info(job.tag), engine.image_info(job.builder_tag)
     reused = not rebuild and image is not None and builder_image is not None
-    warnings = [*requirements.warnings, *context.warnings]
     if reused:
         built = extract_built_site(engine, job.builder_tag, site, content_hash)
     else:
@@ -175,6 +206,7 @@ def build_site(
             Label.RUNTIME: runtime.id,
             Label.BASEURL: requirements.baseurl,
             Label.SITE_URL: requirements.site_url,
+            Label.GEMS_WAY: str(plan.way),
             **_base_labels(builder_base, nginx_base),
         }
         if headers is not None:  # readable here; the Dockerfile carries the file as base64
@@ -206,6 +238,7 @@ def build_site(
         seconds=time.monotonic() - started,
         warnings=tuple(warnings),
         layers=tuple(engine.history(job.tag)),
+        gems=plan,
     )
 
 
@@ -222,6 +255,7 @@ class _Job:
     progress: Progress
     suffix: str
     rebuild: str | None
+    network_host: bool = False
 
     @property
     def tag(self) -> str:
@@ -242,7 +276,7 @@ class _Job:
         with progress.step(f"Building {site.name} with Jekyll ({self.builder.name})"):
             request = BuildRequest(
                 self.context, self.dockerfile, self.builder_tag, BUILDER_STAGE,
-                {**builder_labels, Label.ROLE: Role.BUILDER}, args,
+                {**builder_labels, Label.ROLE: Role.BUILDER}, args, self.network_host,
             )  # fmt: skip
             output = run_build(self.builder, request, site, progress)
             jekyll_step = output.step("jekyll build")
@@ -250,6 +284,7 @@ class _Job:
         # The manifest Jekyll's stage wrote goes into the final image's labels; the full
         # `_site` comes out of the builder image while the nginx stage packs it.
         manifest = read_image_file(self.engine, self.builder_tag, "/site/manifest.tsv").decode()
+        gems = read_image_file(self.engine, self.builder_tag, "/site/gems.tsv").decode()
         into = f"verify-{self.rebuild}" if self.rebuild else "_site"
         with ThreadPoolExecutor(max_workers=1) as background:
             extracting = background.submit(
@@ -261,11 +296,14 @@ class _Job:
                     **labels,
                     Label.ROLE: Role.SITE,
                     **site_labels(parse_site_manifest(manifest)),
+                    **gem_labels(parse_gems(gems)),
                     Label.DOCKERFILE: self.dockerfile,
                 }
+                # The same network as the builder build, or BuildKit would not reuse it.
                 request = BuildRequest(
-                    self.context, self.dockerfile, self.tag, FINAL_STAGE, final_labels, args
-                )
+                    self.context, self.dockerfile, self.tag, FINAL_STAGE, final_labels, args,
+                    self.network_host,
+                )  # fmt: skip
                 run_build(self.builder, request, site, progress)
             return extracting.result(), warnings
 

@@ -54,3 +54,44 @@ def jekyll_warnings(lines: list[str]) -> list[str]:
         if match:
             warnings.append(f"{match.group(1).strip()}: {match.group(2).strip()}")
     return list(dict.fromkeys(warnings))
+
+
+_LOCK_MISMATCH = (
+    "changed your gemfile",
+    "the dependencies in your gemfile changed",
+    "frozen",
+    "deployment mode",
+    "gemfile.lock is missing",
+)
+_NOT_FOUND = ("could not find", "can no longer be found", "could not find compatible versions")
+_UNREACHABLE = (
+    "could not fetch specs",
+    "could not reach host",
+    "network error",
+    "connection refused",
+)
+
+
+def bundler_error(lines: list[str]) -> str:
+    """Bundler's reason for failing `bundle install`, with the fix for the common ones."""
+    said = [_clean(line) for line in lines if _clean(line) and not _BACKTRACE.match(_clean(line))]
+    text = "\n".join(said[-12:])
+    lowered = " ".join(said).lower()  # Bundler wraps its sentences
+    if any(needle in lowered for needle in _LOCK_MISMATCH):
+        return (
+            f"{text}\nGemfile.lock does not match Gemfile. Update the lock where the gem source "
+            "is reachable (`bundle lock`, or `bundle install`), and commit Gemfile and "
+            "Gemfile.lock together."
+        )
+    if any(needle in lowered for needle in _NOT_FOUND):
+        return (
+            f"{text}\nGemfile.lock (or the Gemfile) asks for a gem or version that no gem "
+            "source here has. Pick one the source has (`bundle update NAME`), or add it to "
+            "the source ([build] gem_mirror)."
+        )
+    if any(needle in lowered for needle in _UNREACHABLE):
+        return (
+            f"{text}\nThe gem source did not answer the build. Check that it is reachable "
+            'from containers, or build offline with [build] gems = "debian".'
+        )
+    return text or "bundle install failed without a message"

@@ -196,8 +196,14 @@ def read_requirements(
     config_files: tuple[str, ...] = (),
     extra_packages: tuple[str, ...] = (),
     skip_plugins: tuple[str, ...] = (),
+    *,
+    offline: bool = True,
 ) -> JekyllRequirements:
-    """Map the site's theme and plugins to Debian packages; raise if any has none."""
+    """Map the site's theme and plugins to Debian packages; raise if any has none.
+
+    With `offline=False` (a Bundler build, from a gem source that answers) nothing is
+    missing: the packages are only what Debian can give before Bundler fetches the rest.
+    """
     config = read_jekyll_config(site_dir, config_files)
     where = config.where
     settings = config.settings
@@ -218,7 +224,7 @@ def read_requirements(
     github_pages = (
         any(gem == GITHUB_PAGES for gem, _plugin in gems) or GITHUB_PAGES in wanted.places
     )
-    if github_pages:
+    if github_pages and offline:  # with Bundler, the github-pages gem sets them itself
         for gem in GITHUB_PAGES_DEFAULTS:
             wanted.add(gem, "Gemfile: github-pages (on by default)", optional=True)
 
@@ -230,6 +236,8 @@ def read_requirements(
         name = str(theme)
         if name.removeprefix("jekyll-theme-") in THEME_PACKAGES:
             packages.append(THEME_PACKAGES[name.removeprefix("jekyll-theme-")])
+        elif not offline:
+            pass  # Bundler installs it (from the source, or the site's own gemspec)
         elif (dependencies := own_theme_dependencies(site_dir, name)) is not None:
             own_theme = True
             warnings.append(
@@ -244,7 +252,7 @@ def read_requirements(
                 f"{', '.join(sorted(THEME_PACKAGES))}). Use one of those, or copy the theme's "
                 "_layouts, _includes and _sass into the site and remove `theme:`."
             )
-    if settings.get("remote_theme"):
+    if offline and settings.get("remote_theme"):
         missing.append(
             f"{where}: remote_theme {settings['remote_theme']!r} is downloaded from GitHub "
             "at build time, which this build cannot reach. Copy the theme's _layouts, "
@@ -269,6 +277,8 @@ def read_requirements(
         elif gem in PLUGIN_PACKAGES:
             plugins.append(gem)
             packages.append(PLUGIN_PACKAGES[gem])
+        elif not offline:
+            plugins.append(gem)  # Bundler fetches it
         elif gem in wanted.optional:
             effect = SKIP_EFFECTS.get(gem, _SKIP_DEFAULT)
             warnings.append(
@@ -281,7 +291,8 @@ def read_requirements(
             missing.append(f"{'; '.join(places)}: plugin {gem!r} has no Debian package.")
     if missing:
         raise PluginUnavailable("\n".join([*missing, *_fixes(unpackaged)]))
-    check_sass(site_dir)
+    if offline:
+        check_sass(site_dir)  # a Bundler build has the Sass converter its lock names
 
     packages.extend(p for p in extra_packages if p not in packages)
     return JekyllRequirements(

@@ -87,13 +87,33 @@ def site_labels(files: list[BuiltFile]) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class BuiltGem:
+    name: str
+    version: str
+    origin: str  # a gem source (no credentials), "debian" (a package) or "ruby" (default gem)
+
+
+def parse_gems(text: str) -> list[BuiltGem]:
+    """The builder stage's `gems.tsv`: name, version, where from, per gem the build used."""
+    return [BuiltGem(*line.split("\t", 2)) for line in text.splitlines() if line.count("\t") >= 2]
+
+
+def gem_labels(gems: list[BuiltGem]) -> dict[str, str]:
+    return {Label.GEMS: json.dumps([[g.name, g.version, g.origin] for g in gems])}
+
+
+def gems_from_labels(labels: dict[str, str]) -> list[BuiltGem]:
+    return [BuiltGem(*row) for row in json.loads(labels.get(Label.GEMS) or "[]")]
+
+
 def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str | None) -> str:
     """A CycloneDX 1.5 JSON document for the image, from its labels. `suite` is the Debian
     suite of the runtime's packages (their purl's distro), None when it is not known."""
     # Imported here: the library is heavy, and only --sbom needs it.
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.bom import Bom
-    from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.component import Component, ComponentScope, ComponentType
     from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
     from cyclonedx.output.json import JsonV1Dot5
     from packageurl import PackageURL
@@ -157,12 +177,26 @@ def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str | No
         )
     root = bom.metadata.component
     bom.register_dependency(root, list(bom.components))  # the image contains them all
+    # The gems built the site in the builder stage; none of them ships in the image.
+    for gem in gems_from_labels(labels):
+        bom.components.add(
+            Component(
+                type=ComponentType.LIBRARY,
+                name=gem.name,
+                version=gem.version,
+                scope=ComponentScope.EXCLUDED,
+                purl=PackageURL(type="gem", name=gem.name, version=gem.version),
+                properties=[Property(name="sitedeploy:gem-origin", value=gem.origin)],
+            )
+        )
     return str(JsonV1Dot5(bom).output_as_string(indent=2))
 
 
 def summary(labels: dict[str, str]) -> dict[str, Any]:
     files = files_from_labels(labels)
     return {
+        "gems_way": labels.get(Label.GEMS_WAY),
+        "gems": [gem.__dict__ for gem in gems_from_labels(labels)],
         "packages": labels.get(Label.SBOM_PACKAGES, "").split(),
         "files": [f.__dict__ for f in files],
         "site": {

@@ -9,7 +9,6 @@ only tried for loopback registries, which the daemon also reaches without TLS.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import socket
@@ -17,11 +16,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from deployer.errors import ConfigError, RegistryError
+from deployer.hosts import hostname, is_loopback
 from docker import auth as docker_auth
 
 MANIFEST_TYPES = ", ".join(
@@ -43,21 +42,6 @@ class Credentials:
 
     def as_auth_config(self) -> dict[str, str]:
         return {"username": self.username, "password": self.password}
-
-
-def hostname(host: str) -> str:
-    """`registry.example.com:5000` -> `registry.example.com`; `[::1]:5000` -> `::1`."""
-    return urlsplit(f"//{host}").hostname or host
-
-
-def is_loopback(host: str) -> bool:
-    name = hostname(host)
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def registry_credentials(

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from deployer.build.dockerfile import render_runtime_dockerfile, render_site_dockerfile
+from deployer.build.gems import GemsPlan, GemsWay
 from deployer.build.plugins import JekyllRequirements
 from deployer.build.policy import never_served_find
 from deployer.resources import docker_dir
@@ -71,3 +72,48 @@ def test_runtime_dockerfile_is_from_scratch_with_a_shell_free_healthcheck() -> N
 def test_templates_are_shipped_next_to_the_package() -> None:
     assert (docker_dir() / "site.Dockerfile.in").is_file()
     assert Path(docker_dir() / "runtime" / "healthcheck.c").is_file()
+
+
+def _bundler(ruby_from_debian: bool, locked: bool = True) -> str:
+    plan = GemsPlan(
+        GemsWay.BUNDLER,
+        "Gems: Bundler",
+        source="http://127.0.0.1:9292",
+        mirrored="https://rubygems.org",
+        gem_files=("Gemfile", "Gemfile.lock") if locked else ("Gemfile",),
+        locked=locked,
+    )
+    return render_site_dockerfile(
+        site_name="blog",
+        site_id="0123456789ab",
+        builder_base="ruby:3.3-slim" if not ruby_from_debian else "debian:bookworm-slim",
+        runtime_image="sitedeploy/nginx-runtime:abc",
+        tools_image="sitedeploy/nginx-runtime:abc-tools",
+        requirements=REQUIREMENTS,
+        buildkit=True,
+        gems=plan,
+        ruby_from_debian=ruby_from_debian,
+    )
+
+
+def test_bundler_builds_install_the_gems_before_the_content() -> None:
+    text = _bundler(ruby_from_debian=False)
+    assert "FROM ruby:3.3-slim AS builder" in text
+    assert "apt-get install -y --no-install-recommends build-essential git brotli" in text
+    gems, install = text.index("COPY Gemfile Gemfile.lock ./"), text.index("bundle install")
+    build = text.index("bundle exec jekyll build --destination")
+    assert gems < install < text.index("COPY . .") < build
+    assert "bundle config set --local frozen true" in text
+    assert "bundle config set --local mirror.https://rubygems.org http://127.0.0.1:9292" in text
+    assert "JEKYLL_NO_BUNDLER_REQUIRE" not in text
+    assert '"plugins"' not in text  # Bundler loads the Gemfile's group itself
+    assert "${" not in text
+
+
+def test_bundler_on_debians_ruby_installs_what_debian_has_first() -> None:
+    text = _bundler(ruby_from_debian=True, locked=False)
+    assert (
+        "apt-get install -y --no-install-recommends ruby ruby-dev ruby-bundler build-essential "
+        "git jekyll brotli ruby-jekyll-feed"
+    ) in text
+    assert "--local frozen" not in text and "COPY Gemfile ./" in text

@@ -1,4 +1,4 @@
-from deployer.build.jekyll_log import jekyll_error, jekyll_warnings
+from deployer.build.jekyll_log import bundler_error, jekyll_error, jekyll_warnings
 
 LIQUID_FAILURE = """Configuration file: /site/src/_config.yml
             Source: /site/src
@@ -73,3 +73,20 @@ def test_the_cause_behind_jekylls_exit_is_the_reason() -> None:
     assert jekyll_error(lines) == (
         "No repo name found. (Jekyll::GitHubMetadata::RepositoryFinder::NoRepositoryError)"
     )
+
+
+def test_bundler_errors_get_their_fix() -> None:
+    removed = [
+        "Fetching source index from http://127.0.0.1:5000/",
+        "Your bundle is locked to jekyll-x (9.9.9) from rubygems repository",
+        "http://127.0.0.1:5000/ or installed locally, but that version can no longer be",
+        "found in that source.",
+    ]
+    assert "asks for a gem or version that no gem source here has" in bundler_error(removed)
+    frozen = [
+        "You are trying to install in deployment mode after changing",
+        "your Gemfile. Run `bundle install` elsewhere and add the",
+        "updated Gemfile.lock to version control.",
+    ]
+    assert "Gemfile.lock does not match Gemfile" in bundler_error(frozen)
+    assert bundler_error([]) == "bundle install failed without a message"

@@ -1,0 +1,155 @@
+"""Which way a site's gems come: Bundler from a gem source, or Debian's packages offline.
+
+Real Jekyll sites carry a Gemfile (and usually a Gemfile.lock), and `bundle exec jekyll
+build` is how they are built. When the Gemfile's source (or `[build] gem_mirror`) answers,
+sitedeploy builds that way, honouring the lock exactly. When it does not — no network, an
+air-gapped machine — the site's gems come from Debian's packages (plugins.py). `auto`
+decides by asking the source before building; `up` says which way and why in one line.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from deployer.errors import ConfigError
+from deployer.hosts import is_loopback
+
+DEFAULT_SOURCE = "https://rubygems.org"
+PROBE_TIMEOUT = 3.0
+_SOURCE = re.compile(r"""^\s*source\s*\(?\s*["']([^"']+)["']""", re.MULTILINE)
+_LOCK_RUBY = re.compile(r"^RUBY VERSION\s*\n\s+ruby (\d+\.\d+)", re.MULTILINE)
+_RUBY_VERSION = re.compile(r"^(?:ruby-)?(\d+\.\d+)")
+_GEMSPEC = re.compile(r"^\s*gemspec\b", re.MULTILINE)
+
+
+class GemsChoice(enum.Enum):
+    """`[build] gems` / `--gems`: how a site's gems are installed."""
+
+    AUTO = "auto"
+    BUNDLER = "bundler"
+    DEBIAN = "debian"
+
+
+class GemsWay(enum.StrEnum):
+    """The way a build took (recorded in the image's labels)."""
+
+    BUNDLER = "bundler"
+    DEBIAN = "debian"
+
+
+@dataclass(frozen=True)
+class GemsPlan:
+    way: GemsWay
+    reason: str  # one line for people: which way and why
+    source: str | None = None  # where Bundler fetches gems (mirror, else the Gemfile's)
+    mirrored: str | None = None  # the Gemfile source the mirror stands in for
+    ruby: str | None = None  # Ruby "X.Y" the lock or .ruby-version asks for
+    gem_files: tuple[str, ...] = ()  # copied before `bundle install` (its cache key)
+    locked: bool = False  # Gemfile.lock exists: install exactly it (frozen)
+
+    @property
+    def network_host(self) -> bool:
+        """A source on this machine's loopback: the build must share the host's network."""
+        return self.source is not None and is_loopback(urlsplit(self.source).netloc)
+
+    @property
+    def shown_source(self) -> str | None:
+        return without_credentials(self.source) if self.source else None
+
+
+def without_credentials(url: str) -> str:
+    """The URL without user:password@ (never printed, labelled or stored)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def gemfile_source(text: str) -> str:
+    found = _SOURCE.search(text)
+    return found.group(1).rstrip("/") if found else DEFAULT_SOURCE
+
+
+def ruby_version(site_dir: Path) -> str | None:
+    """The Ruby "X.Y" the site asks for: Gemfile.lock's RUBY VERSION, else .ruby-version."""
+    lock = site_dir / "Gemfile.lock"
+    if lock.is_file():
+        found = _LOCK_RUBY.search(lock.read_text(encoding="utf-8", errors="replace"))
+        if found:
+            return found.group(1)
+    dotfile = site_dir / ".ruby-version"
+    if dotfile.is_file():
+        found = _RUBY_VERSION.match(dotfile.read_text(encoding="utf-8").strip())
+        if found:
+            return found.group(1)
+    return None
+
+
+def ruby_image(version: str | None) -> str:
+    """The official Ruby image for a version: `ruby:3.3-slim` (Debian-based)."""
+    return f"ruby:{version}-slim" if version else "ruby:slim"
+
+
+def answers(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """None if `url` answers like a gem source; else why not, in a few words."""
+    why = "no answer"
+    for index in ("versions", "specs.4.8.gz"):
+        try:
+            response = requests.head(f"{url}/{index}", timeout=timeout, allow_redirects=True)
+        except requests.RequestException as error:
+            why = type(error).__name__
+            continue
+        if response.status_code < 400:
+            return None
+        why = f"status {response.status_code}"
+    return why
+
+
+def plan_gems(site_dir: Path, choice: GemsChoice, mirror: str | None) -> GemsPlan:
+    """Decide the way for this build (asking the gem source, for `auto`)."""
+    gemfile = site_dir / "Gemfile"
+    if choice is GemsChoice.DEBIAN:
+        return GemsPlan(GemsWay.DEBIAN, 'Gems: Debian\'s packages ([build] gems = "debian").')
+    if not gemfile.is_file():
+        if choice is GemsChoice.BUNDLER:
+            raise ConfigError(
+                f'[build] gems = "bundler" (or --gems bundler), but {site_dir} has no '
+                'Gemfile. Add one, or use gems = "auto" or "debian".'
+            )
+        return GemsPlan(GemsWay.DEBIAN, "Gems: Debian's packages (the site has no Gemfile).")
+    text = gemfile.read_text(encoding="utf-8")
+    declared = gemfile_source(text)
+    source = (mirror or declared).rstrip("/")
+    shown = without_credentials(source)
+    why = answers(source)
+    if why is not None:
+        if choice is GemsChoice.BUNDLER:
+            raise ConfigError(
+                f'[build] gems = "bundler": the gem source {shown} does not answer ({why}). '
+                "Start it, set [build] gem_mirror to one that answers, or use gems = "
+                '"debian" to build from Debian\'s packages.'
+            )
+        return GemsPlan(
+            GemsWay.DEBIAN,
+            f"Gems: Debian's packages (the gem source {shown} does not answer: {why}).",
+        )
+    lock = site_dir / "Gemfile.lock"
+    files = ["Gemfile", *(["Gemfile.lock"] if lock.is_file() else [])]
+    if _GEMSPEC.search(text):
+        files += sorted(p.name for p in site_dir.glob("*.gemspec"))
+    how = "Gemfile.lock, exactly" if lock.is_file() else "Gemfile, no lock"
+    return GemsPlan(
+        GemsWay.BUNDLER,
+        f"Gems: Bundler from {shown} ({how}).",
+        source=source,
+        mirrored=declared if mirror else None,
+        ruby=ruby_version(site_dir),
+        gem_files=tuple(files),
+        locked=lock.is_file(),
+    )

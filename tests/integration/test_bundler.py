@@ -1,0 +1,143 @@
+"""Bundler builds against a real gem source on loopback (tests/gemsource.py): real gems made
+with `gem build`, a site whose Gemfile (and Gemfile.lock) use a theme gem and a plugin gem
+Debian does not package; the rest resolves from the Debian packages the builder has."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from deployer.build.images import build_site
+from deployer.build.sitefiles import read_image_file
+from deployer.config import load_config
+from deployer.engine import Engine
+from deployer.errors import GemsFailed
+from deployer.labels import Label, builder_tag, content_tag
+from deployer.progress import Progress
+from deployer.provenance.inspect import inspect_image
+from deployer.serve.preview import stop_preview
+from deployer.serve.up import UpResult
+from deployer.site import Site, open_site
+from tests.conftest import SiteFactory
+from tests.gemsource import PLUGIN, THEME, GemSource, start_gem_source
+from tests.integration.conftest import deploy
+
+pytestmark = pytest.mark.engine
+
+
+def gemfile(source: GemSource, *extra: str) -> str:
+    lines = [
+        f'source "{source.url}"',
+        'gem "jekyll", "~> 4.3"',
+        f'gem "{THEME}", "0.1.0"',
+        "group :jekyll_plugins do",
+        f'  gem "{PLUGIN}"',
+        '  gem "jekyll-feed"',
+        *extra,
+        "end",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def bundler_site(make_site: SiteFactory, source: GemSource, name: str, **files: str) -> Path:
+    config = (
+        "title: Gems from a source\ntheme: jekyll-theme-sdtest\n"
+        f"plugins:\n  - jekyll-feed\n  - {PLUGIN}\n"
+    )
+    page = "---\nlayout: page\ntitle: About\npermalink: /about/\n---\n{% sdtest_hello %}\n"
+    return make_site(
+        name,
+        {"Gemfile": gemfile(source), "_config.yml": config, "about.md": page, **files},
+    )
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GemSource]:
+    running = start_gem_source(tmp_path_factory.mktemp("gems"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def bundled(
+    engine: Engine, make_site: SiteFactory, source: GemSource
+) -> Iterator[tuple[Site, UpResult]]:
+    site, _config, result = deploy(engine, bundler_site(make_site, source, "bundler"))
+    yield site, result
+    stop_preview(engine, site)
+
+
+def test_a_gemfile_site_builds_with_bundler_from_the_gem_source(
+    bundled: tuple[Site, UpResult], source: GemSource
+) -> None:
+    _site, result = bundled
+    about = requests.get(f"{result.url}/about/", timeout=10).text
+    assert "<p>Hello from a gem</p>" in about  # the plugin gem's Liquid tag
+    assert '<header class="sdtest-theme">Gems from a source</header>' in about  # theme gem
+    css = requests.get(f"{result.url}/assets/theme.css", timeout=10).text
+    assert "#123456" in css  # the theme gem's Sass
+    gems = result.images.gems
+    assert gems is not None and gems.way == "bundler"
+    assert gems.reason == f"Gems: Bundler from {source.url} (Gemfile, no lock)."
+    assert f"GET /gems/{PLUGIN}-0.1.0.gem" in source.requests
+    assert result.health.healthy
+
+
+def test_every_resolved_gem_is_recorded_with_its_version_and_origin(
+    engine: Engine, bundled: tuple[Site, UpResult], source: GemSource
+) -> None:
+    _site, result = bundled
+    found = inspect_image(engine, result.images.image.tag)
+    assert found.labels[Label.GEMS_WAY] == "bundler"
+    gems = {gem["name"]: gem for gem in found.sbom["gems"]}
+    assert gems[PLUGIN] == {"name": PLUGIN, "version": "0.1.0", "origin": f"{source.url}/"}
+    assert gems["jekyll"]["origin"] == "debian"  # resolved against Debian's package
+    assert json.loads(found.labels[Label.GEMS])
+
+
+def test_a_content_only_rebuild_installs_nothing_and_asks_no_gem_source(
+    engine: Engine, bundled: tuple[Site, UpResult], source: GemSource
+) -> None:
+    site, _result = bundled
+    (site.path / "about.md").write_text(
+        "---\nlayout: page\ntitle: About\npermalink: /about/\n---\nEdited. {% sdtest_hello %}\n"
+    )
+    source.requests.clear()
+    rebuilt = build_site(engine, site, load_config(site.path), Progress(quiet=True))
+    assert not rebuilt.reused
+    assert "Edited. Hello from a gem" in (rebuilt.built.root / "about/index.html").read_text()
+    # Only sitedeploy's own question before building: is the source there?
+    assert all(request.startswith("HEAD ") for request in source.requests), source.requests
+
+
+def test_a_lock_is_installed_exactly_and_a_wrong_one_is_a_clear_error(
+    engine: Engine, bundled: tuple[Site, UpResult], make_site: SiteFactory, source: GemSource
+) -> None:
+    site, result = bundled
+    lock = read_image_file(
+        engine, builder_tag(site, content_tag(result.images.content_hash)), "/site/src/Gemfile.lock"
+    ).decode()
+    assert f"{PLUGIN} (0.1.0)" in lock
+
+    locked = bundler_site(make_site, source, "locked", **{"Gemfile.lock": lock})
+    images = build_site(engine, open_site(locked), load_config(locked), Progress(quiet=True))
+    assert images.gems is not None and images.gems.locked
+    assert "Gemfile.lock, exactly" in images.gems.reason
+
+    pinned = bundler_site(
+        make_site,
+        source,
+        "pinned",
+        **{"Gemfile.lock": lock.replace(f"{PLUGIN} (0.1.0)", f"{PLUGIN} (9.9.9)")},
+    )
+    with pytest.raises(GemsFailed, match=r"(?s)9\.9\.9.*no gem source here has"):
+        build_site(engine, open_site(pinned), load_config(pinned), Progress(quiet=True))
+
+    changed = bundler_site(make_site, source, "changed", **{"Gemfile.lock": lock})
+    (changed / "Gemfile").write_text(gemfile(source, '  gem "jekyll-sitemap"'))
+    with pytest.raises(GemsFailed, match=r"Gemfile\.lock does not match Gemfile"):
+        build_site(engine, open_site(changed), load_config(changed), Progress(quiet=True))

@@ -1,0 +1,84 @@
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.build.gems import (
+    GemsChoice,
+    GemsWay,
+    gemfile_source,
+    plan_gems,
+    ruby_image,
+    ruby_version,
+    without_credentials,
+)
+from deployer.errors import ConfigError
+from tests.conftest import free_port
+
+
+class _Index(BaseHTTPRequestHandler):
+    def do_HEAD(self) -> None:
+        self.send_response(200 if self.path == "/versions" else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def answering() -> Iterator[str]:
+    """A real HTTP server on loopback that answers like a compact-index gem source."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _site(tmp_path: Path, source: str, lock: str | None = None) -> Path:
+    (tmp_path / "Gemfile").write_text(f'source "{source}"\ngem "jekyll"\n')
+    if lock is not None:
+        (tmp_path / "Gemfile.lock").write_text(lock)
+    return tmp_path
+
+
+def test_auto_takes_bundler_when_the_source_answers(tmp_path: Path, answering: str) -> None:
+    plan = plan_gems(_site(tmp_path, answering), GemsChoice.AUTO, None)
+    assert plan.way is GemsWay.BUNDLER
+    assert plan.reason == f"Gems: Bundler from {answering} (Gemfile, no lock)."
+    assert plan.network_host  # a source on loopback: the build shares the host's network
+    assert plan.gem_files == ("Gemfile",)
+
+
+def test_auto_falls_back_to_debian_and_says_why(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    plan = plan_gems(_site(tmp_path, closed), GemsChoice.AUTO, None)
+    assert plan.way is GemsWay.DEBIAN
+    assert plan.reason.startswith(f"Gems: Debian's packages (the gem source {closed} does not")
+    with pytest.raises(ConfigError, match=r"gems = \"bundler\": the gem source .* does not"):
+        plan_gems(_site(tmp_path, closed), GemsChoice.BUNDLER, None)
+    no_gemfile = tmp_path / "plain"
+    no_gemfile.mkdir()
+    assert "no Gemfile" in plan_gems(no_gemfile, GemsChoice.AUTO, None).reason
+
+
+def test_a_mirror_stands_in_for_the_gemfiles_source(tmp_path: Path, answering: str) -> None:
+    lock = "GEM\n  remote: https://rubygems.org/\n\nRUBY VERSION\n   ruby 3.3.4p94\n"
+    plan = plan_gems(_site(tmp_path, "https://rubygems.org", lock), GemsChoice.AUTO, answering)
+    assert (plan.source, plan.mirrored) == (answering, "https://rubygems.org")
+    assert plan.locked and plan.gem_files == ("Gemfile", "Gemfile.lock")
+    assert plan.ruby == "3.3" and ruby_image(plan.ruby) == "ruby:3.3-slim"
+
+
+def test_ruby_version_from_dotfile_and_sources(tmp_path: Path) -> None:
+    assert ruby_version(tmp_path) is None and ruby_image(None) == "ruby:slim"
+    (tmp_path / ".ruby-version").write_text("ruby-3.2.2\n")
+    assert ruby_version(tmp_path) == "3.2"
+    assert gemfile_source("# no source\ngem 'jekyll'\n") == "https://rubygems.org"
+    assert gemfile_source("source 'https://gems.example.com/'\n") == "https://gems.example.com"
+    assert without_credentials("https://me:s3cret@gems.example.com:8443/private") == (
+        "https://gems.example.com:8443/private"
+    )
