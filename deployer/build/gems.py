@@ -131,7 +131,8 @@ def plan_gems(site_dir: Path, choice: GemsChoice, mirror: str | None) -> GemsPla
     if why is not None:
         if choice is GemsChoice.BUNDLER:
             raise ConfigError(
-                f'[build] gems = "bundler": the gem source {shown} does not answer ({why}). '
+                f'gems = "bundler" ([build] gems, or --gems): the gem source {shown} does not '
+                f"answer ({why}). "
                 "Start it, set [build] gem_mirror to one that answers, or use gems = "
                 '"debian" to build from Debian\'s packages.'
             )

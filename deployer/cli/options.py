@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from deployer.build.gems import GemsChoice
 from deployer.config import BuildEngine, SiteConfig, load_config
 from deployer.errors import SitedeployError
 from deployer.progress import Progress
@@ -85,6 +86,16 @@ build_options = options(
     click.option(
         "--jekyll-config",
         help="Jekyll config files, comma-separated, relative to SITE [_config.yml].",
+    ),
+    click.option(
+        "--gems",
+        type=click.Choice([g.value for g in GemsChoice]),
+        help="Install the site's gems with Bundler from its gem source, or from Debian's "
+        "packages (offline); auto: Bundler when the site has a Gemfile and its source "
+        "answers [auto].",
+    ),
+    click.option(
+        "--ruby-image", help="Base image of Bundler builds [ruby:<the lock's Ruby>-slim]."
     ),
 )
 preview_options = options(
