@@ -134,9 +134,12 @@ def _string_list(item: Check, what: str) -> Check:
 
 
 def _source(value: Any) -> str | None:
-    if isinstance(value, str) and re.match(r"^https?://[^\s/]+(/\S*)?$", value):
-        return None
-    return f"expected the http(s) URL of a gem source, got {value!r}"
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        return f"expected the http(s) URL of a gem source, got {value!r}"
+    if "@" in value.split("/")[2]:
+        # It would end up in the builder image's Bundler config: never a password there.
+        return "a gem source URL with credentials is refused (they would be stored in the image)"
+    return None
 
 
 def _mirror(value: Any) -> str | None:

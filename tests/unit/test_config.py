@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from deployer.build.gems import GemsChoice
 from deployer.config import BuildEngine, SiteConfig, is_image_reference, load_config
 from deployer.errors import ConfigError
 
@@ -94,3 +95,23 @@ def test_image_references_accepted(reference: str) -> None:
 @pytest.mark.parametrize("reference", ["", "Debian:12", "debian:", "a b", "debian:bad tag"])
 def test_image_references_refused(reference: str) -> None:
     assert not is_image_reference(reference)
+
+
+def test_gem_settings(tmp_path: Path) -> None:
+    (tmp_path / "sitedeploy.toml").write_text(
+        '[build]\ngems = "bundler"\ngem_mirror = "http://127.0.0.1:9292"\n'
+        'skip_plugins = ["jemoji"]\n[images]\nruby = "ruby:3.3-slim"\n'
+    )
+    config = load_config(tmp_path)
+    assert config.gems is GemsChoice.BUNDLER
+    assert (config.gem_mirror, config.skip_plugins) == ("http://127.0.0.1:9292", ("jemoji",))
+    assert config.ruby_image == "ruby:3.3-slim"
+    (tmp_path / "sitedeploy.toml").write_text(
+        '[build]\ngems = "maybe"\ngem_mirror = "https://me:pw@gems.example.com"\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    lines = raised.value.message.splitlines()
+    assert lines[0].endswith("[build] gems: expected one of auto, bundler, debian, got 'maybe'")
+    assert "me:pw" not in raised.value.message  # never repeated back
+    assert "with credentials is refused" in lines[1]
