@@ -17,6 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+# Lines a build prints to say how far it is (docker/jekyll/sitedeploy-progress.rb).
+HEARTBEAT = "sitedeploy: "
+HEARTBEAT_SECONDS = 5.0
+
 
 class Progress:
     """The human side of every command."""
@@ -29,6 +33,7 @@ class Progress:
         self.verbose = verbose
         self._status: Status | None = None
         self._title = ""
+        self._last_heartbeat = 0.0
 
     @property
     def interactive(self) -> bool:
@@ -63,6 +68,12 @@ class Progress:
             self.console.print(f"  [dim]{escape(line)}[/dim]")
         elif self._status is not None:
             self._status.update(f"{self._title} [dim]{escape(line[-100:])}[/dim]")
+        elif line.startswith(HEARTBEAT) and not self.quiet:
+            # Not a terminal (CI, a pipe): a long step still says it is alive, now and then.
+            now = time.monotonic()
+            if now - self._last_heartbeat >= HEARTBEAT_SECONDS:
+                self._last_heartbeat = now
+                self.console.print(f"  {escape(line.removeprefix(HEARTBEAT))}")
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:

@@ -20,6 +20,8 @@ from deployer.build.policy import COMPRESS_MIN_BYTES, compressible_globs, never_
 from deployer.resources import docker_dir
 
 OVERRIDES_FILE = "/site/sitedeploy.yml"
+PLUGINS_IN_BUILDER = "/site/plugins"  # sitedeploy's own Jekyll plugins (progress)
+PROGRESS_PLUGIN = "jekyll/sitedeploy-progress.rb"
 JEKYLL_CACHE = "/site/src/.jekyll-cache"
 COMPRESS_CACHE = "/var/cache/sitedeploy-compress"
 HEADERS_IN_PACK = "/srv/conf/security-headers.conf"
@@ -69,6 +71,8 @@ def render_site_dockerfile(
         # list (Bundler loads the Gemfile's group) less what the site skips.
         settings["plugins"] = list(requirements.plugins)
     settings["strict_front_matter"] = True
+    # The site's plugin folder, and ours beside it (Jekyll takes a list; ours is absolute).
+    settings["plugins_dir"] = [*requirements.plugins_dir, PLUGINS_IN_BUILDER]
     if requirements.own_theme and not bundler:
         # The site is the theme: its own files, no theme gem. (Not null: Jekyll's config
         # merge keeps the earlier value over a null; a non-string means "no theme".)
@@ -76,6 +80,11 @@ def render_site_dockerfile(
     if requirements.time:
         settings["time"] = requirements.time  # reproducible: see jekyll_config.content_time
     overrides = json.dumps(settings)
+    plugin = base64.b64encode((docker_dir() / PROGRESS_PLUGIN).read_bytes()).decode()
+    own_plugins = (
+        f"mkdir -p {PLUGINS_IN_BUILDER} && echo {plugin} | base64 -d > "
+        f"{PLUGINS_IN_BUILDER}/{PROGRESS_PLUGIN.rsplit('/', 1)[1]}"
+    )
     cache_mount = (
         f"--mount=type=cache,id=sitedeploy-jekyll-{site_id},target={JEKYLL_CACHE} "
         if buildkit
@@ -87,7 +96,8 @@ def render_site_dockerfile(
     )
     builder = _builder_stage(
         requirements, gems if bundler else None, ruby_from_debian,
-        builder_base=builder_base, overrides=overrides, jekyll_cache_mount=cache_mount,
+        builder_base=builder_base, overrides=overrides, own_plugins=own_plugins,
+        jekyll_cache_mount=cache_mount,
         jekyll_configs=shlex.quote(configs),
     )  # fmt: skip
     headers_command = headers_copy = ""

@@ -116,6 +116,7 @@ class JekyllRequirements:
     time: str | None = None  # `site.time` for Jekyll, unless the site sets its own
     own_theme: bool = False  # the site carries the theme it names: build without the gem
     skipped: tuple[str, ...] = ()  # plugins left out on purpose ([build] skip_plugins)
+    plugins_dir: tuple[str, ...] = ("_plugins",)  # the site's own plugin folders
 
 
 def gemfile_gems(text: str) -> list[tuple[str, bool]]:
@@ -306,6 +307,8 @@ def read_requirements(
         time=None if "time" in settings else content_time(site_dir),
         own_theme=own_theme,
         skipped=tuple(skipped),
+        plugins_dir=tuple(_string_list(settings.get("plugins_dir"), f"{where}: plugins_dir"))
+        or ("_plugins",),
     )
 
 

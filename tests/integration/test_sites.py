@@ -3,6 +3,11 @@ a GitHub Pages site (the `github-pages` gem), a theme's own repository, Dart Sas
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -14,6 +19,7 @@ from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
 
 pytestmark = pytest.mark.engine
+SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
 
 GITHUB_PAGES_GEMFILE = """source "https://rubygems.org"
 gem "github-pages", "~> 228", group: :jekyll_plugins
@@ -109,3 +115,21 @@ def test_dart_sass_is_refused_before_building(engine: Engine, make_site: SiteFac
     with pytest.raises(SassUnsupported, match=r"_sass/modern\.scss:1: uses @use"):
         deploy(engine, folder)
     assert engine.client.images.list(name=open_site(folder).repository) == []
+
+
+def test_a_long_build_says_how_far_jekyll_is(engine: Engine, make_site: SiteFactory) -> None:
+    """Off a terminal, `build` prints sitedeploy's progress lines from inside Jekyll."""
+    posts = {
+        f"_posts/2025-01-{day:02d}-post-{day}.md": f"---\ntitle: Post {day}\n---\nText {day}.\n"
+        for day in range(1, 29)
+    }
+    folder = make_site("progress", posts)
+    result = subprocess.run(
+        [SITEDEPLOY, "build", str(folder)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stderr.splitlines()]
+    assert any(
+        re.fullmatch(r"read \d+ pages, 31 documents, \d+ static files \(\d+ s\)", line)
+        for line in lines
+    ), result.stderr

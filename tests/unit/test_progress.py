@@ -63,3 +63,18 @@ def test_follow_events_collects_lines_aux_and_error() -> None:
     assert log.lines == ["Step 1/2 : FROM x", "abc: Pushing [==>  ]"]
     assert log.aux == [{"ID": "sha256:1"}]
     assert log.error == "denied"
+
+
+def test_off_a_terminal_a_long_step_says_it_is_alive_now_and_then() -> None:
+    progress, buffer = captured()
+    with progress.step("Building blog with Jekyll"):
+        progress.detail("sitedeploy: read 12 pages, 4,700 documents, 30 static files (3 s)")
+        progress.detail("sitedeploy: rendered 40 of 4712 pages and documents (5 s)")
+        progress.detail("an ordinary line, not shown")
+    shown = [line.strip() for line in buffer.getvalue().splitlines()]
+    assert "read 12 pages, 4,700 documents, 30 static files (3 s)" in shown
+    assert not any("rendered 40" in line for line in shown)  # within 5 s of the last one
+    assert not any("ordinary" in line for line in shown)
+    quiet, quiet_buffer = captured(quiet=True)
+    quiet.detail("sitedeploy: rendered 1 of 2 pages and documents (0 s)")
+    assert quiet_buffer.getvalue() == ""

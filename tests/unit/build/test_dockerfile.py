@@ -56,7 +56,11 @@ def test_pack_stage_borrows_the_precompressor_from_the_tools_image() -> None:
 def test_jekyll_gets_configs_plugins_and_strict_front_matter() -> None:
     text = render(buildkit=False)
     assert "--config '_config.yml,_config prod.yml,/site/sitedeploy.yml'" in text
-    assert '{"plugins": ["jekyll-feed"], "strict_front_matter": true}' in text
+    assert (
+        '{"plugins": ["jekyll-feed"], "strict_front_matter": true, '
+        '"plugins_dir": ["_plugins", "/site/plugins"]}'
+    ) in text
+    assert "base64 -d > /site/plugins/sitedeploy-progress.rb" in text
     assert "mkdir -p /srv/www/blog /srv/errors" in text
     assert never_served_find() in text
 
