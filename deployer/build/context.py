@@ -22,7 +22,8 @@ from deployer.digests import feed_file
 from deployer.errors import ContextError
 
 # Never part of a build: Jekyll's outputs and caches, VCS data, dependency folders, and
-# sitedeploy's own settings (changing the preview port must not rebuild the site).
+# sitedeploy's own settings (changing the preview port must not rebuild the site) — unless
+# the build needs one of them (`needed_ignores`).
 DEFAULT_IGNORES = (
     "_site",
     ".jekyll-cache",
@@ -37,6 +38,59 @@ DEFAULT_IGNORES = (
     "Gemfile.lock",
     "sitedeploy.toml",
 )
+
+# Why each default is left out, said once with -v.
+WHY_LEFT_OUT = {
+    "_site": "Jekyll's output",
+    ".jekyll-cache": "Jekyll's cache (the build keeps its own)",
+    ".jekyll-metadata": "Jekyll's cache",
+    ".sass-cache": "Sass's cache",
+    ".git": "version control",
+    ".hg": "version control",
+    ".svn": "version control",
+    "vendor": "installed gems (the build installs its own)",
+    "node_modules": "nothing the build reads imports from it",
+    ".bundle": "Bundler's local settings",
+    "Gemfile.lock": "the gems come from Debian's packages",
+    "sitedeploy.toml": "sitedeploy's settings, not the site's",
+}
+
+_SASS_IMPORT = re.compile(r"""@(?:import|use|forward)\s+["']~?([^"']+)["']""")
+
+
+def needed_ignores(root: Path, jekyll: dict[str, object], *, bundler: bool) -> dict[str, str]:
+    """The default ignores this site's build needs, each with why: Gemfile.lock for Bundler,
+    node_modules when the Sass imports from it (a load path, `node_modules/…`, or a
+    package's own name) or `include:` brings it into the site."""
+    needed: dict[str, str] = {}
+    if bundler and (root / "Gemfile.lock").is_file():
+        needed["Gemfile.lock"] = "Bundler installs it exactly"
+    modules = root / "node_modules"
+    if not modules.is_dir():
+        return needed
+    sass = jekyll.get("sass")
+    load_paths = sass.get("load_paths") if isinstance(sass, dict) else None
+    if any("node_modules" in str(path) for path in load_paths or []):
+        needed["node_modules"] = "a Sass load path in _config.yml is there"
+        return needed
+    include = jekyll.get("include")
+    if isinstance(include, list) and any("node_modules" in str(path) for path in include):
+        needed["node_modules"] = "_config.yml includes it in the site"
+        return needed
+    packages = {entry.name for entry in modules.iterdir()}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in DEFAULT_IGNORES]
+        for name in names:
+            if not name.endswith((".scss", ".sass")):
+                continue
+            text = (Path(folder) / name).read_text(encoding="utf-8", errors="replace")
+            for imported in _SASS_IMPORT.findall(text):
+                first = imported.removeprefix("node_modules/").split("/")[0]
+                if imported.startswith("node_modules/") or first in packages:
+                    needed["node_modules"] = f"{name} imports {imported!r} from it"
+                    return needed
+    return needed
+
 
 # Past this, sending the context is refused before anything reaches the daemon.
 MAX_CONTEXT_BYTES = 1024**3
@@ -152,3 +206,12 @@ def scan_context(root: Path, keep: tuple[str, ...] = ()) -> BuildContext:
     if total > WARN_CONTEXT_BYTES:
         warnings.append(f"The build context is {decimal(total)}; largest files: {largest}.")
     return replace(context, content_hash=_hash(root, entries), warnings=tuple(warnings))
+
+
+def left_out_text(root: Path, needed: dict[str, str]) -> str:
+    """One line for -v: what the build context leaves out of the site folder, and why."""
+    present = [name for name in DEFAULT_IGNORES if (root / name).exists() and name not in needed]
+    parts = [f"{name} ({WHY_LEFT_OUT[name]})" for name in present]
+    kept = [f"{name} ({why})" for name, why in needed.items()]
+    text = f"Left out of the build: {', '.join(parts) or 'nothing'}."
+    return f"{text} Kept: {', '.join(kept)}." if kept else text

@@ -23,10 +23,11 @@ from rich.filesize import decimal
 from deployer import __version__
 from deployer.build.bases import BaseImage, present_or_pulled, resolve_base
 from deployer.build.builders import Builder, BuildRequest, choose_builder, run_build
-from deployer.build.context import BuildContext, scan_context
+from deployer.build.context import BuildContext, left_out_text, needed_ignores, scan_context
 from deployer.build.dockerfile import BUILDER_STAGE, FINAL_STAGE, render_site_dockerfile
 from deployer.build.gems import GemsPlan, GemsWay, plan_gems, ruby_image
 from deployer.build.headers import SITE_CONF, render_conf, site_headers
+from deployer.build.jekyll_config import read_jekyll_config
 from deployer.build.jekyll_log import jekyll_warnings
 from deployer.build.plugins import JekyllRequirements, read_requirements
 from deployer.build.runtime import ensure_runtime
@@ -160,7 +161,11 @@ def build_site(
     requirements = read_requirements(
         site.path, config.jekyll_config, config.packages, config.skip_plugins, offline=not bundler
     )
-    context = scan_context(site.path, keep=("Gemfile.lock",) if bundler else ())
+    jekyll = read_jekyll_config(site.path, config.jekyll_config).settings
+    needed = needed_ignores(site.path, jekyll, bundler=bundler)
+    if progress.verbose:
+        progress.info(left_out_text(site.path, needed))
+    context = scan_context(site.path, keep=tuple(needed))
     check_disk_space(engine, context.total_bytes)
     builder = choose_builder(engine, config.engine)
     warnings = [*requirements.warnings, *context.warnings]
@@ -216,8 +221,8 @@ def build_site(
             labels.update(
                 replace_file(dict(inherited.labels if inherited else {}), SITE_CONF, conf)
             )
-        built, jekyll = job.run(labels, requirements)
-        warnings.extend(f"Jekyll: {w}" for w in jekyll)
+        built, jekyll_warned = job.run(labels, requirements)
+        warnings.extend(f"Jekyll: {w}" for w in jekyll_warned)
         image, builder_image = engine.image_info(job.tag), engine.image_info(job.builder_tag)
     assert image is not None and builder_image is not None
     if not rebuild:

@@ -133,3 +133,29 @@ def test_a_long_build_says_how_far_jekyll_is(engine: Engine, make_site: SiteFact
         re.fullmatch(r"read \d+ pages, 31 documents, \d+ static files \(\d+ s\)", line)
         for line in lines
     ), result.stderr
+
+
+def test_sass_that_imports_from_a_committed_node_modules_builds(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    folder = make_site(
+        "nodemodules",
+        {
+            # How sites use Bulma or Bootstrap from npm without a build step.
+            "node_modules/tinyframework/sass/_grid.scss": ".tf-grid { display: grid; }\n",
+            "_sass/site.scss": '@import "tinyframework/sass/grid";\n',
+            "_config.yml": "title: Framework site\ntheme: minima\n"
+            "sass:\n  load_paths:\n    - _sass\n    - node_modules\n",
+            "assets/site.scss": '---\n---\n@import "site";\n',
+        },
+    )
+    site, _config, result = deploy(engine, folder)
+    try:
+        css = requests.get(f"{result.url}/assets/site.css", timeout=10).text
+        assert ".tf-grid" in css
+        listing = requests.get(
+            f"{result.url}/node_modules/tinyframework/sass/_grid.scss", timeout=10
+        )
+        assert listing.status_code == 404  # used by the build, never served
+    finally:
+        stop_preview(engine, site)
