@@ -46,6 +46,8 @@ class SiteConfig:
     gems: GemsChoice = GemsChoice.AUTO  # Bundler from a gem source, or Debian's packages
     gem_mirror: str | None = None  # stands in for the Gemfile's source (Bundler's mirror)
     ruby_image: str | None = None  # base of Bundler builds [ruby:<lock's X.Y>-slim]
+    before: str | None = None  # a shell command run in the builder before Jekyll (npm …)
+    ca_bundle: str | None = None  # CA certificates that build may trust (a TLS proxy's)
     debian_mirror: str = "http://deb.debian.org/debian"
     host: str = "127.0.0.1"
     port: int = 8080
@@ -187,6 +189,8 @@ _FIELDS = (
     _Field("build", "gems", "gems", _gems, "--gems"),
     _Field("build", "gem_mirror", "gem_mirror", _source),
     _Field("images", "ruby", "ruby_image", _image, "--ruby-image"),
+    _Field("build", "before", "before", _string(re.compile(r"^\S[^\x00]*$"), "a shell command")),
+    _Field("build", "ca_bundle", "ca_bundle", _string(re.compile(r"^/\S+$"), "an absolute path")),
     _Field("preview", "host", "host", _host, "--host"),
     _Field("preview", "port", "port", _port, "--port"),
     _Field(

@@ -70,6 +70,7 @@ class BuildRequest:
     labels: dict[str, str]
     build_args: dict[str, str] = field(default_factory=dict)
     network_host: bool = False  # RUN steps share the host's network (a loopback gem source)
+    secrets: dict[str, str] = field(default_factory=dict)  # id -> host file (BuildKit only)
 
 
 class Builder(Protocol):
@@ -175,6 +176,7 @@ class BuildKitCLI:
             flags = [f"--label={key}={value}" for key, value in request.labels.items()]
             flags += [f"--build-arg={key}={value}" for key, value in request.build_args.items()]
             flags += ["--network=host"] if request.network_host else []
+            flags += [f"--secret=id={key},src={path}" for key, path in request.secrets.items()]
             command = [
                 self.cli, "build", "--progress=plain",
                 "--file", str(dockerfile),
@@ -246,6 +248,12 @@ class ClassicSDK:
         self.engine = engine
 
     def build(self, request: BuildRequest, progress: Progress) -> BuildOutput:
+        if request.secrets:
+            raise BuildFailed(
+                "[build] before needs BuildKit: the CA bundle reaches the build as a BuildKit "
+                "secret, never as a layer, and the classic builder has no secrets. Use "
+                "--engine buildkit (Debian's docker.io CLI has it), or drop [build] before."
+            )
         with tempfile.TemporaryFile() as context_tar:
             request.context.write_tar(
                 context_tar,

@@ -51,6 +51,7 @@ def render_site_dockerfile(
     buildkit: bool,
     gems: GemsPlan | None = None,
     ruby_from_debian: bool = True,
+    before: str | None = None,
     headers_conf: str | None = None,
     brotli_quality: int = 9,
 ) -> str:
@@ -95,9 +96,9 @@ def render_site_dockerfile(
         f"--mount=type=cache,id=sitedeploy-compress,target={COMPRESS_CACHE} " if buildkit else ""
     )
     builder = _builder_stage(
-        requirements, gems if bundler else None, ruby_from_debian,
+        requirements, gems if bundler else None, ruby_from_debian, site_id, buildkit,
         builder_base=builder_base, overrides=overrides, own_plugins=own_plugins,
-        jekyll_cache_mount=cache_mount,
+        jekyll_cache_mount=cache_mount, before_step=_before_step(before, buildkit),
         jekyll_configs=shlex.quote(configs),
     )  # fmt: skip
     headers_command = headers_copy = ""
@@ -159,18 +160,46 @@ DEBIAN_RUBY = ("ruby", "ruby-dev", "ruby-bundler", "build-essential", "git")
 RUBY_IMAGE_PACKAGES = ("build-essential", "git", "brotli")
 
 
+# `[build] before`: Node and npm from Debian, the command in a file (base64 keeps its
+# quotes away from the shell), a host CA bundle as a BuildKit secret (never in a layer:
+# the way through a TLS-inspecting proxy) and npm's cache kept between builds.
+NODE_PACKAGES = ("nodejs", "npm")
+CA_SECRET = "sitedeploy-ca"
+CA_IN_BUILD = f"/run/secrets/{CA_SECRET}.crt"
+
+
+def _before_step(before: str | None, buildkit: bool) -> str:
+    if before is None:
+        return ""
+    script = base64.b64encode(f"set -e\n{before}\n".encode()).decode()
+    mounts = (
+        f"--mount=type=secret,id={CA_SECRET},target={CA_IN_BUILD} "
+        "--mount=type=cache,id=sitedeploy-npm,target=/root/.npm "
+        if buildkit
+        else ""
+    )
+    return (
+        f"# [build] before, from sitedeploy.toml\n"
+        f"RUN {mounts}echo {script} | base64 -d > /site/before.sh \\\n"
+        f" && NODE_EXTRA_CA_CERTS={CA_IN_BUILD} SSL_CERT_FILE={CA_IN_BUILD} sh /site/before.sh\n"
+    )
+
+
 def _builder_stage(
     requirements: JekyllRequirements,
     gems: GemsPlan | None,
     ruby_from_debian: bool,
+    site_id: str,
+    buildkit: bool,
     **values: str,
 ) -> str:
+    node = NODE_PACKAGES if values.get("before_step") else ()
     if gems is None:
         loaded = ["jekyll", *requirements.plugins]
         if requirements.theme and not requirements.own_theme:
             loaded.append(requirements.theme)
         return _template("builder-debian.Dockerfile.in").substitute(
-            packages=" ".join(requirements.packages),
+            packages=" ".join((*requirements.packages, *node)),
             site_manifest=SITE_MANIFEST,
             gems_manifest=DEBIAN_GEMS,
             gem_names=" ".join(shlex.quote(name) for name in loaded),
@@ -185,8 +214,14 @@ def _builder_stage(
             f"bundle config set --local mirror.{shlex.quote(gems.mirrored)} "
             f"{shlex.quote(gems.source)}"
         )
+    gems_cache = (
+        f"--mount=type=cache,id=sitedeploy-gems-{site_id},target=/root/.bundle/cache "
+        if buildkit
+        else ""
+    )
     return _template("builder-bundler.Dockerfile.in").substitute(
         packages=" ".join(dict.fromkeys(packages)),
+        gems_cache_mount=gems_cache,
         gem_source=gems.shown_source,
         gem_files=" ".join(gems.gem_files),
         bundle_config="".join(f"{command} \\\n && " for command in config),

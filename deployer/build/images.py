@@ -22,9 +22,14 @@ from rich.filesize import decimal
 
 from deployer import __version__
 from deployer.build.bases import BaseImage, present_or_pulled, resolve_base
+from deployer.build.before import before_secrets, npm_warnings
 from deployer.build.builders import Builder, BuildRequest, choose_builder, run_build
 from deployer.build.context import BuildContext, left_out_text, needed_ignores, scan_context
-from deployer.build.dockerfile import BUILDER_STAGE, FINAL_STAGE, render_site_dockerfile
+from deployer.build.dockerfile import (
+    BUILDER_STAGE,
+    FINAL_STAGE,
+    render_site_dockerfile,
+)
 from deployer.build.gems import GemsPlan, GemsWay, plan_gems, ruby_image
 from deployer.build.headers import SITE_CONF, render_conf, site_headers
 from deployer.build.jekyll_config import read_jekyll_config
@@ -168,7 +173,7 @@ def build_site(
     context = scan_context(site.path, keep=tuple(needed))
     check_disk_space(engine, context.total_bytes)
     builder = choose_builder(engine, config.engine)
-    warnings = [*requirements.warnings, *context.warnings]
+    warnings = [*requirements.warnings, *context.warnings, *npm_warnings(site.path, config)]
 
     with progress.step("Resolving base images"):
         builder_base, ruby_from_debian = _builder_base(engine, config, plan, progress, warnings)
@@ -187,6 +192,7 @@ def build_site(
         buildkit=builder.name.startswith("BuildKit"),
         gems=plan,
         ruby_from_debian=ruby_from_debian,
+        before=config.before,
         headers_conf=headers_conf,
     )
     content_hash = inputs_hash(
@@ -195,7 +201,7 @@ def build_site(
     job = _Job(
         engine, site, builder, context, dockerfile, content_hash, progress,
         suffix=f"verify-{rebuild}" if rebuild else content_tag(content_hash),
-        rebuild=rebuild, network_host=plan.network_host,
+        rebuild=rebuild, network_host=plan.network_host, secrets=before_secrets(config),
     )  # fmt: skip
     image, builder_image = engine.image_info(job.tag), engine.image_info(job.builder_tag)
     reused = not rebuild and image is not None and builder_image is not None
@@ -261,6 +267,7 @@ class _Job:
     suffix: str
     rebuild: str | None
     network_host: bool = False
+    secrets: dict[str, str] = field(default_factory=dict)
 
     @property
     def tag(self) -> str:
@@ -282,6 +289,7 @@ class _Job:
             request = BuildRequest(
                 self.context, self.dockerfile, self.builder_tag, BUILDER_STAGE,
                 {**builder_labels, Label.ROLE: Role.BUILDER}, args, self.network_host,
+                self.secrets,
             )  # fmt: skip
             output = run_build(self.builder, request, site, progress)
             jekyll_step = output.step("jekyll build")
@@ -307,7 +315,7 @@ class _Job:
                 # The same network as the builder build, or BuildKit would not reuse it.
                 request = BuildRequest(
                     self.context, self.dockerfile, self.tag, FINAL_STAGE, final_labels, args,
-                    self.network_host,
+                    self.network_host, self.secrets,
                 )  # fmt: skip
                 run_build(self.builder, request, site, progress)
             return extracting.result(), warnings

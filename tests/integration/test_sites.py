@@ -3,6 +3,7 @@ a GitHub Pages site (the `github-pages` gem), a theme's own repository, Dart Sas
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from deployer.build.sitefiles import read_image_file
 from deployer.engine import Engine
-from deployer.errors import SassUnsupported
+from deployer.errors import EngineError, SassUnsupported
 from deployer.serve.preview import stop_preview
 from deployer.site import open_site
 from tests.conftest import SiteFactory
@@ -157,5 +159,43 @@ def test_sass_that_imports_from_a_committed_node_modules_builds(
             f"{result.url}/node_modules/tinyframework/sass/_grid.scss", timeout=10
         )
         assert listing.status_code == 404  # used by the build, never served
+    finally:
+        stop_preview(engine, site)
+
+
+def test_before_runs_an_npm_build_through_the_proxy_with_the_hosts_ca(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    """npm from inside the build reaches the registry only through a TLS-inspecting proxy
+    here: the host's CA bundle goes in as a BuildKit secret, and the site gets its file."""
+    build_script = (
+        'const isNumber = require("is-number");\n'
+        'require("fs").mkdirSync("assets", { recursive: true });\n'
+        'require("fs").writeFileSync("assets/built.css",\n'
+        "  `/* built by npm, is-number says ${isNumber(5)} */ .built { order: 1; }\\n`);\n"
+    )
+    folder = make_site(
+        "before",
+        {
+            "package.json": json.dumps(
+                {
+                    "name": "sdtest-before",
+                    "private": True,
+                    "scripts": {"build": "node build.js"},
+                    "devDependencies": {"is-number": "7.0.0"},
+                }
+            ),
+            "build.js": build_script,
+            "sitedeploy.toml": '[build]\nbefore = "npm install --no-audit --no-fund && '
+            'npm run build"\n',
+            "_config.yml": "title: npm site\ntheme: minima\nexclude: [build.js, package.json]\n",
+        },
+    )
+    site, _config, result = deploy(engine, folder)
+    try:
+        css = requests.get(f"{result.url}/assets/built.css", timeout=10).text
+        assert "built by npm, is-number says true" in css
+        with pytest.raises((FileNotFoundError, EngineError)):  # a secret, never a layer
+            read_image_file(engine, result.images.builder.tag, "/run/secrets/sitedeploy-ca.crt")
     finally:
         stop_preview(engine, site)

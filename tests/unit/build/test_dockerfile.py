@@ -121,3 +121,21 @@ def test_bundler_on_debians_ruby_installs_what_debian_has_first() -> None:
         "git jekyll brotli ruby-jekyll-feed"
     ) in text
     assert "--local frozen" not in text and "COPY Gemfile ./" in text
+
+
+def test_before_runs_with_node_and_the_ca_as_a_secret_before_jekyll() -> None:
+    text = render_site_dockerfile(
+        site_name="blog",
+        site_id="0123456789ab",
+        builder_base="debian:bookworm-slim",
+        runtime_image="sitedeploy/nginx-runtime:abc",
+        tools_image="sitedeploy/nginx-runtime:abc-tools",
+        requirements=REQUIREMENTS,
+        buildkit=True,
+        before="npm ci && npm run 'build'",
+    )
+    assert "jekyll brotli ruby-jekyll-feed nodejs npm" in text
+    step = text.index("--mount=type=secret,id=sitedeploy-ca,target=/run/secrets/sitedeploy-ca.crt")
+    assert text.index("COPY . .") < step < text.index("jekyll build --destination")
+    assert "NODE_EXTRA_CA_CERTS=/run/secrets/sitedeploy-ca.crt" in text
+    assert "npm run 'build'" not in text  # base64: the command's quotes never meet the shell
