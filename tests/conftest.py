@@ -107,8 +107,11 @@ def _clean(engine: Engine, sites_root: Path) -> None:
         if _ours(volume.attrs.get("Labels"), sites_root):
             volume.remove(force=True)
     for image in engine.client.images.list():
+        # Ours by label (images pulled back from a test registry too); by name only when
+        # unlabelled, so that another test session's images are left alone.
+        labels = image.labels or {}
         named = any(tag.startswith(f"sitedeploy/{TEST_PREFIX}-") for tag in image.tags)
-        if named or _ours(image.labels, sites_root):  # labels: also images pulled back
+        if (named and Label.SITE_PATH not in labels) or _ours(labels, sites_root):
             with contextlib.suppress(docker.errors.APIError):
                 engine.client.images.remove(str(image.id), force=True)
 

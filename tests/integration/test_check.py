@@ -18,6 +18,7 @@ from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import PreviewFailed
 from deployer.progress import Progress
+from deployer.resources import site_template_dir
 from deployer.serve.preview import stop_preview
 from deployer.serve.up import UpResult, up
 from deployer.site import Site
@@ -30,6 +31,10 @@ SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
 Deployed = tuple[Site, SiteConfig, UpResult]
 
 DEFECTS: dict[str, str | bytes | None] = {
+    # The header links the page (as minima's header_pages of the starter link About).
+    "_config.yml": (site_template_dir() / "_config.yml")
+    .read_text()
+    .replace("  - about.md\n", "  - about.md\n  - defects.html\n"),
     "defects.html": (
         "---\nlayout: default\ntitle: Defects\n---\n"
         '<p><a href="/nope.html">a dead link</a></p>\n'
