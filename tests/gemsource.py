@@ -5,6 +5,7 @@ build asked for."""
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -75,12 +76,21 @@ def build_gem(
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    def __init__(self, *args: Any, requests: list[str], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, requests: list[str], authorization: str | None, **kwargs: Any
+    ) -> None:
         self._requests = requests
+        self._authorization = authorization
         super().__init__(*args, **kwargs)
 
     def send_head(self) -> Any:
         self._requests.append(f"{self.command} {self.path}")
+        if self._authorization and self.headers.get("Authorization") != self._authorization:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="gems"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         return super().send_head()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -92,6 +102,7 @@ class GemSource:
     root: Path
     port: int = field(default_factory=free_port)
     requests: list[str] = field(default_factory=list)
+    login: tuple[str, str] | None = None  # Basic auth every request must carry
     _server: ThreadingHTTPServer | None = field(default=None, repr=False)
 
     @property
@@ -108,7 +119,13 @@ class GemSource:
         )
 
     def start(self) -> None:
-        handler = partial(_Handler, directory=str(self.root), requests=self.requests)
+        authorization = None
+        if self.login:
+            token = base64.b64encode(":".join(self.login).encode()).decode()
+            authorization = f"Basic {token}"
+        handler = partial(
+            _Handler, directory=str(self.root), requests=self.requests, authorization=authorization
+        )
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
@@ -119,9 +136,10 @@ class GemSource:
             self._server = None
 
 
-def start_gem_source(workdir: Path) -> GemSource:
-    """A gem source with the test plugin and theme gems, serving."""
-    source = GemSource(workdir / "source")
+def start_gem_source(workdir: Path, login: tuple[str, str] | None = None) -> GemSource:
+    """A gem source with the test plugin and theme gems, serving (behind Basic auth, with
+    `login`)."""
+    source = GemSource(workdir / "source", login=login)
     source.add(build_gem(workdir, PLUGIN, "0.1.0", {f"lib/{PLUGIN}.rb": PLUGIN_CODE}, ["jekyll"]))
     source.add(build_gem(workdir, THEME, "0.1.0", THEME_FILES, ["jekyll"]))
     source.start()

@@ -166,6 +166,9 @@ RUBY_IMAGE_PACKAGES = ("build-essential", "git", "brotli")
 NODE_PACKAGES = ("nodejs", "npm")
 CA_SECRET = "sitedeploy-ca"
 CA_IN_BUILD = f"/run/secrets/{CA_SECRET}.crt"
+# The gem source's credentials (Bundler's own BUNDLE_<HOST> variable), for bundle install.
+BUNDLE_SECRET = "sitedeploy-bundle"
+BUNDLE_IN_BUILD = f"/run/secrets/{BUNDLE_SECRET}.env"
 
 
 def _before_step(before: str | None, buildkit: bool) -> str:
@@ -219,6 +222,9 @@ def _builder_stage(
         if buildkit
         else ""
     )
+    if gems.credentials:
+        gems_cache += f"--mount=type=secret,id={BUNDLE_SECRET},target={BUNDLE_IN_BUILD} "
+        config.insert(0, f"set -a && . {BUNDLE_IN_BUILD} && set +a")
     return _template("builder-bundler.Dockerfile.in").substitute(
         packages=" ".join(dict.fromkeys(packages)),
         gems_cache_mount=gems_cache,

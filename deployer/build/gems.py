@@ -10,8 +10,9 @@ decides by asking the source before building; `up` says which way and why in one
 from __future__ import annotations
 
 import enum
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,6 +53,12 @@ class GemsPlan:
     ruby: str | None = None  # Ruby "X.Y" the lock or .ruby-version asks for
     gem_files: tuple[str, ...] = ()  # copied before `bundle install` (its cache key)
     locked: bool = False  # Gemfile.lock exists: install exactly it (frozen)
+    credentials: str | None = field(default=None, repr=False)  # KEY=user:password
+
+    @property
+    def secret_text(self) -> str | None:
+        """What `bundle install` gets as a BuildKit secret (never a layer or a label)."""
+        return f"{self.credentials}\n" if self.credentials else None
 
     @property
     def network_host(self) -> bool:
@@ -96,18 +103,38 @@ def ruby_image(version: str | None) -> str:
     return f"ruby:{version}-slim" if version else "ruby:slim"
 
 
+def credentials_key(url: str) -> str:
+    """Bundler's environment variable for a source host's credentials:
+    `gems.example-co.com` -> BUNDLE_GEMS__EXAMPLE___CO__COM."""
+    host = urlsplit(url).hostname or ""
+    return "BUNDLE_" + host.upper().replace("-", "___").replace(".", "__")
+
+
+def source_credentials(url: str) -> str | None:
+    """`user:password` for the source, from Bundler's variable in our environment (the way
+    Bundler itself takes them), or None."""
+    return os.environ.get(credentials_key(url)) or None
+
+
 def answers(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
     """None if `url` answers like a gem source; else why not, in a few words."""
     why = "no answer"
+    secret = source_credentials(url)
+    user, _, password = (secret or "").partition(":")
+    auth = (user, password) if secret else None
     for index in ("versions", "specs.4.8.gz"):
         try:
-            response = requests.head(f"{url}/{index}", timeout=timeout, allow_redirects=True)
+            response = requests.head(
+                f"{url}/{index}", timeout=timeout, allow_redirects=True, auth=auth
+            )
         except requests.RequestException as error:
             why = type(error).__name__
             continue
         if response.status_code < 400:
             return None
         why = f"status {response.status_code}"
+        if response.status_code in {401, 403}:
+            why += f" — set {credentials_key(url)}=user:password for it"
     return why
 
 
@@ -153,4 +180,9 @@ def plan_gems(site_dir: Path, choice: GemsChoice, mirror: str | None) -> GemsPla
         ruby=ruby_version(site_dir),
         gem_files=tuple(files),
         locked=lock.is_file(),
+        credentials=(
+            f"{credentials_key(source)}={secret}"
+            if (secret := source_credentials(source))
+            else None
+        ),
     )

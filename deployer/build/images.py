@@ -15,14 +15,14 @@ import json
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from rich.filesize import decimal
 
 from deployer import __version__
 from deployer.build.bases import BaseImage, present_or_pulled, resolve_base
-from deployer.build.before import before_secrets, npm_warnings
+from deployer.build.before import npm_warnings
 from deployer.build.builders import Builder, BuildRequest, choose_builder, run_build
 from deployer.build.context import BuildContext, left_out_text, needed_ignores, scan_context
 from deployer.build.dockerfile import (
@@ -36,6 +36,7 @@ from deployer.build.jekyll_config import read_jekyll_config
 from deployer.build.jekyll_log import jekyll_warnings
 from deployer.build.plugins import JekyllRequirements, read_requirements
 from deployer.build.runtime import ensure_runtime
+from deployer.build.secrets import build_secrets
 from deployer.build.sitefiles import BuiltSite, extract_built_site, read_image_file
 from deployer.config import SiteConfig
 from deployer.digests import inputs_hash
@@ -201,7 +202,7 @@ def build_site(
     job = _Job(
         engine, site, builder, context, dockerfile, content_hash, progress,
         suffix=f"verify-{rebuild}" if rebuild else content_tag(content_hash),
-        rebuild=rebuild, network_host=plan.network_host, secrets=before_secrets(config),
+        rebuild=rebuild, network_host=plan.network_host,
     )  # fmt: skip
     image, builder_image = engine.image_info(job.tag), engine.image_info(job.builder_tag)
     reused = not rebuild and image is not None and builder_image is not None
@@ -227,7 +228,8 @@ def build_site(
             labels.update(
                 replace_file(dict(inherited.labels if inherited else {}), SITE_CONF, conf)
             )
-        built, jekyll_warned = job.run(labels, requirements)
+        with build_secrets(config, plan) as secrets:
+            built, jekyll_warned = replace(job, secrets=secrets).run(labels, requirements)
         warnings.extend(f"Jekyll: {w}" for w in jekyll_warned)
         image, builder_image = engine.image_info(job.tag), engine.image_info(job.builder_tag)
     assert image is not None and builder_image is not None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from deployer.build.gems import GemsChoice, plan_gems
 from deployer.build.images import build_site
 from deployer.build.sitefiles import read_image_file
 from deployer.config import load_config
@@ -141,3 +142,30 @@ def test_a_lock_is_installed_exactly_and_a_wrong_one_is_a_clear_error(
     (changed / "Gemfile").write_text(gemfile(source, '  gem "jekyll-sitemap"'))
     with pytest.raises(GemsFailed, match=r"Gemfile\.lock does not match Gemfile"):
         build_site(engine, open_site(changed), load_config(changed), Progress(quiet=True))
+
+
+def test_a_source_that_needs_a_login_gets_it_from_bundlers_variable_only(
+    engine: Engine,
+    make_site: SiteFactory,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    private = start_gem_source(tmp_path_factory.mktemp("private"), login=("deploy", "s3cret-pw"))
+    try:
+        folder = bundler_site(make_site, private, "private")
+        site = open_site(folder)
+        plan = plan_gems(folder, GemsChoice.AUTO, None)  # no login: 401, and what to set
+        assert plan.way == "debian" and "set BUNDLE_127__0__0__1=user:password" in plan.reason
+
+        monkeypatch.setenv("BUNDLE_127__0__0__1", "deploy:s3cret-pw")
+        images = build_site(engine, site, load_config(folder), Progress(quiet=True))
+        assert "<p>Hello from a gem</p>" in (images.built.root / "about/index.html").read_text()
+        assert f"GET /gems/{PLUGIN}-0.1.0.gem" in private.requests
+        # The password is in no label, no layer's command, no file of the builder image.
+        image = engine.client.images.get(images.builder.tag)
+        assert "s3cret" not in json.dumps(image.labels)
+        assert all("s3cret" not in layer.created_by for layer in engine.history(str(image.id)))
+        for path in ("/site/src/.bundle/config", "/site/gems.tsv"):
+            assert b"s3cret" not in read_image_file(engine, images.builder.tag, path)
+    finally:
+        private.stop()

@@ -3,7 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build.before import before_secrets, npm_warnings
+from deployer.build.before import npm_warnings
+from deployer.build.gems import GemsPlan, GemsWay
+from deployer.build.secrets import build_secrets
 from deployer.config import SiteConfig
 from deployer.errors import ConfigError
 
@@ -20,12 +22,31 @@ def test_a_package_json_build_that_nothing_runs_is_named(tmp_path: Path) -> None
     assert npm_warnings(tmp_path, SiteConfig()) == []
 
 
+DEBIAN = GemsPlan(GemsWay.DEBIAN, "Gems: Debian's packages")
+
+
 def test_the_ca_bundle_is_a_secret_only_when_something_runs_before(tmp_path: Path) -> None:
-    assert before_secrets(SiteConfig()) == {}
+    with build_secrets(SiteConfig(), DEBIAN) as secrets:
+        assert secrets == {}
     bundle = tmp_path / "proxy-ca.crt"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
-    assert before_secrets(SiteConfig(before="npm ci", ca_bundle=str(bundle))) == {
-        "sitedeploy-ca": str(bundle)
-    }
-    with pytest.raises(ConfigError, match=r"\[build\] ca_bundle: /nonexistent is not a file"):
-        before_secrets(SiteConfig(before="npm ci", ca_bundle="/nonexistent"))
+    with build_secrets(SiteConfig(before="npm ci", ca_bundle=str(bundle)), DEBIAN) as secrets:
+        assert secrets == {"sitedeploy-ca": str(bundle)}
+    with (
+        pytest.raises(ConfigError, match=r"\[build\] ca_bundle: /nonexistent is not a file"),
+        build_secrets(SiteConfig(before="npm ci", ca_bundle="/nonexistent"), DEBIAN),
+    ):
+        pass
+
+
+def test_gem_source_credentials_are_a_file_only_the_build_sees(tmp_path: Path) -> None:
+    plan = GemsPlan(
+        GemsWay.BUNDLER, "Gems: Bundler", source="https://gems.example.com",
+        credentials="BUNDLE_GEMS__EXAMPLE__COM=me:s3cret",
+    )  # fmt: skip
+    assert "s3cret" not in repr(plan)
+    with build_secrets(SiteConfig(), plan) as secrets:
+        path = Path(secrets["sitedeploy-bundle"])
+        assert path.read_text() == "BUNDLE_GEMS__EXAMPLE__COM=me:s3cret\n"
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert not path.exists()

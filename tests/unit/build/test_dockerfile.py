@@ -139,3 +139,21 @@ def test_before_runs_with_node_and_the_ca_as_a_secret_before_jekyll() -> None:
     assert text.index("COPY . .") < step < text.index("jekyll build --destination")
     assert "NODE_EXTRA_CA_CERTS=/run/secrets/sitedeploy-ca.crt" in text
     assert "npm run 'build'" not in text  # base64: the command's quotes never meet the shell
+
+
+def test_gem_source_credentials_reach_bundle_install_as_a_secret_only() -> None:
+    plan = GemsPlan(
+        GemsWay.BUNDLER, "Gems: Bundler", source="https://gems.example.com",
+        gem_files=("Gemfile",), credentials="BUNDLE_GEMS__EXAMPLE__COM=me:s3cret",
+    )  # fmt: skip
+    text = render_site_dockerfile(
+        site_name="blog", site_id="0123456789ab", builder_base="ruby:3.3-slim",
+        runtime_image="sitedeploy/nginx-runtime:abc",
+        tools_image="sitedeploy/nginx-runtime:abc-tools",
+        requirements=REQUIREMENTS, buildkit=True, gems=plan, ruby_from_debian=False,
+    )  # fmt: skip
+    assert "s3cret" not in text and "BUNDLE_GEMS__EXAMPLE__COM" not in text
+    assert (
+        "--mount=type=secret,id=sitedeploy-bundle,target=/run/secrets/sitedeploy-bundle.env" in text
+    )
+    assert "set -a && . /run/secrets/sitedeploy-bundle.env && set +a" in text

@@ -9,10 +9,12 @@ import pytest
 from deployer.build.gems import (
     GemsChoice,
     GemsWay,
+    credentials_key,
     gemfile_source,
     plan_gems,
     ruby_image,
     ruby_version,
+    source_credentials,
     without_credentials,
 )
 from deployer.errors import ConfigError
@@ -82,3 +84,17 @@ def test_ruby_version_from_dotfile_and_sources(tmp_path: Path) -> None:
     assert without_credentials("https://me:s3cret@gems.example.com:8443/private") == (
         "https://gems.example.com:8443/private"
     )
+
+
+def test_credentials_come_from_bundlers_own_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert credentials_key("https://gems.example-co.com/private") == (
+        "BUNDLE_GEMS__EXAMPLE___CO__COM"
+    )
+    monkeypatch.setenv("BUNDLE_GEMS__EXAMPLE___CO__COM", "me:s3cret")
+    assert source_credentials("https://gems.example-co.com") == "me:s3cret"
+    monkeypatch.setenv("BUNDLE_127__0__0__1", "me:s3cret")
+    closed = f"http://127.0.0.1:{free_port()}"
+    plan = plan_gems(_site(tmp_path, closed), GemsChoice.AUTO, None)
+    assert "s3cret" not in plan.reason and "s3cret" not in repr(plan)
