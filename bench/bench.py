@@ -30,11 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.builds import BuildMeasures  # noqa: E402
 from bench.common import RESULTS, Unmeasurable, free_port  # noqa: E402
+from bench.gems import GemMeasures  # noqa: E402
 from bench.render import markdown  # noqa: E402
 from bench.serving import ServeMeasures  # noqa: E402
 
 
-class Bench(BuildMeasures, ServeMeasures):
+class Bench(BuildMeasures, ServeMeasures, GemMeasures):
     """Every measurement, on one set of sites."""
 
 
@@ -70,6 +71,7 @@ def main() -> None:
             site["sizes"] = bench.sizes(folder)
             site["serving"] = bench.serving(folder, post, port, baseline_port)
             site["checks"] = bench.checks(folder, port)
+            site["gem_ways"] = bench.gem_ways(folder)
             results["sites"][name] = site
     except Unmeasurable as error:
         print(f"bench: could not measure: {error}", file=sys.stderr)

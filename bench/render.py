@@ -69,6 +69,25 @@ def markdown(results: dict[str, Any]) -> str:
             _row(name, "bare `jekyll build`, no cache (s)", site["bare_jekyll_seconds"]),
             _row(
                 name,
+                "Bundler build / Debian build, cold (s)",
+                site["gem_ways"]["cold_seconds"]["bundler"],
+                "",
+                site["gem_ways"]["cold_seconds"]["debian"],
+                ratio(
+                    site["gem_ways"]["cold_seconds"]["bundler"],
+                    site["gem_ways"]["cold_seconds"]["debian"],
+                ),
+            ),
+            _row(
+                name,
+                "Bundler build / Debian build, one post edited (s)",
+                site["gem_ways"]["warm_seconds"]["bundler"],
+                "",
+                site["gem_ways"]["warm_seconds"]["debian"],
+                site["gem_ways"]["warm_ratio_bundler_vs_debian"],
+            ),
+            _row(
+                name,
                 "final image (MB)",
                 _mb(s["sitedeploy"]["final"]),
                 "",
