@@ -71,6 +71,7 @@ def build_summary(images: SiteImages) -> dict[str, Any]:
             "way": str(images.gems.way) if images.gems else None,
             "why": images.gems.reason if images.gems else None,
             "source": images.gems.shown_source if images.gems else None,
+            "used": [gem.__dict__ for gem in images.gems_used],
         },
     }
 
@@ -106,6 +107,10 @@ def up_summary(result: UpResult, edit_to_served: float | None = None) -> dict[st
     return summary
 
 
+def _origin(origin: str) -> str:
+    return {"debian": "Debian's packages", "ruby": "Ruby itself"}.get(origin, origin)
+
+
 def _short(created_by: str, width: int = 90) -> str:
     text = created_by.replace("/bin/sh -c #(nop) ", "").replace("/bin/sh -c ", "RUN ")
     text = " ".join(text.split())
@@ -131,6 +136,13 @@ def show_build(progress: Progress, images: SiteImages, *, show_layers: bool = Fa
     progress.print(table)
     how = "reused: nothing changed" if images.reused else f"built with {images.builder_name}"
     progress.info(f"Images ready in {images.seconds:.1f} s ({how}).")
+    if images.gems_used:
+        origins: dict[str, int] = {}
+        for gem in images.gems_used:
+            origins[gem.origin] = origins.get(gem.origin, 0) + 1
+        where = ", ".join(f"{count} from {_origin(origin)}" for origin, count in origins.items())
+        way = images.gems.way if images.gems else "debian"
+        progress.info(f"Gems ({way}): {len(images.gems_used)} — {where}.")
     ratio = images.size_ratio
     if ratio:
         progress.info(
@@ -264,6 +276,16 @@ def show_inspection(progress: Progress, result: InspectResult) -> None:
     for file in found.sbom["files"]:
         bom.add_row(file["path"], file["package"], file["version"], file["sha256"][:16])
     progress.print(bom)
+    if found.sbom["gems"]:
+        gems = Table(
+            title=f"gems that built the site ({found.sbom['gems_way']}; not in the image)",
+            box=None, pad_edge=False, header_style="bold",
+        )  # fmt: skip
+        for column in ("gem", "version", "from"):
+            gems.add_column(column)
+        for gem in found.sbom["gems"]:
+            gems.add_row(gem["name"], gem["version"], _origin(gem["origin"]))
+        progress.print(gems)
     site = found.sbom["site"]
     progress.info(
         f"site: {site['files']} files, {decimal(site['bytes'])}, content sha256 {site['sha256']}"

@@ -55,7 +55,9 @@ from deployer.labels import (
 from deployer.labels import LATEST as LATEST_TAG
 from deployer.progress import Progress
 from deployer.provenance.sbom import (
+    BuiltGem,
     gem_labels,
+    gems_from_labels,
     parse_gems,
     parse_site_manifest,
     replace_file,
@@ -83,6 +85,7 @@ class SiteImages:
     warnings: tuple[str, ...] = field(default=())
     layers: tuple[Layer, ...] = field(default=())  # the final image's history, oldest first
     gems: GemsPlan | None = None  # the way the gems came, and why
+    gems_used: tuple[BuiltGem, ...] = ()  # every gem the build used, and where it came from
 
     @property
     def size_ratio(self) -> float | None:
@@ -233,9 +236,10 @@ def build_site(
         warnings.extend(f"Jekyll: {w}" for w in jekyll_warned)
         image, builder_image = engine.image_info(job.tag), engine.image_info(job.builder_tag)
     assert image is not None and builder_image is not None
-    if not rebuild:
+    final = engine.find_image(job.tag)
+    if not rebuild and final is not None:
         with engine.errors(f"Tagging {job.tag}"):
-            engine.client.images.get(job.tag).tag(site.repository, LATEST_TAG)
+            final.tag(site.repository, LATEST_TAG)
     return SiteImages(
         image=image,
         builder=builder_image,
@@ -252,6 +256,7 @@ def build_site(
         warnings=tuple(warnings),
         layers=tuple(engine.history(job.tag)),
         gems=plan,
+        gems_used=tuple(gems_from_labels(dict(final.labels or {}))) if final else (),
     )
 
 

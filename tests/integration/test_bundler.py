@@ -97,6 +97,7 @@ def test_every_resolved_gem_is_recorded_with_its_version_and_origin(
     gems = {gem["name"]: gem for gem in found.sbom["gems"]}
     assert gems[PLUGIN] == {"name": PLUGIN, "version": "0.1.0", "origin": f"{source.url}/"}
     assert gems["jekyll"]["origin"] == "debian"  # resolved against Debian's package
+    assert (PLUGIN, f"{source.url}/") in {(g.name, g.origin) for g in result.images.gems_used}
     assert json.loads(found.labels[Label.GEMS])
 
 

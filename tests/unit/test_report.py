@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -8,6 +9,7 @@ from deployer.build.sitefiles import BuiltFile, BuiltSite
 from deployer.check.findings import CheckReport, Finding, Kind
 from deployer.engine import ImageInfo, Layer
 from deployer.progress import Progress
+from deployer.provenance.sbom import BuiltGem
 from deployer.report import build_summary, show_build, show_check, show_up, status_text, up_summary
 from deployer.serve.preview import PreviewStatus
 from deployer.serve.up import UpResult
@@ -135,3 +137,22 @@ def test_status_text(tmp_path: Path) -> None:
         "  server: srv",
         "  image:  img:1",
     ]
+
+
+def test_the_gems_a_build_used_are_counted_by_origin(tmp_path: Path) -> None:
+    gems = (
+        BuiltGem("jekyll", "4.3.1", "debian"),
+        BuiltGem("jekyll-feed", "0.17.0", "debian"),
+        BuiltGem("jekyll-sdtest-hello", "0.1.0", "http://127.0.0.1:9292/"),
+    )
+    images = replace(_images(tmp_path), gems_used=gems)
+    progress = _progress()
+    show_build(progress, images)
+    text = progress.console.export_text()
+    assert "Gems (debian): 3 — 2 from Debian's packages, 1 from http://127.0.0.1:9292/." in text
+    used = build_summary(images)["gems"]["used"]
+    assert used[2] == {
+        "name": "jekyll-sdtest-hello",
+        "version": "0.1.0",
+        "origin": "http://127.0.0.1:9292/",
+    }
