@@ -12,20 +12,36 @@ from pathlib import Path
 
 from deployer.config import SiteConfig
 
+# Files an npm build typically makes for pages to load.
+ASSET_SUFFIXES = (".css", ".js", ".mjs", ".json", ".map", ".wasm", ".woff", ".woff2")
+_SETTING = '[build] before = "npm ci && npm run build"'
 
-def npm_warnings(site_dir: Path, config: SiteConfig) -> list[str]:
-    """A package.json whose build makes files, and nothing runs it: say so once."""
+
+def unrun_npm_build(site_dir: Path, config: SiteConfig) -> str | None:
+    """package.json's build script, when the site has one and nothing runs it."""
     package = site_dir / "package.json"
     if config.before is not None or not package.is_file():
-        return []
+        return None
     try:
         scripts = json.loads(package.read_text(encoding="utf-8")).get("scripts") or {}
     except (ValueError, AttributeError):
-        return []
-    if "build" not in scripts:
-        return []
-    return [
-        f"package.json has a build script ({scripts['build']!r}) that this build does not "
-        "run: files it makes are missing from the site. Set [build] before = "
-        '"npm ci && npm run build" in sitedeploy.toml to run it before Jekyll.'
-    ]
+        return None
+    build = scripts.get("build") if isinstance(scripts, dict) else None
+    return str(build) if build else None
+
+
+def npm_warning(script: str, missing: list[str] | None = None) -> str:
+    """The one warning for an npm build nothing runs, naming what pages miss, if known."""
+    if missing:
+        shown = ", ".join(missing[:8]) + (
+            f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+        )
+        return (
+            f"Pages reference files that package.json's build ({script!r}) would make, and "
+            f"nothing runs it: {shown}. Set {_SETTING} in sitedeploy.toml to run it before Jekyll."
+        )
+    return (
+        f"package.json has a build script ({script!r}) that this build does not run: files "
+        f"it makes are missing from the site. Set {_SETTING} in sitedeploy.toml to run it "
+        "before Jekyll."
+    )

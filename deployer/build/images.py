@@ -22,7 +22,7 @@ from rich.filesize import decimal
 
 from deployer import __version__
 from deployer.build.bases import BaseImage, present_or_pulled, resolve_base
-from deployer.build.before import npm_warnings
+from deployer.build.before import npm_warning, unrun_npm_build
 from deployer.build.builders import Builder, BuildRequest, choose_builder, run_build
 from deployer.build.context import BuildContext, left_out_text, needed_ignores, scan_context
 from deployer.build.dockerfile import (
@@ -86,6 +86,7 @@ class SiteImages:
     layers: tuple[Layer, ...] = field(default=())  # the final image's history, oldest first
     gems: GemsPlan | None = None  # the way the gems came, and why
     gems_used: tuple[BuiltGem, ...] = ()  # every gem the build used, and where it came from
+    npm_build: str | None = None  # package.json's build script, when nothing runs it
 
     @property
     def size_ratio(self) -> float | None:
@@ -177,7 +178,9 @@ def build_site(
     context = scan_context(site.path, keep=tuple(needed))
     check_disk_space(engine, context.total_bytes)
     builder = choose_builder(engine, config.engine)
-    warnings = [*requirements.warnings, *context.warnings, *npm_warnings(site.path, config)]
+    npm_build = unrun_npm_build(site.path, config)
+    npm = [npm_warning(npm_build)] if npm_build else []
+    warnings = [*requirements.warnings, *context.warnings, *npm]
 
     with progress.step("Resolving base images"):
         builder_base, ruby_from_debian = _builder_base(engine, config, plan, progress, warnings)
@@ -257,6 +260,7 @@ def build_site(
         layers=tuple(engine.history(job.tag)),
         gems=plan,
         gems_used=tuple(gems_from_labels(dict(final.labels or {}))) if final else (),
+        npm_build=npm_build,
     )
 
 

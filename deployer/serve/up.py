@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from deployer.build.before import ASSET_SUFFIXES, npm_warning
 from deployer.build.images import SiteImages, build_site
 from deployer.build.sitefiles import BuiltSite
-from deployer.check.findings import CheckReport, Finding
+from deployer.check.findings import CheckReport, Finding, Kind
 from deployer.check.served import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
@@ -58,8 +60,21 @@ class UpResult:
 
     @property
     def warnings(self) -> list[str | Finding]:
-        """The build's warnings (text), then the check's (findings)."""
-        return [*self.images.warnings, *self.health.warnings]
+        """The build's warnings (text), then the check's (findings). An npm build nothing
+        runs is named with the files the pages miss, once the check has found them."""
+        build = list(self.images.warnings)
+        script = self.images.npm_build
+        missing = sorted(
+            {
+                f.url
+                for f in self.health.findings
+                if f.kind is Kind.BROKEN_LINK and urlsplit(f.url).path.endswith(ASSET_SUFFIXES)
+            }
+        )
+        if script and missing:
+            generic = npm_warning(script)
+            build = [npm_warning(script, missing) if w == generic else w for w in build]
+        return [*build, *self.health.warnings]
 
 
 def _health_error(url: str, health: CheckReport, strict: bool) -> PreviewFailed:

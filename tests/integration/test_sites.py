@@ -199,3 +199,26 @@ def test_before_runs_an_npm_build_through_the_proxy_with_the_hosts_ca(
             read_image_file(engine, result.images.builder.tag, "/run/secrets/sitedeploy-ca.crt")
     finally:
         stop_preview(engine, site)
+
+
+def test_an_npm_build_nothing_runs_is_named_with_what_the_pages_miss(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    folder = make_site(
+        "npmunrun",
+        {
+            "package.json": json.dumps({"scripts": {"build": "tailwindcss -o assets/tw.css"}}),
+            "_includes/custom-head.html": '<link rel="stylesheet" href="/assets/tw.css">\n',
+            "_config.yml": "title: Tailwind site\ntheme: minima\nexclude: [package.json]\n",
+        },
+    )
+    site, _config, result = deploy(engine, folder)
+    try:
+        named = [w for w in result.warnings if isinstance(w, str) and "package.json" in w]
+        assert len(named) == 1
+        assert named[0].startswith(
+            "Pages reference files that package.json's build ('tailwindcss -o assets/tw.css') "
+            f"would make, and nothing runs it: {result.url}/assets/tw.css."
+        )
+    finally:
+        stop_preview(engine, site)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build.before import npm_warnings
+from deployer.build.before import npm_warning, unrun_npm_build
 from deployer.build.gems import GemsPlan, GemsWay
 from deployer.build.secrets import build_secrets
 from deployer.config import SiteConfig
@@ -14,12 +14,14 @@ def test_a_package_json_build_that_nothing_runs_is_named(tmp_path: Path) -> None
     (tmp_path / "package.json").write_text(
         json.dumps({"scripts": {"build": "tailwindcss -o x.css"}})
     )
-    warned = npm_warnings(tmp_path, SiteConfig())
-    assert len(warned) == 1 and "'tailwindcss -o x.css'" in warned[0]
-    assert '[build] before = "npm ci && npm run build"' in warned[0]
-    assert npm_warnings(tmp_path, SiteConfig(before="npm ci && npm run build")) == []
+    script = unrun_npm_build(tmp_path, SiteConfig())
+    assert script == "tailwindcss -o x.css"
+    assert '[build] before = "npm ci && npm run build"' in npm_warning(script)
+    named = npm_warning(script, ["http://h/assets/x.css", "http://h/search.json"])
+    assert "nothing runs it: http://h/assets/x.css, http://h/search.json." in named
+    assert unrun_npm_build(tmp_path, SiteConfig(before="npm ci && npm run build")) is None
     (tmp_path / "package.json").write_text(json.dumps({"scripts": {"test": "x"}}))
-    assert npm_warnings(tmp_path, SiteConfig()) == []
+    assert unrun_npm_build(tmp_path, SiteConfig()) is None
 
 
 DEBIAN = GemsPlan(GemsWay.DEBIAN, "Gems: Debian's packages")
