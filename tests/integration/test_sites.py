@@ -208,7 +208,7 @@ def test_an_npm_build_nothing_runs_is_named_with_what_the_pages_miss(
         "npmunrun",
         {
             "package.json": json.dumps({"scripts": {"build": "tailwindcss -o assets/tw.css"}}),
-            "_includes/custom-head.html": '<link rel="stylesheet" href="/assets/tw.css">\n',
+            "index.md": '---\nlayout: home\n---\n<link rel="stylesheet" href="/assets/tw.css">\n',
             "_config.yml": "title: Tailwind site\ntheme: minima\nexclude: [package.json]\n",
         },
     )
