@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,16 @@ def deploy(
     config = load_config(folder, {"port": free_port(), **overrides})
     site = open_site(folder)
     return site, config, up(docker_engine, site, config, Progress(quiet=True))
+
+
+@contextmanager
+def served(docker_engine: Engine, folder: Path, **overrides: object) -> Iterator[UpResult]:
+    """`up` on `folder` for the length of a `with` block; its preview is stopped after."""
+    site, _config, result = deploy(docker_engine, folder, **overrides)
+    try:
+        yield result
+    finally:
+        stop_preview(docker_engine, site)
 
 
 @pytest.fixture(scope="session")

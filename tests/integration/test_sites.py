@@ -15,10 +15,9 @@ import requests
 from deployer.build.sitefiles import read_image_file
 from deployer.engine import Engine
 from deployer.errors import EngineError, SassUnsupported
-from deployer.serve.preview import stop_preview
 from deployer.site import open_site
 from tests.conftest import SiteFactory
-from tests.integration.conftest import deploy
+from tests.integration.conftest import deploy, served
 
 pytestmark = pytest.mark.engine
 SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
@@ -52,8 +51,7 @@ def test_a_github_pages_site_builds_offline_the_way_github_does(
             "_posts/2026-03-20-notes-on-the-image.md": None,
         },
     )
-    site, _config, result = deploy(engine, folder)
-    try:
+    with served(engine, folder) as result:
         home = requests.get(f"{result.url}/", timeout=10).text
         assert "<title>Project docs</title>" in home  # jekyll-readme-index
         assert 'href="/guide.html"' in home  # jekyll-relative-links
@@ -66,8 +64,6 @@ def test_a_github_pages_site_builds_offline_the_way_github_does(
         )
         assert sum("jekyll-coffeescript has no Debian package" in w for w in warnings) == 1
         assert result.health.healthy and not result.health.errors
-    finally:
-        stop_preview(engine, site)
 
 
 def test_a_themes_own_repository_builds_from_its_files(
@@ -100,16 +96,13 @@ def test_a_themes_own_repository_builds_from_its_files(
             "assets/css/style.scss": '---\n---\n@import "slate";\n',
         },
     )
-    site, _config, result = deploy(engine, folder)
-    try:
+    with served(engine, folder) as result:
         home = requests.get(f"{result.url}/", timeout=10).text
         assert '<header class="slate-banner">Slate demo</header>' in home
         assert '<meta property="og:title"' in home  # jekyll-seo-tag, from the gemspec
         css = requests.get(f"{result.url}/assets/css/style.css", timeout=10).text
         assert ".slate-banner" in css and "#159957" in css
         assert any("the theme's own repository" in w for w in result.images.warnings)
-    finally:
-        stop_preview(engine, site)
 
 
 def test_dart_sass_is_refused_before_building(engine: Engine, make_site: SiteFactory) -> None:
@@ -151,16 +144,13 @@ def test_sass_that_imports_from_a_committed_node_modules_builds(
             "assets/site.scss": '---\n---\n@import "site";\n',
         },
     )
-    site, _config, result = deploy(engine, folder)
-    try:
+    with served(engine, folder) as result:
         css = requests.get(f"{result.url}/assets/site.css", timeout=10).text
         assert ".tf-grid" in css
         listing = requests.get(
             f"{result.url}/node_modules/tinyframework/sass/_grid.scss", timeout=10
         )
         assert listing.status_code == 404  # used by the build, never served
-    finally:
-        stop_preview(engine, site)
 
 
 def test_before_runs_an_npm_build_through_the_proxy_with_the_hosts_ca(
@@ -191,14 +181,11 @@ def test_before_runs_an_npm_build_through_the_proxy_with_the_hosts_ca(
             "_config.yml": "title: npm site\ntheme: minima\nexclude: [build.js, package.json]\n",
         },
     )
-    site, _config, result = deploy(engine, folder)
-    try:
+    with served(engine, folder) as result:
         css = requests.get(f"{result.url}/assets/built.css", timeout=10).text
         assert "built by npm, is-number says true" in css
         with pytest.raises((FileNotFoundError, EngineError)):  # a secret, never a layer
             read_image_file(engine, result.images.builder.tag, "/run/secrets/sitedeploy-ca.crt")
-    finally:
-        stop_preview(engine, site)
 
 
 def test_an_npm_build_nothing_runs_is_named_with_what_the_pages_miss(
@@ -212,13 +199,10 @@ def test_an_npm_build_nothing_runs_is_named_with_what_the_pages_miss(
             "_config.yml": "title: Tailwind site\ntheme: minima\nexclude: [package.json]\n",
         },
     )
-    site, _config, result = deploy(engine, folder)
-    try:
+    with served(engine, folder) as result:
         named = [w for w in result.warnings if isinstance(w, str) and "package.json" in w]
         assert len(named) == 1
         assert named[0].startswith(
             "Pages reference files that package.json's build ('tailwindcss -o assets/tw.css') "
             f"would make, and nothing runs it: {result.url}/assets/tw.css."
         )
-    finally:
-        stop_preview(engine, site)

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 from deployer.build.dockerfile import render_runtime_dockerfile, render_site_dockerfile
 from deployer.build.gems import GemsPlan, GemsWay
@@ -15,16 +16,19 @@ REQUIREMENTS = JekyllRequirements(
 )
 
 
-def render(buildkit: bool, headers_conf: str | None = None) -> str:
+def render(buildkit: bool = True, **options: Any) -> str:
+    """The site Dockerfile of a small blog; `options` go to render_site_dockerfile."""
     return render_site_dockerfile(
-        site_name="blog",
-        site_id="0123456789ab",
-        builder_base="debian:bookworm-slim",
-        runtime_image="sitedeploy/nginx-runtime:abc",
-        tools_image="sitedeploy/nginx-runtime:abc-tools",
-        requirements=REQUIREMENTS,
-        buildkit=buildkit,
-        headers_conf=headers_conf,
+        **{
+            "site_name": "blog",
+            "site_id": "0123456789ab",
+            "builder_base": "debian:bookworm-slim",
+            "runtime_image": "sitedeploy/nginx-runtime:abc",
+            "tools_image": "sitedeploy/nginx-runtime:abc-tools",
+            "requirements": REQUIREMENTS,
+            "buildkit": buildkit,
+            **options,
+        }
     )
 
 
@@ -87,14 +91,8 @@ def _bundler(ruby_from_debian: bool, locked: bool = True) -> str:
         gem_files=("Gemfile", "Gemfile.lock") if locked else ("Gemfile",),
         locked=locked,
     )
-    return render_site_dockerfile(
-        site_name="blog",
-        site_id="0123456789ab",
+    return render(
         builder_base="ruby:3.3-slim" if not ruby_from_debian else "debian:bookworm-slim",
-        runtime_image="sitedeploy/nginx-runtime:abc",
-        tools_image="sitedeploy/nginx-runtime:abc-tools",
-        requirements=REQUIREMENTS,
-        buildkit=True,
         gems=plan,
         ruby_from_debian=ruby_from_debian,
     )
@@ -124,16 +122,7 @@ def test_bundler_on_debians_ruby_installs_what_debian_has_first() -> None:
 
 
 def test_before_runs_with_node_and_the_ca_as_a_secret_before_jekyll() -> None:
-    text = render_site_dockerfile(
-        site_name="blog",
-        site_id="0123456789ab",
-        builder_base="debian:bookworm-slim",
-        runtime_image="sitedeploy/nginx-runtime:abc",
-        tools_image="sitedeploy/nginx-runtime:abc-tools",
-        requirements=REQUIREMENTS,
-        buildkit=True,
-        before="npm ci && npm run 'build'",
-    )
+    text = render(before="npm ci && npm run 'build'")
     assert "jekyll brotli ruby-jekyll-feed nodejs npm" in text
     step = text.index("--mount=type=secret,id=sitedeploy-ca,target=/run/secrets/sitedeploy-ca.crt")
     assert text.index("COPY . .") < step < text.index("jekyll build --destination")
@@ -146,12 +135,7 @@ def test_gem_source_credentials_reach_bundle_install_as_a_secret_only() -> None:
         GemsWay.BUNDLER, "Gems: Bundler", source="https://gems.example.com",
         gem_files=("Gemfile",), credentials="BUNDLE_GEMS__EXAMPLE__COM=me:s3cret",
     )  # fmt: skip
-    text = render_site_dockerfile(
-        site_name="blog", site_id="0123456789ab", builder_base="ruby:3.3-slim",
-        runtime_image="sitedeploy/nginx-runtime:abc",
-        tools_image="sitedeploy/nginx-runtime:abc-tools",
-        requirements=REQUIREMENTS, buildkit=True, gems=plan, ruby_from_debian=False,
-    )  # fmt: skip
+    text = render(builder_base="ruby:3.3-slim", gems=plan, ruby_from_debian=False)
     assert "s3cret" not in text and "BUNDLE_GEMS__EXAMPLE__COM" not in text
     assert (
         "--mount=type=secret,id=sitedeploy-bundle,target=/run/secrets/sitedeploy-bundle.env" in text
