@@ -32,9 +32,8 @@ from deployer.build.dockerfile import (
 )
 from deployer.build.gems import GemsPlan, GemsWay, plan_gems, ruby_image
 from deployer.build.headers import SITE_CONF, render_conf, site_headers
-from deployer.build.jekyll_config import read_jekyll_config
 from deployer.build.jekyll_log import jekyll_warnings
-from deployer.build.plugins import JekyllRequirements, read_requirements
+from deployer.build.plugins import read_requirements
 from deployer.build.runtime import ensure_runtime
 from deployer.build.secrets import build_secrets
 from deployer.build.sitefiles import BuiltSite, extract_built_site, read_image_file
@@ -117,11 +116,10 @@ def check_disk_space(engine: Engine, context_bytes: int) -> None:
         )
 
 
-def _base_labels(builder_base: BaseImage, nginx_base: BaseImage) -> dict[str, str]:
+def _base_details(builder_base: BaseImage, nginx_base: BaseImage) -> dict[str, str]:
     """Where each stage's base came from: pulled (with its digest) or bootstrapped here."""
     labels = {}
     for stage, image in ((BaseStage.BUILDER, builder_base), (BaseStage.NGINX, nginx_base)):
-        labels[base(stage)] = f"{image.requested} {image.image_id}"
         labels[base(stage, "origin")] = image.origin.value
         labels[base(stage, "reference")] = image.reference
         if image.repo_digest:
@@ -171,8 +169,7 @@ def build_site(
     requirements = read_requirements(
         site.path, config.jekyll_config, config.packages, config.skip_plugins, offline=not bundler
     )
-    jekyll = read_jekyll_config(site.path, config.jekyll_config).settings
-    needed = needed_ignores(site.path, jekyll, bundler=bundler)
+    needed = needed_ignores(site.path, requirements.settings, bundler=bundler)
     if progress.verbose:
         progress.info(left_out_text(site.path, needed))
     context = scan_context(site.path, keep=tuple(needed))
@@ -210,6 +207,7 @@ def build_site(
         suffix=f"verify-{rebuild}" if rebuild else content_tag(content_hash),
         rebuild=rebuild, network_host=plan.network_host,
     )  # fmt: skip
+    stages = ((BaseStage.BUILDER, builder_base), (BaseStage.NGINX, nginx_base))
     image, builder_image = engine.image_info(job.tag), engine.image_info(job.builder_tag)
     reused = not rebuild and image is not None and builder_image is not None
     if reused:
@@ -225,17 +223,19 @@ def build_site(
             Label.BASEURL: requirements.baseurl,
             Label.SITE_URL: requirements.site_url,
             Label.GEMS_WAY: str(plan.way),
-            **_base_labels(builder_base, nginx_base),
+            **{base(stage): f"{b.requested} {b.image_id}" for stage, b in stages},
         }
+        # The final image alone: its bases' details, and its files (its own headers file).
+        final_only = _base_details(builder_base, nginx_base)
         if headers is not None:  # readable here; the Dockerfile carries the file as base64
             labels[Label.HEADERS] = json.dumps(headers)
             inherited = engine.find_image(runtime.tag)
             conf = headers_conf.encode() if headers_conf else b""
-            labels.update(
+            final_only.update(
                 replace_file(dict(inherited.labels if inherited else {}), SITE_CONF, conf)
             )
         with build_secrets(config, plan) as secrets:
-            built, jekyll_warned = replace(job, secrets=secrets).run(labels, requirements)
+            built, jekyll_warned = replace(job, secrets=secrets).run(labels, final_only)
         warnings.extend(f"Jekyll: {w}" for w in jekyll_warned)
         image, builder_image = engine.image_info(job.tag), engine.image_info(job.builder_tag)
     assert image is not None and builder_image is not None
@@ -289,17 +289,16 @@ class _Job:
         return builder_tag(self.site, self.suffix)
 
     def run(
-        self, labels: dict[str, str], requirements: JekyllRequirements
+        self, labels: dict[str, str], final_only: dict[str, str]
     ) -> tuple[BuiltSite, list[str]]:
-        """Build both images; return the built `_site` and Jekyll's warnings."""
+        """Build both images (`labels` on both, `final_only` on the nginx image); return
+        the built `_site` and Jekyll's warnings."""
         site, progress = self.site, self.progress
         args = {"SITEDEPLOY_REBUILD": self.rebuild} if self.rebuild else {}
-        # Base and headers labels describe the final image; the builder gets the rest.
-        builder_labels = {k: v for k, v in labels.items() if not k.startswith(_FINAL_ONLY)}
         with progress.step(f"Building {site.name} with Jekyll ({self.builder.name})"):
             request = BuildRequest(
                 self.context, self.dockerfile, self.builder_tag, BUILDER_STAGE,
-                {**builder_labels, Label.ROLE: Role.BUILDER}, args, self.network_host,
+                {**labels, Label.ROLE: Role.BUILDER}, args, self.network_host,
                 self.secrets,
             )  # fmt: skip
             output = run_build(self.builder, request, site, progress)
@@ -318,6 +317,7 @@ class _Job:
             with progress.step(f"Packing the nginx image {self.tag}"):
                 final_labels = {
                     **labels,
+                    **final_only,
                     Label.ROLE: Role.SITE,
                     **site_labels(parse_site_manifest(manifest)),
                     **gem_labels(parse_gems(gems)),
@@ -330,7 +330,3 @@ class _Job:
                 )  # fmt: skip
                 run_build(self.builder, request, site, progress)
             return extracting.result(), warnings
-
-
-# Labels only the final image carries (its bases' details and its files).
-_FINAL_ONLY = (f"{Label.SBOM_FILES}", *(base(stage, "") + "." for stage in BaseStage))

@@ -117,6 +117,7 @@ class JekyllRequirements:
     own_theme: bool = False  # the site carries the theme it names: build without the gem
     skipped: tuple[str, ...] = ()  # plugins left out on purpose ([build] skip_plugins)
     plugins_dir: tuple[str, ...] = ("_plugins",)  # the site's own plugin folders
+    settings: dict[str, Any] = field(default_factory=dict)  # the merged Jekyll config
 
 
 def gemfile_gems(text: str) -> list[tuple[str, bool]]:
@@ -309,6 +310,7 @@ def read_requirements(
         skipped=tuple(skipped),
         plugins_dir=tuple(_string_list(settings.get("plugins_dir"), f"{where}: plugins_dir"))
         or ("_plugins",),
+        settings=settings,
     )
 
 
