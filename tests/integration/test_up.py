@@ -201,6 +201,8 @@ MESSY_FILES: dict[str, str | bytes | None] = {
     ),
     "404.html": None,
     "assets/Ünïcode file ü.txt": "non-ASCII name\n",
+    # A blog in Chinese: the file name, the title and so the URL are CJK.
+    "_posts/2026-05-02-你好世界.md": "---\nlayout: post\ntitle: 你好世界\n---\n正文。\n",
     "_posts/2026-05-01-links.md": (
         "---\nlayout: nolayout\ntitle: Links\n---\n"
         "[missing](/blog/does-not-exist.html) [ok]({{ '/about/' | relative_url }})\n"
@@ -226,6 +228,8 @@ def test_messy_site_builds_and_serves_under_its_baseurl(messy: Deployed) -> None
     assert requests.get(f"{result.url}/blog/feed.xml", timeout=10).status_code == 200
     unicode_url = f"{result.url}/blog/assets/{quote('Ünïcode file ü.txt')}"
     assert requests.get(unicode_url, timeout=10).text == "non-ASCII name\n"
+    cjk = requests.get(f"{result.url}/blog/2026/05/02/{quote('你好世界')}.html", timeout=10)
+    assert cjk.status_code == 200 and "正文。" in cjk.text
     missing = requests.get(f"{result.url}/blog/nope", timeout=10)
     assert missing.status_code == 404 and "Not found" in missing.text
 
