@@ -122,7 +122,7 @@ class BenchState:
         """Cold: the site's images and every build cache go; bases stay (the Debian base and
         sitedeploy's nginx runtime, which every site shares and which is built once)."""
         site = open_site(folder)
-        for repository in (site.repository, site.builder_repository):
+        for repository in site.repositories:
             for image in self.client.images.list(name=repository):
                 for tag in image.tags:
                     self.client.images.remove(tag, force=True)

@@ -13,12 +13,14 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deployer.build.gems import GemsChoice
-from deployer.build.headers import header_problem
+from deployer.build.headers import header_problem, own_policy
+from deployer.csp.derive import CspSettings
+from deployer.csp.policy import DIRECTIVES, SCRIPT_DIRECTIVES, is_source
 from deployer.errors import ConfigError
 
 CONFIG_FILE = "sitedeploy.toml"
@@ -55,6 +57,8 @@ class SiteConfig:
     repository: str | None = None
     # [headers]: (name, value) pairs over the runtime's security headers; "" removes one.
     headers: tuple[tuple[str, str], ...] = ()
+    # [csp]: the Content-Security-Policy derived from the pages, or the strict one.
+    csp: CspSettings = field(default_factory=CspSettings)
 
 
 # An image reference as the distribution spec defines it: [host[:port]/]path[:tag][@digest].
@@ -214,6 +218,50 @@ _FIELDS = (
 
 # A table whose keys are the site's to choose (header names), each checked on its own.
 HEADERS_SECTION = "headers"
+CSP_SECTION = "csp"
+CSP_MODES = ("derived", "strict")
+_CSP_UNSAFE = re.compile(r"[\"\\$;,\x00-\x1f\x7f]")
+_COMPANION_HOST = re.compile(r"^(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
+
+
+def source_problem(directive: str, source: Any) -> str | None:
+    """Why `source` cannot be added to `directive` by `[csp]`, or None if it can."""
+    if directive not in DIRECTIVES:
+        close = difflib.get_close_matches(str(directive), sorted(DIRECTIVES), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"{directive!r} is not a Content-Security-Policy directive{hint}"
+    if not isinstance(source, str) or _CSP_UNSAFE.search(source) or not is_source(source):
+        return (
+            f"{source!r} is not a source expression (an origin such as "
+            "'https://cdn.example.com', a quoted keyword or a quoted hash)"
+        )
+    if directive in SCRIPT_DIRECTIVES:
+        lowered = source.lower()
+        if lowered in {"'unsafe-inline'", "*"} or lowered.endswith(":") or "*" in lowered:
+            return (
+                f"{source} is refused for scripts: it would run scripts an attacker injects. "
+                "Allow the script's origin or its 'sha256-…' hash; a site that wants it anyway "
+                "sets its whole policy itself: [headers] Content-Security-Policy"
+            )
+    return None
+
+
+def _sources_problem(
+    table: Any, where: str
+) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], list[str]]:
+    """A `{directive = [sources]}` table, validated: the pairs and every problem."""
+    if not isinstance(table, dict):
+        return (), [f"{where}: expected a table of directive = [sources], got {table!r}"]
+    pairs, problems = [], []
+    for directive, sources in table.items():
+        if not isinstance(sources, list) or not sources:
+            problems.append(f"{where} {directive}: expected a list of sources, got {sources!r}")
+            continue
+        found = [source_problem(directive, source) for source in sources]
+        problems.extend(f"{where} {directive}: {problem}" for problem in found if problem)
+        if not any(found):
+            pairs.append((directive, tuple(sources)))
+    return tuple(pairs), problems
 
 
 def _qualified(section: str, key: str) -> str:
@@ -252,7 +300,7 @@ def _validate_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         return {}, [f"{path}: not valid TOML: {error}"]
 
     known = {(f.section, f.key): f for f in _FIELDS}
-    sections = {f.section for f in _FIELDS if f.section} | {HEADERS_SECTION}
+    sections = {f.section for f in _FIELDS if f.section} | {HEADERS_SECTION, CSP_SECTION}
     values: dict[str, Any] = {}
     problems: list[str] = []
 
@@ -261,18 +309,18 @@ def _validate_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         return f"{path}:{line}" if line else str(path)
 
     def visit(section: str, key: str, value: Any) -> None:
-        field = known.get((section, key))
-        if field is None:
+        entry = known.get((section, key))
+        if entry is None:
             names = [_qualified(s, k) for s, k in known]
             close = difflib.get_close_matches(_qualified(section, key), names, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             problems.append(f"{where(section, key)}: unknown key {_qualified(section, key)}{hint}")
             return
-        problem = field.check(value)
+        problem = entry.check(value)
         if problem:
             problems.append(f"{where(section, key)}: {_qualified(section, key)}: {problem}")
         else:
-            values[field.attribute] = value
+            values[entry.attribute] = value
 
     def visit_headers(table: dict[str, Any]) -> None:
         seen: dict[str, str] = {}
@@ -288,9 +336,44 @@ def _validate_file(path: Path) -> tuple[dict[str, Any], list[str]]:
             headers.append((name, value))
         values["headers"] = tuple(headers)
 
+    def visit_csp(table: dict[str, Any]) -> None:
+        settings: dict[str, Any] = {}
+        for key, value in table.items():
+            place = where(CSP_SECTION, key)
+            if key == "mode":
+                if value not in CSP_MODES:
+                    choices = ", ".join(CSP_MODES)
+                    problems.append(
+                        f"{place}: [csp] mode: expected one of {choices}, got {value!r}"
+                    )
+                settings["derive"] = value == "derived"
+            elif key == "allow":
+                settings["allow"], found = _sources_problem(value, f"{place}: [csp] allow")
+                problems.extend(found)
+            elif key == "companions" and isinstance(value, dict):
+                companions = []
+                for host, sources in value.items():
+                    if not _COMPANION_HOST.match(str(host)):
+                        problems.append(
+                            f"{place}: [csp] companions: {host!r} is not a host name "
+                            "(such as cdn.example.com, or *.example.com for its subdomains)"
+                        )
+                        continue
+                    pairs, found = _sources_problem(sources, f"{place}: [csp] companions {host}")
+                    problems.extend(found)
+                    companions.append((host, pairs))
+                settings["companions"] = tuple(companions)
+            else:
+                close = difflib.get_close_matches(key, ["mode", "allow", "companions"], n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                problems.append(f"{place}: unknown key [csp] {key}{hint}")
+        values["csp"] = CspSettings(**settings)
+
     for key, value in data.items():
         if key == HEADERS_SECTION and isinstance(value, dict):
             visit_headers(value)
+        elif key == CSP_SECTION and isinstance(value, dict):
+            visit_csp(value)
         elif isinstance(value, dict) and key in sections:
             for inner, inner_value in value.items():
                 visit(key, inner, inner_value)
@@ -302,6 +385,12 @@ def _validate_file(path: Path) -> tuple[dict[str, Any], list[str]]:
             problems.append(f"{location}: unknown section [{key}]{hint}")
         else:
             visit("", key, value)
+    if CSP_SECTION in data and own_policy(values.get("headers", ())) is not None:
+        problems.append(
+            f"{where(HEADERS_SECTION, 'Content-Security-Policy')}: [headers] sets the whole "
+            "Content-Security-Policy and [csp] derives one: keep one of them (a site's own "
+            "policy in [headers] is sent exactly as written)"
+        )
     return values, problems
 
 
@@ -312,10 +401,10 @@ def _validate_flags(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], list[
     for attribute, value in overrides.items():
         if value is None:
             continue
-        field = by_attribute[attribute]
-        problem = field.check(value)
+        entry = by_attribute[attribute]
+        problem = entry.check(value)
         if problem:
-            problems.append(f"{field.flag or attribute}: {problem}")
+            problems.append(f"{entry.flag or attribute}: {problem}")
         else:
             values[attribute] = value
     return values, problems

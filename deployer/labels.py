@@ -33,6 +33,7 @@ class Label(enum.StrEnum):
     DOCKERFILE = f"{PREFIX}.dockerfile"
     RUNTIME_DOCKERFILE = f"{PREFIX}.runtime-dockerfile"
     HEADERS = f"{PREFIX}.headers"
+    CSP = f"{PREFIX}.csp"  # JSON: the policy, and where each allowed source came from
     GEMS_WAY = f"{PREFIX}.gems.way"  # bundler or debian
     GEMS = f"{PREFIX}.gems"  # JSON [[name, version, where from], …]
     # The bill of materials.
@@ -74,6 +75,7 @@ class Role(enum.StrEnum):
     SERVER = "server"  # a preview's site container
     BUILDER = "builder"  # the Jekyll stage image
     SITE = "site"  # the final nginx image
+    SITE_CONF = "site-conf"  # the site's own nginx files (csp.conf …), copied into SITE
     RUNTIME = "runtime"  # the shared nginx runtime image
     RUNTIME_BUILD = "nginx-build"  # the Debian stage the runtime's files came from
     RUNTIME_TOOLS = "tools"  # the precompressor and the runtime's SBOM table

@@ -73,6 +73,7 @@ def build_summary(images: SiteImages) -> dict[str, Any]:
             "source": images.gems.shown_source if images.gems else None,
             "used": [gem.__dict__ for gem in images.gems_used],
         },
+        "csp": images.csp,
     }
 
 
@@ -143,6 +144,8 @@ def show_build(progress: Progress, images: SiteImages, *, show_layers: bool = Fa
         where = ", ".join(f"{count} from {_origin(origin)}" for origin, count in origins.items())
         way = images.gems.way if images.gems else "debian"
         progress.info(f"Gems ({way}): {len(images.gems_used)} — {where}.")
+    if images.csp_summary:
+        progress.info(images.csp_summary + ".")
     ratio = images.size_ratio
     if ratio:
         progress.info(

@@ -48,6 +48,16 @@ class Site:
         return f"sitedeploy/{self.name}-builder"
 
     @property
+    def conf_repository(self) -> str:
+        """Image repository of the site's own nginx files (its derived policy)."""
+        return f"sitedeploy/{self.name}-conf"
+
+    @property
+    def repositories(self) -> tuple[str, ...]:
+        """Every image repository a site's builds write to."""
+        return (self.repository, self.builder_repository, self.conf_repository)
+
+    @property
     def container_name(self) -> str:
         return f"sitedeploy-{self.name}-{self.id[:6]}"
 

@@ -14,7 +14,6 @@ from string import Template
 
 from deployer import __version__
 from deployer.build.gems import GemsPlan, GemsWay
-from deployer.build.headers import SITE_CONF
 from deployer.build.plugins import JekyllRequirements
 from deployer.build.policy import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
 from deployer.resources import docker_dir
@@ -24,7 +23,7 @@ PLUGINS_IN_BUILDER = "/site/plugins"  # sitedeploy's own Jekyll plugins (progres
 PROGRESS_PLUGIN = "jekyll/sitedeploy-progress.rb"
 JEKYLL_CACHE = "/site/src/.jekyll-cache"
 COMPRESS_CACHE = "/var/cache/sitedeploy-compress"
-HEADERS_IN_PACK = "/srv/conf/security-headers.conf"
+NGINX_CONF_DIR = "/etc/nginx"
 
 # Stage names, shared with the builders.
 BUILDER_STAGE = "builder"
@@ -52,15 +51,15 @@ def render_site_dockerfile(
     gems: GemsPlan | None = None,
     ruby_from_debian: bool = True,
     before: str | None = None,
-    headers_conf: str | None = None,
+    site_conf_image: str | None = None,
     brotli_quality: int = 9,
 ) -> str:
     """The site's multi-stage Dockerfile: builder (Jekyll) -> pack -> nginx.
 
     The builder stage installs the gems the Debian way (packages) or the Bundler way
-    (`gems`; on Debian's Ruby when no official Ruby image was available). `headers_conf`
-    (the site's own security-headers.conf, from `[headers]`) is written in the pack stage
-    and copied over the runtime's; without it the image has no such layer.
+    (`gems`; on Debian's Ruby when no official Ruby image was available). The site's own
+    nginx files (`site_conf_image`, see build/conf_image.py) are copied over the runtime's;
+    without them the image has no such layer.
     """
     bundler = gems is not None and gems.way is GemsWay.BUNDLER
     configs = ",".join([*requirements.config_files, OVERRIDES_FILE])
@@ -101,15 +100,11 @@ def render_site_dockerfile(
         jekyll_cache_mount=cache_mount, before_step=_before_step(before, buildkit),
         jekyll_configs=shlex.quote(configs),
     )  # fmt: skip
-    headers_command = headers_copy = ""
-    if headers_conf is not None:
-        # base64 keeps the file's quotes and semicolons away from the shell.
-        encoded = base64.b64encode(headers_conf.encode()).decode()
-        headers_command = (
-            f" \\\n && mkdir -p {HEADERS_IN_PACK.rsplit('/', 1)[0]}"
-            f" \\\n && echo {encoded} | base64 -d > {HEADERS_IN_PACK}"
-        )
-        headers_copy = f"\nCOPY --from=pack {HEADERS_IN_PACK} {SITE_CONF}"
+    site_conf_copy = (
+        f"\nCOPY --from={site_conf_image} {NGINX_CONF_DIR}/ {NGINX_CONF_DIR}/"
+        if site_conf_image
+        else ""
+    )
     return _template("site.Dockerfile.in").substitute(
         version=__version__,
         site_name=site_name,
@@ -123,8 +118,7 @@ def render_site_dockerfile(
         compress_cache=COMPRESS_CACHE,
         compress_min_bytes=COMPRESS_MIN_BYTES,
         brotli_quality=brotli_quality,
-        headers_command=headers_command,
-        headers_copy=headers_copy,
+        site_conf_copy=site_conf_copy,
     )
 
 

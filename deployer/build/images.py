@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.filesize import decimal
 
@@ -24,6 +25,7 @@ from deployer import __version__
 from deployer.build.bases import BaseImage, present_or_pulled, resolve_base
 from deployer.build.before import npm_warning, unrun_npm_build
 from deployer.build.builders import Builder, BuildRequest, choose_builder, run_build
+from deployer.build.conf_image import conf_image
 from deployer.build.context import BuildContext, left_out_text, needed_ignores, scan_context
 from deployer.build.dockerfile import (
     BUILDER_STAGE,
@@ -31,11 +33,12 @@ from deployer.build.dockerfile import (
     render_site_dockerfile,
 )
 from deployer.build.gems import GemsPlan, GemsWay, plan_gems, ruby_image
-from deployer.build.headers import SITE_CONF, render_conf, site_headers
+from deployer.build.headers import site_headers
 from deployer.build.jekyll_log import jekyll_warnings
 from deployer.build.plugins import read_requirements
 from deployer.build.runtime import ensure_runtime
 from deployer.build.secrets import build_secrets
+from deployer.build.site_policy import site_nginx_files, site_policy
 from deployer.build.sitefiles import BuiltSite, extract_built_site, read_image_file
 from deployer.config import SiteConfig
 from deployer.digests import inputs_hash
@@ -86,6 +89,11 @@ class SiteImages:
     gems: GemsPlan | None = None  # the way the gems came, and why
     gems_used: tuple[BuiltGem, ...] = ()  # every gem the build used, and where it came from
     npm_build: str | None = None  # package.json's build script, when nothing runs it
+    csp: dict[str, Any] = field(default_factory=dict)  # the policy sent (SitePolicy.as_dict)
+
+    @property
+    def csp_summary(self) -> str:
+        return str(self.csp.get("summary", ""))
 
     @property
     def size_ratio(self) -> float | None:
@@ -184,24 +192,28 @@ def build_site(
         nginx_base = resolve_base(engine, config.nginx_image, config.debian_mirror, progress)
     runtime, tools = ensure_runtime(engine, builder, nginx_base, site, progress)
 
-    headers = site_headers(config.headers) if config.headers else None
-    headers_conf = render_conf(headers) if headers is not None else None
-    dockerfile = render_site_dockerfile(
-        site_name=site.name,
-        site_id=site.id,
-        builder_base=builder_base.reference,
-        runtime_image=runtime.tag,
-        tools_image=tools,
-        requirements=requirements,
-        buildkit=builder.name.startswith("BuildKit"),
-        gems=plan,
-        ruby_from_debian=ruby_from_debian,
-        before=config.before,
-        headers_conf=headers_conf,
-    )
+    def render(site_conf_image: str | None = None) -> str:
+        return render_site_dockerfile(
+            site_name=site.name,
+            site_id=site.id,
+            builder_base=builder_base.reference,
+            runtime_image=runtime.tag,
+            tools_image=tools,
+            requirements=requirements,
+            buildkit=builder.name.startswith("BuildKit"),
+            gems=plan,
+            ruby_from_debian=ruby_from_debian,
+            before=config.before,
+            site_conf_image=site_conf_image,
+        )
+
+    dockerfile = render()
+    # The site's own nginx files come from its [headers] and [csp] and its built pages.
+    nginx_settings = repr((config.headers, config.csp))
     content_hash = inputs_hash(
-        __version__, context.content_hash, dockerfile, builder_base.image_id, runtime.id
-    )
+        __version__, context.content_hash, dockerfile, builder_base.image_id, runtime.id,
+        nginx_settings,
+    )  # fmt: skip
     job = _Job(
         engine, site, builder, context, dockerfile, content_hash, progress,
         suffix=f"verify-{rebuild}" if rebuild else content_tag(content_hash),
@@ -225,17 +237,31 @@ def build_site(
             Label.GEMS_WAY: str(plan.way),
             **{base(stage): f"{b.requested} {b.image_id}" for stage, b in stages},
         }
-        # The final image alone: its bases' details, and its files (its own headers file).
-        final_only = _base_details(builder_base, nginx_base)
-        if headers is not None:  # readable here; the Dockerfile carries the file as base64
-            labels[Label.HEADERS] = json.dumps(headers)
-            inherited = engine.find_image(runtime.tag)
-            conf = headers_conf.encode() if headers_conf else b""
-            final_only.update(
-                replace_file(dict(inherited.labels if inherited else {}), SITE_CONF, conf)
-            )
+        if config.headers:
+            labels[Label.HEADERS] = json.dumps(site_headers(config.headers))
+        inherited = engine.find_image(runtime.tag)
+        runtime_labels = dict(inherited.labels if inherited else {})
+
+        def finish(built: BuiltSite) -> tuple[str, dict[str, str]]:
+            """The final stage, once the pages are built: the site's own nginx files
+            (its policy is derived from the pages) and the labels only it carries."""
+            policy = site_policy(config, built, requirements.baseurl, requirements.site_url)
+            files, skipped = site_nginx_files(config, policy)
+            if skipped:
+                warnings.append(
+                    f"CSP: {len(skipped)} pages keep the default policy (nginx cannot name "
+                    f"their paths literally), e.g. {skipped[0]}"
+                )
+            final_only = {**_base_details(builder_base, nginx_base), Label.CSP: policy.label()}
+            sbom = runtime_labels
+            for path, text in files.items():
+                sbom = {**sbom, **replace_file(sbom, path, text.encode("utf-8"))}
+            if files:  # the bill of materials names the files the image really has
+                final_only[Label.SBOM_FILES] = sbom[Label.SBOM_FILES]
+            return render(conf_image(engine, site, files) if files else None), final_only
+
         with build_secrets(config, plan) as secrets:
-            built, jekyll_warned = replace(job, secrets=secrets).run(labels, final_only)
+            built, jekyll_warned, dockerfile = replace(job, secrets=secrets).run(labels, finish)
         warnings.extend(f"Jekyll: {w}" for w in jekyll_warned)
         image, builder_image = engine.image_info(job.tag), engine.image_info(job.builder_tag)
     assert image is not None and builder_image is not None
@@ -261,6 +287,7 @@ def build_site(
         gems=plan,
         gems_used=tuple(gems_from_labels(dict(final.labels or {}))) if final else (),
         npm_build=npm_build,
+        csp=json.loads(final.labels.get(Label.CSP) or "{}") if final else {},
     )
 
 
@@ -289,10 +316,11 @@ class _Job:
         return builder_tag(self.site, self.suffix)
 
     def run(
-        self, labels: dict[str, str], final_only: dict[str, str]
-    ) -> tuple[BuiltSite, list[str]]:
-        """Build both images (`labels` on both, `final_only` on the nginx image); return
-        the built `_site` and Jekyll's warnings."""
+        self, labels: dict[str, str], finish: Callable[[BuiltSite], tuple[str, dict[str, str]]]
+    ) -> tuple[BuiltSite, list[str], str]:
+        """Build both images (`labels` on both; `finish`, given the built `_site`, says the
+        final Dockerfile and the labels only the nginx image carries); return the built
+        `_site`, Jekyll's warnings and the final Dockerfile."""
         site, progress = self.site, self.progress
         args = {"SITEDEPLOY_REBUILD": self.rebuild} if self.rebuild else {}
         with progress.step(f"Building {site.name} with Jekyll ({self.builder.name})"):
@@ -305,28 +333,28 @@ class _Job:
             jekyll_step = output.step("jekyll build")
             warnings = jekyll_warnings(jekyll_step.lines) if jekyll_step else []
         # The manifest Jekyll's stage wrote goes into the final image's labels; the full
-        # `_site` comes out of the builder image while the nginx stage packs it.
+        # `_site` comes out of the builder image: the final stage's nginx files (its
+        # Content-Security-Policy) are derived from the pages.
         manifest = read_image_file(self.engine, self.builder_tag, "/site/manifest.tsv").decode()
         gems = read_image_file(self.engine, self.builder_tag, "/site/gems.tsv").decode()
         into = f"verify-{self.rebuild}" if self.rebuild else "_site"
-        with ThreadPoolExecutor(max_workers=1) as background:
-            extracting = background.submit(
-                extract_built_site, self.engine, self.builder_tag, site, self.content_hash,
-                into=into,
+        built = extract_built_site(
+            self.engine, self.builder_tag, site, self.content_hash, into=into
+        )
+        dockerfile, final_only = finish(built)
+        with progress.step(f"Packing the nginx image {self.tag}"):
+            final_labels = {
+                **labels,
+                **final_only,
+                Label.ROLE: Role.SITE,
+                **site_labels(parse_site_manifest(manifest)),
+                **gem_labels(parse_gems(gems)),
+                Label.DOCKERFILE: dockerfile,
+            }
+            # The same network as the builder build, or BuildKit would not reuse it.
+            request = BuildRequest(
+                self.context, dockerfile, self.tag, FINAL_STAGE, final_labels, args,
+                self.network_host, self.secrets,
             )  # fmt: skip
-            with progress.step(f"Packing the nginx image {self.tag}"):
-                final_labels = {
-                    **labels,
-                    **final_only,
-                    Label.ROLE: Role.SITE,
-                    **site_labels(parse_site_manifest(manifest)),
-                    **gem_labels(parse_gems(gems)),
-                    Label.DOCKERFILE: self.dockerfile,
-                }
-                # The same network as the builder build, or BuildKit would not reuse it.
-                request = BuildRequest(
-                    self.context, self.dockerfile, self.tag, FINAL_STAGE, final_labels, args,
-                    self.network_host, self.secrets,
-                )  # fmt: skip
-                run_build(self.builder, request, site, progress)
-            return extracting.result(), warnings
+            run_build(self.builder, request, site, progress)
+        return built, warnings, dockerfile

@@ -5,7 +5,9 @@ Chromium is Debian's (`/usr/bin/chromium`), driven by Playwright with `executabl
 the site's origin is blocked: a check never sends traffic elsewhere, and an external
 resource shows up as an info finding instead. Reported: console errors, uncaught
 exceptions, subresources that fail or answer >= 400, and Content-Security-Policy
-violations (which Chromium reports on the console).
+violations (each `securitypolicyviolation` event the page fires: its directive, the
+blocked URL or "inline", and the line). A CSP violation is reported before any fetch, so
+the check sees them although it lets nothing leave the site's origin.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def check_in_browser(
                 route.abort()
 
         context.route("**/*", route)
+        context.add_init_script(RECORD_VIOLATIONS)
         for url in pages:
             current["page"] = url
             if on_page:
@@ -101,9 +104,34 @@ def check_in_browser(
 
 
 CSP_HINT = (
-    "(Move the script or style to a file, or set the site's own policy: "
-    "Content-Security-Policy under [headers] in sitedeploy.toml.)"
+    '(sitedeploy derives a policy that allows what the pages load: [csp] mode = "derived"; '
+    "[csp] allow adds what only a script loads.)"
 )
+# Records every CSP violation of the page, from before its first script runs.
+RECORD_VIOLATIONS = """
+window.__sitedeployCsp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__sitedeployCsp.push({directive: e.effectiveDirective, blocked: e.blockedURI,
+                               line: e.lineNumber, file: e.sourceFile});
+}, true);
+"""
+# Violation events are dispatched as tasks: give the last ones a moment after "load".
+_SETTLE_MS = 100
+
+
+def violation_finding(page: str, violation: dict[str, Any]) -> Finding:
+    """A CSP violation event of `page`, as a finding."""
+    blocked = str(violation.get("blocked") or "inline")
+    directive = str(violation.get("directive") or "")
+    line = violation.get("line")
+    where = f"{page} line {line}" if line else page
+    return Finding(
+        Kind.CSP_VIOLATION,
+        blocked,
+        f"Chromium blocked it: {directive}. {CSP_HINT}",
+        where,
+        directive=directive,
+    )
 
 
 def _visit(context: Any, url: str, origin: str, error_type: type[Exception]) -> list[Finding]:
@@ -114,9 +142,8 @@ def _visit(context: Any, url: str, origin: str, error_type: type[Exception]) -> 
         if message.type != "error":
             return
         text = str(message.text)
-        if "Content Security Policy" in text:
-            found.append(Finding(Kind.CSP_VIOLATION, url, f"{text} {CSP_HINT}"))
-        elif not text.startswith("Failed to load resource"):  # reported as failed-request
+        # CSP violations come from their events; failed loads are failed-request findings.
+        if "Content Security Policy" not in text and not text.startswith("Failed to load"):
             found.append(Finding(Kind.CONSOLE_ERROR, url, text))
 
     def page_error(error: Any) -> None:
@@ -139,6 +166,9 @@ def _visit(context: Any, url: str, origin: str, error_type: type[Exception]) -> 
     page.on("response", response)
     try:
         page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        page.wait_for_timeout(_SETTLE_MS)
+        violations = page.evaluate("window.__sitedeployCsp || []")
+        found.extend(violation_finding(url, violation) for violation in violations)
     except error_type as error:
         found.append(Finding(Kind.PAGE_ERROR, url, f"the page did not load: {error}"))
     finally:

@@ -62,7 +62,8 @@ class Kind(enum.StrEnum):
     CONSOLE_ERROR = "console-error", Group.SITE
     PAGE_ERROR = "page-error", Group.SITE
     FAILED_REQUEST = "failed-request", Group.SITE
-    CSP_VIOLATION = "csp-violation", Group.SITE
+    CSP_VIOLATION = "csp-violation", Group.SITE  # seen in Chromium
+    CSP_BLOCKED = "csp-blocked", Group.SITE  # the served policy blocks what a page loads
     ORPHAN = "orphan", Group.NOTICE
     REDIRECT = "redirect", Group.NOTICE
     NOT_SERVED_BY_POLICY = "not-served-by-policy", Group.NOTICE
@@ -80,19 +81,23 @@ class Finding:
     detail: str
     referrer: str | None = None
     severity: Severity | None = None  # None: the kind's own
+    directive: str | None = None  # CSP findings: the directive that blocks it
 
     @property
     def level(self) -> Severity:
         return self.severity or self.kind.severity
 
     def as_dict(self) -> dict[str, str | None]:
-        return {
+        found = {
             "kind": str(self.kind),
             "severity": self.level.value,
             "url": self.url,
             "referrer": self.referrer,
             "detail": self.detail,
         }
+        if self.directive:
+            found["directive"] = self.directive
+        return found
 
     def __str__(self) -> str:
         where = f" (from {self.referrer})" if self.referrer else ""

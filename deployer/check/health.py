@@ -20,7 +20,7 @@ from urllib.parse import quote
 from deployer.build.policy import never_served
 from deployer.build.sitefiles import BuiltFile, BuiltSite
 from deployer.check.findings import Finding, Kind
-from deployer.check.http import HttpClient, HttpFailure
+from deployer.check.http import Answer, HttpClient, HttpFailure
 from deployer.errors import PreviewFailed
 
 WORKERS = 8
@@ -80,6 +80,7 @@ class Served:
 
     findings: list[Finding] = field(default_factory=list)
     bodies: dict[str, bytes] = field(default_factory=dict)  # by `_site` path
+    policies: dict[str, str | None] = field(default_factory=dict)  # each page's served CSP
     files_checked: int = 0
 
 
@@ -97,7 +98,9 @@ def _type_problem(path: str, content_type: str) -> Finding | None:
 
 def _check_file(
     http: HttpClient, base: str, baseurl: str, file: BuiltFile
-) -> tuple[Finding | None, bytes | None]:
+) -> tuple[Finding | None, Answer | None]:
+    """A finding about one built file (None: served right), and its answer if it is the
+    built file."""
     url = file_url(base, baseurl, file.path)
     try:
         answer = http.request(url)
@@ -116,8 +119,7 @@ def _check_file(
     problem = _type_problem(file.path, answer.content_type)
     if problem:
         problem = Finding(problem.kind, url, problem.detail)
-    keep = answer.body if file.path.lower().endswith(KEPT_FOR_LINKS) else None
-    return problem, keep
+    return problem, answer
 
 
 def _check_refused(http: HttpClient, url: str) -> Finding | None:
@@ -151,13 +153,17 @@ def check_served_files(
     served = Served()
     wanted = [f for f in built.files if not never_served(f.path)]
     refused = [f for f in built.files if never_served(f.path)]
-    for file, (finding, body) in zip(
+    for file, (finding, answer) in zip(
         wanted, pool.map(lambda f: _check_file(http, base, baseurl, f), wanted), strict=True
     ):
         if finding:
             served.findings.append(finding)
-        if body is not None:
-            served.bodies[file.path] = body
+        if answer is None:
+            continue
+        if file.path.lower().endswith(KEPT_FOR_LINKS):
+            served.bodies[file.path] = answer.body
+        if answer.is_html:
+            served.policies[file.path] = answer.headers.get("Content-Security-Policy")
     for file, finding in zip(
         refused,
         pool.map(lambda f: _check_refused(http, file_url(base, baseurl, f.path)), refused),

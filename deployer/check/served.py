@@ -17,6 +17,7 @@ from deployer.build.policy import never_served
 from deployer.build.sitefiles import BuiltSite, extract_built_site
 from deployer.check.browser import check_in_browser
 from deployer.check.crawl import check_links
+from deployer.check.csp_audit import audit_policies
 from deployer.check.findings import CheckReport
 from deployer.check.health import WORKERS, check_served_files, file_url, wait_until_serving
 from deployer.check.http import HttpClient
@@ -58,9 +59,11 @@ def check_site(
                 site_url=site_url,
                 external=external,
             )
+        with progress.step("Judging every page's loads by the policy it was served with"):
+            blocked = audit_policies(base, baseurl, served.bodies, served.policies, site_url)
     report.files_checked = served.files_checked
     report.links_checked = links.links_checked
-    report.findings = [*served.findings, *links.findings]
+    report.findings = [*served.findings, *links.findings, *blocked]
     if browser:
         pages = [
             file_url(base, baseurl, f.path)

@@ -96,7 +96,7 @@ def _health_error(url: str, health: CheckReport, strict: bool) -> PreviewFailed:
 
 def _prune_old_images(engine: Engine, site: Site, keep: set[str]) -> None:
     """Remove the site's earlier images that no container uses any more."""
-    for repository in (site.repository, site.builder_repository):
+    for repository in site.repositories:
         with engine.errors(f"Listing the images of {repository}"):
             images = engine.client.images.list(name=repository)
         for image in images:

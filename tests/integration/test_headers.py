@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from deployer.build.headers import SITE_CONF
+from deployer.build.headers import SITE_CONF, SITE_CSP_CONF
 from deployer.build.sitefiles import read_image_file
 from deployer.check.served import check_site
 from deployer.config import SiteConfig
@@ -68,13 +68,15 @@ def test_the_image_says_which_headers_it_sends(engine: Engine, headed: Deployed)
     _site, _config, result = headed
     image = engine.client.images.get(result.images.image.tag)
     assert CSP in image.labels[Label.HEADERS]
-    history = " ".join(str(entry["CreatedBy"]) for entry in image.history())
-    assert f"COPY /srv/conf/security-headers.conf {SITE_CONF}" in history
-    # The bill of materials names the file the image really has, not the runtime's.
-    shipped = read_image_file(engine, result.images.image.tag, SITE_CONF)
-    listed = {f.path: f for f in files_from_labels(image.labels)}[SITE_CONF]
-    assert listed.sha256 == hashlib.sha256(shipped).hexdigest()
-    assert CSP.encode() in shipped
+    history = " ".join(layer.created_by for layer in engine.history(result.images.image.tag))
+    assert "COPY /etc/nginx/ /etc/nginx/" in history
+    # The bill of materials names the files the image really has, not the runtime's.
+    listed = {f.path: f for f in files_from_labels(image.labels)}
+    for path in (SITE_CONF, SITE_CSP_CONF):
+        shipped = read_image_file(engine, result.images.image.tag, path)
+        assert listed[path].sha256 == hashlib.sha256(shipped).hexdigest()
+    assert CSP.encode() in read_image_file(engine, result.images.image.tag, SITE_CSP_CONF)
+    assert result.images.csp_summary == "CSP: the site's own, from [headers]"
 
 
 def test_a_policy_allowing_the_inline_script_passes_the_browser_check(headed: Deployed) -> None:

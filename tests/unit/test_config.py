@@ -115,3 +115,46 @@ def test_gem_settings(tmp_path: Path) -> None:
     assert lines[0].endswith("[build] gems: expected one of auto, bundler, debian, got 'maybe'")
     assert "me:pw" not in raised.value.message  # never repeated back
     assert "with credentials is refused" in lines[1]
+
+
+def test_csp_settings_are_read_and_every_bad_one_reported_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "sitedeploy.toml").write_text(
+        '[csp]\nmode = "derived"\n'
+        'allow = { connect-src = ["https://api.example.com"], script-src = ["\'sha256-abc=\'"] }\n'
+        '[csp.companions]\n"cdn.example.org" = { font-src = ["https://fonts.example.org"] }\n'
+    )
+    config = load_config(tmp_path)
+    assert config.csp.derive
+    assert config.csp.allow == (
+        ("connect-src", ("https://api.example.com",)),
+        ("script-src", ("'sha256-abc='",)),
+    )
+    assert config.csp.companions == (
+        ("cdn.example.org", (("font-src", ("https://fonts.example.org",)),)),
+    )
+
+    (tmp_path / "sitedeploy.toml").write_text(
+        '[csp]\nmode = "loose"\n'
+        'allow = { script-src = ["\'unsafe-inline\'", "https://*.cdn.example"], '
+        'scrpt-src = ["https://a.example"], img-src = ["a b"] }\n'
+        "typo = 1\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    message = raised.value.format_message()
+    assert "sitedeploy.toml:2: [csp] mode: expected one of derived, strict, got 'loose'" in message
+    assert "[csp] allow script-src: 'unsafe-inline' is refused for scripts" in message
+    assert "[csp] allow script-src: https://*.cdn.example is refused for scripts" in message
+    assert "'scrpt-src' is not a Content-Security-Policy directive (did you mean script-src?)" in (
+        message
+    )
+    assert "[csp] allow img-src: 'a b' is not a source expression" in message
+    assert "sitedeploy.toml:4: unknown key [csp] typo" in message
+
+
+def test_a_site_cannot_both_set_its_policy_and_derive_one(tmp_path: Path) -> None:
+    (tmp_path / "sitedeploy.toml").write_text(
+        '[csp]\nmode = "strict"\n[headers]\nContent-Security-Policy = "default-src \'self\'"\n'
+    )
+    with pytest.raises(ConfigError, match="keep one of them"):
+        load_config(tmp_path)

@@ -3,14 +3,24 @@ rendered into the site's Dockerfile only when set."""
 
 from __future__ import annotations
 
-import base64
 import re
 from pathlib import Path
 
 import pytest
 
-from deployer.build.headers import default_headers, header_problem, render_conf, site_headers
-from deployer.config import load_config
+from deployer.build.headers import (
+    SITE_CONF,
+    SITE_CSP_CONF,
+    default_headers,
+    header_problem,
+    render_conf,
+    render_csp_conf,
+    site_headers,
+    strict_policy,
+)
+from deployer.build.site_policy import site_nginx_files
+from deployer.config import SiteConfig, load_config
+from deployer.csp.derive import SitePolicy
 from deployer.errors import ConfigError
 from tests.unit.build.test_dockerfile import render
 
@@ -45,7 +55,36 @@ def test_rendered_conf_reads_back_as_the_same_headers() -> None:
     headers = site_headers((("Content-Security-Policy", CSP),))
     conf = render_conf(headers)
     found = dict(re.findall(r'^add_header (\S+) "([^"]*)" always;$', conf, re.MULTILINE))
-    assert found == headers
+    assert found == {k: v for k, v in headers.items() if k != "Content-Security-Policy"}
+    # The policy's value is the page's, from csp.conf's map.
+    assert "add_header Content-Security-Policy $sitedeploy_csp always;" in conf
+
+
+def test_a_site_that_sets_its_own_policy_gets_exactly_it_on_every_response() -> None:
+    config = SiteConfig(headers=(("Content-Security-Policy", CSP), ("X-Frame-Options", "")))
+    policy = SitePolicy("own", CSP)
+    files, skipped = site_nginx_files(config, policy)
+    assert skipped == []
+    assert 'default "' + CSP + '";' in files[SITE_CSP_CONF]
+    assert "X-Frame-Options" not in files[SITE_CONF]
+    # A strict policy and no [headers]: the runtime's files serve the site as they are.
+    assert site_nginx_files(SiteConfig(), SitePolicy("strict", strict_policy())) == ({}, [])
+
+
+def test_csp_conf_maps_each_page_and_merges_paths_nginx_cannot_tell_apart() -> None:
+    pages = {
+        "/a.html": "script-src 'self' https://a.example",
+        "/A.html": "script-src 'self' https://b.example",
+        '/q"uote.html': "script-src 'self' https://c.example",
+        "/" + "長" * 40 + ".html": "script-src 'self' https://d.example",
+    }
+    conf, skipped = render_csp_conf("default-src 'self'", pages)
+    assert skipped == ['/q"uote.html']
+    assert '"/a.html" "script-src \'self\' https://b.example https://a.example";' in conf or (
+        '"/A.html" "script-src \'self\' https://a.example https://b.example";' in conf
+    )
+    assert conf.count("https://a.example") == 1
+    assert "map_hash_bucket_size 256;" in conf  # 40 CJK characters are 120 bytes
 
 
 @pytest.mark.parametrize(
@@ -86,17 +125,13 @@ def test_config_reads_headers_and_reports_each_bad_one_with_its_line(tmp_path: P
     assert "sitedeploy.toml:7: [headers] the value of X-Var" in message
 
 
-def test_dockerfile_carries_the_site_conf_only_when_the_site_sets_headers() -> None:
+def test_dockerfile_copies_the_site_nginx_files_only_when_it_has_some() -> None:
     plain = render(buildkit=True)
-    assert "security-headers.conf" not in plain.split("AS pack", 1)[1]
+    assert "/etc/nginx" not in plain.split("AS nginx", 1)[1]
 
-    conf = render_conf(site_headers((("Content-Security-Policy", CSP),)))
-    text = render(buildkit=True, headers_conf=conf)
-    encoded = re.search(r"echo (\S+) \| base64 -d > /srv/conf/security-headers.conf", text)
-    assert encoded and base64.b64decode(encoded.group(1)).decode() == conf
+    text = render(buildkit=True, site_conf_image="sitedeploy/blog-conf:0123456789ab")
     nginx_stage = text.split("AS nginx", 1)[1]
-    assert (
-        "COPY --from=pack /srv/conf/security-headers.conf /etc/nginx/security-headers.conf"
-        in nginx_stage
-    )
+    assert "COPY --from=sitedeploy/blog-conf:0123456789ab /etc/nginx/ /etc/nginx/" in nginx_stage
+    # The stages before it are the same text, so a build reuses them.
+    assert text.split("AS nginx", 1)[0] == plain.split("AS nginx", 1)[0]
     assert "${" not in text

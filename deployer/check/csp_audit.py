@@ -1,0 +1,108 @@
+"""What the served Content-Security-Policy blocks, found without a browser.
+
+Every served page is read as a browser would load it (`csp/loads.py`: its scripts,
+stylesheets, fonts named by its own stylesheets, frames, inline scripts, event handlers,
+form targets …), and each load is judged against the policy the page was served with
+(`csp/policy.py`). A blocked load is a finding of the site (an error in `check`, a warning
+in `up` unless `--strict`), with the page, line and directive. `check --browser` sees
+the same violations in Chromium, as far as a page load shows them (an `onclick` handler
+or a form's target is judged by a browser only when clicked or sent).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urljoin, urlsplit
+
+from deployer.check.findings import Finding, Kind
+from deployer.check.health import file_url
+from deployer.csp.loads import Load, page_loads
+from deployer.csp.policy import Policy
+
+_PAGES = (".html", ".htm")
+
+
+def _fix(load: Load, directive: str) -> str:
+    if load.inline and load.digest is None:
+        return (
+            "No policy without 'unsafe-inline' runs a javascript: URL: move the code into a "
+            "script file and attach it with addEventListener."
+        )
+    what = f"'{load.digest}'" if load.inline else "its origin"
+    return (
+        f'Allow {what} in {directive}: sitedeploy derives it ([csp] mode = "derived", the '
+        "default), or add it to the site's own policy in [headers]."
+    )
+
+
+def blocked_by(policy: Policy, load: Load, page_url: str) -> tuple[str, str] | None:
+    """(the governing directive, its sources) if `policy` blocks `load` on `page_url`."""
+    if load.inline:
+        allowed = policy.allows_inline(load.directive, load.digest)
+    else:
+        assert load.url is not None
+        allowed = policy.allows_url(load.directive, urljoin(page_url, load.url), page_url)
+    if allowed:
+        return None
+    governing = policy.governing(load.directive)
+    assert governing is not None  # nothing governs it: nothing blocks it
+    return governing[0], " ".join(governing[1])
+
+
+def audit_policies(
+    base: str,
+    baseurl: str,
+    bodies: dict[str, bytes],
+    policies: dict[str, str | None],
+    site_url: str = "",
+) -> list[Finding]:
+    """Findings for every load of every served page its served policy blocks.
+
+    `bodies` are the served files by `_site` path (pages and stylesheets), `policies` the
+    Content-Security-Policy each page was served with (None: none, nothing is blocked).
+    """
+    own = urlsplit(site_url) if site_url else None
+
+    def stylesheet(url: str) -> str | None:
+        parts = urlsplit(url)
+        ours = own is not None and (parts.scheme, parts.netloc) == (own.scheme, own.netloc)
+        if (parts.scheme or parts.netloc) and not ours:
+            return None
+        path = unquote(parts.path)
+        if baseurl and path.startswith(baseurl + "/"):
+            path = path[len(baseurl) :]
+        body = bodies.get(path.lstrip("/"))
+        return (
+            body.decode("utf-8", "replace") if body is not None and path.endswith(".css") else None
+        )
+
+    findings: list[Finding] = []
+    for path in sorted(bodies):
+        header = policies.get(path)
+        if not path.endswith(_PAGES) or not header:
+            continue
+        policy = Policy.parse(header)
+        page_url = file_url(base, baseurl, path)
+        seen: set[tuple[str, str | None, str | None]] = set()
+        for load in page_loads(bodies[path], f"{baseurl}/{path}", stylesheet):
+            blocked = blocked_by(policy, load, page_url)
+            key = (load.directive, load.url, load.digest)
+            if blocked is None or key in seen:
+                continue
+            seen.add(key)
+            directive, sources = blocked
+            where = f"{page_url} line {load.line} ({load.what})"
+            if load.file != f"{baseurl}/{path}":
+                where = f"{page_url}, in {load.file} line {load.line} ({load.what})"
+            target = urljoin(page_url, load.url) if load.url else "inline"
+            needs = f" (its hash: '{load.digest}')" if load.digest else ""
+            findings.append(
+                Finding(
+                    Kind.CSP_BLOCKED,
+                    target,
+                    f"{load.directive} blocks it: the served policy's {directive} is "
+                    f"{sources!r}{needs}. {_fix(load, directive)}",
+                    where,
+                    directive=load.directive,
+                )
+            )
+    return findings
