@@ -293,10 +293,37 @@ def show_inspection(progress: Progress, result: InspectResult) -> None:
     progress.info(
         f"site: {site['files']} files, {decimal(site['bytes'])}, content sha256 {site['sha256']}"
     )
+    show_csp(progress, found.csp)
     if result.sbom_path:
         progress.success(f"Wrote the CycloneDX bill of materials to {result.sbom_path}")
     if result.verification is not None:
         show_verification(progress, result.verification)
+
+
+def show_csp(progress: Progress, csp: dict[str, Any]) -> None:
+    """The image's Content-Security-Policy: how it was made, and why each source is there."""
+    if not csp:
+        return
+    progress.info(f"{csp['summary']}.")
+    pages = csp.get("pages_with_own_policy", 0)
+    progress.info(
+        f"default policy: {csp['default'] or '(none)'}"
+        + (f"; pages with a policy of their own: {pages} (/etc/nginx/csp.conf)" if pages else "")
+    )
+    if not csp.get("allowed"):
+        return
+    table = Table(title="what the policy allows, and why", box=None, pad_edge=False)
+    for column in ("directive", "source", "why", "first needed on", "pages"):
+        table.add_column(column, overflow="fold")
+    for allowed in csp["allowed"]:
+        page = f"{allowed['page']}:{allowed['line']}" if allowed["line"] else allowed["page"]
+        table.add_row(
+            allowed["directive"], allowed["source"], allowed["why"], page or "every page",
+            str(allowed["pages"] or "all"),
+        )  # fmt: skip
+    progress.print(table)
+    if csp.get("hashes_not_listed"):
+        progress.info(f"… and {csp['hashes_not_listed']} more hashes (in /etc/nginx/csp.conf).")
 
 
 def show_verification(progress: Progress, checked: Verification) -> None:

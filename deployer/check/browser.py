@@ -82,12 +82,16 @@ def check_in_browser(
                 route.abort()
 
         context.route("**/*", route)
-        context.add_init_script(RECORD_VIOLATIONS)
+        violations: list[dict[str, Any]] = []
+        context.expose_function("sitedeployCspViolation", lambda found: violations.append(found))
+        context.add_init_script(REPORT_VIOLATIONS)
         for url in pages:
             current["page"] = url
             if on_page:
                 on_page(url)
+            violations.clear()
             findings.extend(_visit(context, url, origin, PlaywrightError))
+            findings.extend(violation_finding(url, violation) for violation in violations)
         context.close()
         browser.close()
     findings.extend(
@@ -107,12 +111,12 @@ CSP_HINT = (
     '(sitedeploy derives a policy that allows what the pages load: [csp] mode = "derived"; '
     "[csp] allow adds what only a script loads.)"
 )
-# Records every CSP violation of the page, from before its first script runs.
-RECORD_VIOLATIONS = """
-window.__sitedeployCsp = [];
+# Reports every CSP violation of a page to the check, from before its first script runs
+# (through a function Playwright exposes: no evaluation that a navigating page could stall).
+REPORT_VIOLATIONS = """
 document.addEventListener("securitypolicyviolation", (e) => {
-  window.__sitedeployCsp.push({directive: e.effectiveDirective, blocked: e.blockedURI,
-                               line: e.lineNumber, file: e.sourceFile});
+  window.sitedeployCspViolation({directive: e.effectiveDirective, blocked: e.blockedURI,
+                                 line: e.lineNumber, file: e.sourceFile});
 }, true);
 """
 # Violation events are dispatched as tasks: give the last ones a moment after "load".
@@ -167,8 +171,6 @@ def _visit(context: Any, url: str, origin: str, error_type: type[Exception]) -> 
     try:
         page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
         page.wait_for_timeout(_SETTLE_MS)
-        violations = page.evaluate("window.__sitedeployCsp || []")
-        found.extend(violation_finding(url, violation) for violation in violations)
     except error_type as error:
         found.append(Finding(Kind.PAGE_ERROR, url, f"the page did not load: {error}"))
     finally:

@@ -8,13 +8,15 @@ image pulled from a registry as well as on one built here:
 * the bases: for each stage, what was asked for, the image used, pulled or bootstrapped
   here (with the Debian suite, mirror and root filesystem tarball's sha256);
 * the bill of materials: every file copied from a Debian package, with its package and
-  version, and the site's own files (count, bytes, content hash).
+  version, and the site's own files (count, bytes, content hash);
+* the Content-Security-Policy: how it was made, and where each source it allows came from.
 
 `--verify` rebuilds the site with the same inputs and compares: same inputs, same bytes.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ class Inspection:
     bases: list[dict[str, Any]]
     sbom: dict[str, Any]
     dockerfile: str | None
+    csp: dict[str, Any]  # the policy, and where each allowed source came from (Label.CSP)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +51,7 @@ class Inspection:
             "recipe": [line.__dict__ for line in self.recipe],
             "bases": self.bases,
             "sbom": self.sbom,
+            "csp": self.csp,
             "dockerfile": self.dockerfile,
             "labels": self.labels,
         }
@@ -127,6 +131,7 @@ def inspect_image(engine: Engine, reference: str) -> Inspection:
         bases=_bases(engine, labels),
         sbom=summary(labels),
         dockerfile=dockerfile,
+        csp=json.loads(labels.get(Label.CSP) or "{}"),
     )
 
 

@@ -22,7 +22,7 @@ import requests
 
 from deployer.build.headers import SITE_CSP_CONF, strict_policy
 from deployer.build.sitefiles import read_image_file
-from deployer.check.browser import CHROMIUM_FLAGS, RECORD_VIOLATIONS, find_chromium
+from deployer.check.browser import CHROMIUM_FLAGS, REPORT_VIOLATIONS, find_chromium
 from deployer.check.findings import Finding, Kind
 from deployer.check.served import check_site
 from deployer.csp.policy import Policy
@@ -130,13 +130,17 @@ def _in_chromium(url: str, act: str | None = None) -> list[dict[str, Any]]:
                     route.continue_() if route.request.url.startswith(origin) else route.abort()
                 ),
             )
-            context.add_init_script(RECORD_VIOLATIONS)
+            violations: list[dict[str, Any]] = []
+            context.expose_function(
+                "sitedeployCspViolation", lambda found: violations.append(found)
+            )
+            context.add_init_script(REPORT_VIOLATIONS)
             page = context.new_page()
             page.goto(url, wait_until="load")
             if act:
                 page.click(act, no_wait_after=True)
-                page.wait_for_timeout(300)
-            return list(page.evaluate("window.__sitedeployCsp || []"))
+            page.wait_for_timeout(300)
+            return violations
         finally:
             browser.close()
 
