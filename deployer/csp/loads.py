@@ -4,8 +4,10 @@ Pure functions over text. A page loads what its elements name (`<script src>`, s
 icons, images, media, frames, objects, form targets, `<base>`), runs its inline scripts and
 event handlers (`onclick=` …) and applies its inline styles; its own stylesheets (and what
 they `@import`) load fonts (`@font-face`) and images (`url()`) under the page's policy.
-Content a browser does not load is left out: data blocks (`<script type="application/ld+json">`),
-`<template>` and `<noscript>` contents (scripting is on), empty inline scripts.
+An inline script that writes a script's URL as a string (the loader snippets of Disqus or
+Google Analytics) is taken to load it. Content a browser does not load is left out: data
+blocks (`<script type="application/ld+json">`), `<template>` and `<noscript>` contents
+(scripting is on), empty inline scripts.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]*?)\1\s*\)""", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"""@import\s+(?:url\(\s*(['"]?)([^'")]+?)\1\s*\)|(['"])([^'"]+)\3)""")
 _FONT_FACE = re.compile(r"@font-face\s*\{[^}]*\}", re.IGNORECASE)
+# A script URL written as a string in an inline script: the loader snippets of Disqus,
+# Google Analytics and their like (`s.src = 'https://x.disqus.com/embed.js'`).
+_SCRIPT_LITERAL = re.compile(
+    r"""['"]((?:https?:)?//[A-Za-z0-9.-]+(?::\d+)?/[^'"\s]*?\.m?js(?:\?[^'"\s]*)?)['"]"""
+)
 # nginx sends every page with `charset=utf-8`, and a browser takes the header's charset
 # over the page's own: hashes are of the UTF-8 text, whatever a <meta> says.
 
@@ -230,6 +237,9 @@ def page_loads(
                         page,
                     )
                 )
+                for match in _SCRIPT_LITERAL.finditer(element.text):
+                    at = line + element.text.count("\n", 0, match.start())
+                    add("script-src-elem", match.group(1), at, "script an inline script loads")
         elif tag == "style" and element.text is not None:
             found.append(
                 Load("style-src-elem", None, digest_of(element.text), line, "inline style", page)

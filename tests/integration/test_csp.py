@@ -14,22 +14,30 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
 
 from deployer.build.headers import SITE_CSP_CONF, strict_policy
 from deployer.build.sitefiles import read_image_file
-from deployer.check.browser import CHROMIUM_FLAGS, REPORT_VIOLATIONS, find_chromium
+from deployer.check.browser import (
+    CHROMIUM_FLAGS,
+    REPORT_VIOLATIONS,
+    check_in_browser,
+    find_chromium,
+)
 from deployer.check.findings import Finding, Kind
 from deployer.check.served import check_site
+from deployer.csp.loads import page_loads
 from deployer.csp.policy import Policy
 from deployer.engine import Engine
 from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.provenance.sbom import files_from_labels
+from deployer.resources import site_template_dir
 from deployer.serve.preview import stop_preview
 from deployer.serve.up import UpResult
 from deployer.site import Site
@@ -279,3 +287,48 @@ def test_the_starter_keeps_the_strict_policy_and_its_image_adds_no_file(
     history = " ".join(layer.created_by for layer in engine.history(result.images.image.tag))
     assert "-conf:" not in history
     assert result.images.csp_summary.startswith("CSP: strict")
+
+
+def _blog(posts: int) -> dict[str, str | bytes | None]:
+    """A blog shaped like the ones people run: hundreds of posts, some with CJK file
+    names, each with minima's Disqus snippet (an inline script of its own, which loads
+    https://<shortname>.disqus.com/embed.js)."""
+    config = (site_template_dir() / "_config.yml").read_text()
+    files: dict[str, str | bytes | None] = {
+        "_config.yml": config.replace('\nurl: ""', '\nurl: "https://blog.example.com"')
+        + "disqus:\n  shortname: myblog\n",
+    }
+    for number in range(posts):
+        day = date(2025, 1, 1) + timedelta(days=number)
+        slug = f"日本語の記事-{number}" if number % 15 == 0 else f"post-{number}"
+        files[f"_posts/{day.isoformat()}-{slug}.md"] = (
+            f"---\nlayout: post\ntitle: Post {number}\n---\nPost number {number}.\n"
+        )
+    return files
+
+
+def test_a_blog_gets_one_hash_per_post_in_each_post_s_own_policy(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    with served(engine, make_site("blog", _blog(300))) as result:
+        blocked = [
+            w for w in result.warnings if isinstance(w, Finding) and w.kind.startswith("csp")
+        ]
+        assert blocked == []
+        assert result.images.csp["pages_with_own_policy"] >= 300
+        cjk = next(f.path for f in result.built.files if "日本語の記事-15" in f.path)
+        other = next(f.path for f in result.built.files if "post-16" in f.path)
+        urls = [f"{result.url}/{quote(cjk)}", f"{result.url}/{quote(other)}"]
+        pages = [requests.get(url, timeout=10) for url in urls]
+        hashes = [
+            {f"'{load.digest}'" for load in page_loads(page.content, "/") if load.digest}
+            for page in pages
+        ]
+        for page, own, others in zip(pages, hashes, reversed(hashes), strict=True):
+            policy = page.headers["Content-Security-Policy"]
+            scripts = Policy.parse(policy).get("script-src") or ()
+            assert own and own <= set(scripts) and not others & set(scripts)
+            assert {"https://myblog.disqus.com", "https://c.disquscdn.com"} <= set(scripts)
+            assert len(policy) < 1500  # one post's hash, not three hundred
+        report = check_in_browser([*urls, result.url + "/"])
+        assert [f for f in report if f.kind is Kind.CSP_VIOLATION] == []

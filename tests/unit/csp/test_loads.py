@@ -82,3 +82,17 @@ def test_the_hash_is_of_the_exact_text_as_browsers_take_it() -> None:
     script = "\n  const s = '€ <b>';\n"
     (load,) = page_loads(f"<script>{script}</script>", "/x.html")
     assert load.digest == digest_of(script)
+
+
+def test_an_inline_loader_snippet_loads_the_script_it_names() -> None:
+    snippet = """
+    var d = document, s = d.createElement('script');
+    s.src = 'https://myblog.disqus.com/embed.js';
+    ga('create', 'UA-1'); g = "//www.google-analytics.com/analytics.js";
+    var not_a_script = 'https://example.com/page.html';
+    """
+    loads = page_loads(f"<p>x</p>\n<script>{snippet}</script>", "/post.html")
+    assert [(load.directive, load.url, load.line) for load in loads if load.url] == [
+        ("script-src-elem", "https://myblog.disqus.com/embed.js", 4),
+        ("script-src-elem", "//www.google-analytics.com/analytics.js", 5),
+    ]
