@@ -17,19 +17,35 @@ HEALTHCHECK = ("/usr/local/bin/healthcheck", str(CONTAINER_PORT), HEALTH_PATH)
 USER_ID = 101  # nginx's user in the runtime image
 TMP_PATH = "/tmp"
 TMP_BYTES = 64 * 1024 * 1024
+TMP_OPTIONS = f"size={TMP_BYTES // 2**20}m,mode=1777,noexec,nosuid,nodev"
+# The site's nginx also listens on this socket (the runtime's nginx.conf): the preview's
+# front reaches it there through a volume; a preview server's /tmp is that volume.
+SOCKET_PATH = f"{TMP_PATH}/sitedeploy.sock"
+SOCKET_HELPER = "/usr/local/bin/sitedeploy-sock"  # docker/runtime/sitedeploy-sock.c
+NGINX = ("/usr/sbin/nginx", "-e", "stderr", "-g", "daemon off;")  # the image's ENTRYPOINT
 CAP_DROP = ("ALL",)
 PIDS_LIMIT = 256
 
 
-def container_options() -> dict[str, Any]:
+def container_options(*, tmpfs: bool = True) -> dict[str, Any]:
     """docker-py's `containers.create` options: read-only root, a small tmpfs for nginx's
-    pid and temporary files, no capabilities, no privilege gain, a process cap, and a
-    restart by the daemon unless a user stops it. Each is visible in `docker inspect`."""
-    return {
+    pid and temporary files (or, `tmpfs=False`, a volume the caller mounts there — a
+    tmpfs volume of `tmpfs_volume_options()`), no capabilities, no privilege gain, a
+    process cap, and a restart by the daemon unless a user stops it. Each is visible in
+    `docker inspect`."""
+    options: dict[str, Any] = {
         "read_only": True,
-        "tmpfs": {TMP_PATH: f"rw,noexec,nosuid,nodev,size={TMP_BYTES // 2**20}m,mode=1777"},
         "cap_drop": list(CAP_DROP),
         "security_opt": ["no-new-privileges:true"],
         "pids_limit": PIDS_LIMIT,
         "restart_policy": {"Name": "unless-stopped"},
     }
+    if tmpfs:
+        options["tmpfs"] = {TMP_PATH: f"rw,{TMP_OPTIONS}"}
+    return options
+
+
+def tmpfs_volume_options() -> dict[str, str]:
+    """The local volume driver's options for a tmpfs with the limits of /tmp, shared by
+    the containers that mount it."""
+    return {"type": "tmpfs", "device": "tmpfs", "o": TMP_OPTIONS}

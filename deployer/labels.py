@@ -24,6 +24,10 @@ class Label(enum.StrEnum):
     SITE_ID = f"{PREFIX}.site-id"
     SITE_PATH = f"{PREFIX}.site-path"
     ROLE = f"{PREFIX}.role"
+    # A preview's containers: where the front listens, its layout, a server's socket slot.
+    ADDRESS = f"{PREFIX}.address"  # "HOST PORT"
+    FRONT_LAYOUT = f"{PREFIX}.front-layout"
+    SLOT = f"{PREFIX}.slot"
     # What a site image was built from.
     CONTENT_HASH = f"{PREFIX}.content-hash"
     BASEURL = f"{PREFIX}.baseurl"

@@ -12,6 +12,7 @@ the check sees them although it lets nothing leave the site's origin.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from typing import Any
@@ -75,23 +76,29 @@ def check_in_browser(
         current = {"page": ""}
 
         def route(route: Any) -> None:
-            if _origin(route.request.url) == origin:
+            request = route.request
+            if (
+                request.is_navigation_request()
+                and request.frame.parent_frame is None
+                and request.url != current["page"]
+            ):
+                # The page navigates away (a meta refresh): the link check follows those;
+                # here it would only leave the page unfinished (and a refresh loop keeps
+                # Playwright from ever closing it).
+                route.abort("aborted")
+            elif _origin(request.url) == origin:
                 route.continue_()
             else:
                 external.setdefault(route.request.url, current["page"])
                 route.abort()
 
         context.route("**/*", route)
-        violations: list[dict[str, Any]] = []
-        context.expose_function("sitedeployCspViolation", lambda found: violations.append(found))
         context.add_init_script(REPORT_VIOLATIONS)
         for url in pages:
             current["page"] = url
             if on_page:
                 on_page(url)
-            violations.clear()
             findings.extend(_visit(context, url, origin, PlaywrightError))
-            findings.extend(violation_finding(url, violation) for violation in violations)
         context.close()
         browser.close()
     findings.extend(
@@ -111,13 +118,15 @@ CSP_HINT = (
     '(sitedeploy derives a policy that allows what the pages load: [csp] mode = "derived"; '
     "[csp] allow adds what only a script loads.)"
 )
-# Reports every CSP violation of a page to the check, from before its first script runs
-# (through a function Playwright exposes: no evaluation that a navigating page could stall).
-REPORT_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.sitedeployCspViolation({directive: e.effectiveDirective, blocked: e.blockedURI,
-                                 line: e.lineNumber, file: e.sourceFile});
-}, true);
+# Reports every CSP violation of a page to the check, from before its first script runs,
+# as a console message: Playwright delivers those as events, so nothing waits on a page
+# that keeps navigating (an exposed function made page.close() hang on a refresh loop).
+VIOLATION_PREFIX = "sitedeploy-csp-violation "
+REPORT_VIOLATIONS = f"""
+document.addEventListener("securitypolicyviolation", (e) => {{
+  console.debug("{VIOLATION_PREFIX}" + JSON.stringify({{directive: e.effectiveDirective,
+    blocked: e.blockedURI, line: e.lineNumber, file: e.sourceFile}}));
+}}, true);
 """
 # Violation events are dispatched as tasks: give the last ones a moment after "load".
 _SETTLE_MS = 100
@@ -143,9 +152,12 @@ def _visit(context: Any, url: str, origin: str, error_type: type[Exception]) -> 
     page = context.new_page()
 
     def console(message: Any) -> None:
+        text = str(message.text)
+        if text.startswith(VIOLATION_PREFIX):
+            found.append(violation_finding(url, json.loads(text[len(VIOLATION_PREFIX) :])))
+            return
         if message.type != "error":
             return
-        text = str(message.text)
         # CSP violations come from their events; failed loads are failed-request findings.
         if "Content Security Policy" not in text and not text.startswith("Failed to load"):
             found.append(Finding(Kind.CONSOLE_ERROR, url, text))

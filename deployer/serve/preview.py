@@ -1,11 +1,13 @@
 """The containers of a site's preview, found by their labels, hardened by default.
 
-A preview is two kinds of container on a network of its own:
+A preview is two kinds of container:
 
-* the **front** (`sitedeploy-<name>-<id>`): nginx from the runtime image, publishing the
+* the **front** (`sitedeploy-<name>-<id>`): nginx from the runtime image, listening on the
   user's `--host:--port` and proxying to the current server (front.py owns it);
 * a **server** (`sitedeploy-<name>-<id>-<suffix>`): the site image itself, published only on
   an ephemeral 127.0.0.1 port so sitedeploy can check it before the front points at it.
+  Its /tmp is one of two socket slots (tmpfs volumes, `<front>-slot-a` and `-slot-b`) that
+  the front mounts too: the front reaches the server's nginx on a unix socket there.
 
 Every container gets the hardening of `deployer.hardening`.
 """
@@ -25,7 +27,16 @@ from docker.models.containers import Container
 
 from deployer.engine import Engine
 from deployer.errors import EngineError, NotRunning, PortUnavailable, PreviewFailed, SitedeployError
-from deployer.hardening import HEALTH_PATH, PORT_KEY, container_options
+from deployer.hardening import (
+    HEALTH_PATH,
+    NGINX,
+    PORT_KEY,
+    SOCKET_HELPER,
+    SOCKET_PATH,
+    TMP_PATH,
+    container_options,
+    tmpfs_volume_options,
+)
 from deployer.labels import Label, Role, site_filter
 from deployer.site import Site
 
@@ -54,6 +65,20 @@ def bindings(container: Container) -> list[tuple[str, int]]:
     ]
 
 
+def address_label(host: str, port: int) -> str:
+    return f"{host} {port}"
+
+
+def front_address(front: Container) -> tuple[str, int] | None:
+    """Where a front listens: its address label (on the host's network it publishes
+    nothing), or — a front of an earlier sitedeploy — its published port."""
+    host, _, port = (front.labels or {}).get(Label.ADDRESS, "").partition(" ")
+    if host and port.isdigit():
+        return host, int(port)
+    bound = bindings(front)
+    return bound[0] if bound else None
+
+
 def published_url(engine: Engine, container: Container) -> str:
     """Where the host reaches a running container's nginx (its actual published port)."""
     with engine.errors(f"Inspecting {container.name}"):
@@ -64,10 +89,10 @@ def published_url(engine: Engine, container: Container) -> str:
     return preview_url(ports[0]["HostIp"] or "127.0.0.1", int(ports[0]["HostPort"]))
 
 
-def served_by(url: str) -> str | None:
-    """The hostname (container id prefix) of the nginx answering at `url`, if any."""
+def served_by(url: str, path: str = HEALTH_PATH) -> str | None:
+    """The hostname (container id prefix) of the nginx answering `path` at `url`, if any."""
     try:
-        response = requests.get(url + HEALTH_PATH, timeout=3)
+        response = requests.get(url + path, timeout=3)
     except requests.RequestException:
         return None
     return response.headers.get("X-Served-By") if response.ok else None
@@ -89,7 +114,7 @@ def _port_free(host: str, port: int) -> bool:
 def ensure_port_available(engine: Engine, site: Site, host: str, port: int) -> None:
     """Raise PortUnavailable unless `host:port` is free or held by this site's front."""
     ours = any(
-        c.status == "running" and port in [p for _h, p in bindings(c)]
+        c.status == "running" and (front_address(c) or ("", 0))[1] == port
         for c in find_containers(engine, site, Role.FRONT)
     )
     if ours or not engine.is_local or _port_free(host, port):
@@ -103,38 +128,56 @@ def ensure_port_available(engine: Engine, site: Site, host: str, port: int) -> N
 def _holder(engine: Engine, port: int) -> str:
     with engine.errors("Listing containers"):
         for container in engine.client.containers.list(filters={"label": str(Label.SITE_ID)}):
-            if port in [p for _h, p in bindings(container)]:
+            if port in [p for _h, p in bindings(container)] or (
+                (front_address(container) or ("", 0))[1] == port
+            ):
                 path = container.labels.get(Label.SITE_PATH, "?")
                 return f" by the sitedeploy preview of {path} (container {container.name})"
     return ""
 
 
 def network_name(site: Site) -> str:
+    """The bridge network earlier sitedeploy versions made for a preview (removed by
+    `down`); fronts now reach their servers through socket slots instead."""
     return site.container_name
 
 
-def ensure_network(engine: Engine, site: Site) -> str:
-    """The site's own bridge network, on which the front reaches the servers by name."""
-    name = network_name(site)
-    with engine.errors(f"Creating network {name}"):
-        if not engine.client.networks.list(names=[name]):
-            engine.client.networks.create(name, driver="bridge", labels=site.labels)
+def slot_volume(site: Site, slot: str) -> str:
+    return f"{site.container_name}-slot-{slot}"
+
+
+def ensure_slot_volume(engine: Engine, site: Site, slot: str) -> str:
+    """A socket slot: a small tmpfs volume, the /tmp of the server in it."""
+    name = slot_volume(site, slot)
+    with engine.errors(f"Creating the socket slot volume {name}"):
+        if not engine.client.volumes.list(filters={"name": f"^{name}$"}):
+            engine.client.volumes.create(
+                name, driver="local", driver_opts=tmpfs_volume_options(), labels=site.labels
+            )
     return name
 
 
 def create_hardened(
-    engine: Engine, image: str, *, host: str, port: int | None, **options: Any
+    engine: Engine,
+    image: str,
+    *,
+    publish: tuple[str, int | None] | None,
+    tmpfs: bool = True,
+    **options: Any,
 ) -> Container:
-    """Create (not start) a hardened container, its port 8080 published on host:port.
+    """Create (not start) a hardened container, its port 8080 published on `publish`
+    (host, port); port None: an ephemeral port of that host; None: not published.
 
-    `port=None` publishes on an ephemeral port of `host`. `options` go to docker-py
-    (name, labels, network, command, volumes).
+    `options` go to docker-py (name, labels, network_mode, command, volumes …); with
+    `tmpfs=False` the caller mounts a volume on /tmp.
     """
-    # (host,) alone asks the daemon for an ephemeral port on that address.
-    binding: Any = (host, port) if port is not None else (host,)
+    if publish is not None:
+        host, port = publish
+        # (host,) alone asks the daemon for an ephemeral port on that address.
+        options["ports"] = {PORT_KEY: (host, port) if port is not None else (host,)}
     with engine.errors(f"Creating container {options.get('name')}"):
         container: Container = engine.client.containers.create(
-            image, detach=True, ports={PORT_KEY: binding}, **container_options(), **options
+            image, detach=True, **container_options(tmpfs=tmpfs), **options
         )
     return container
 
@@ -151,24 +194,32 @@ def start(engine: Engine, container: Container, host: str, port: int | None) -> 
         raise
 
 
-def start_server(engine: Engine, site: Site, image: str, content_hash: str) -> Container:
-    """Start a server container for `image`, reachable from the host on 127.0.0.1 only."""
-    network = ensure_network(engine, site)
+def start_server(engine: Engine, site: Site, image: str, content_hash: str, slot: str) -> Container:
+    """Start a server container for `image` in socket slot `slot`, reachable from the host
+    on an ephemeral 127.0.0.1 port only (and by the front, on its socket)."""
+    volume = ensure_slot_volume(engine, site, slot)
+    labels = {
+        **site.labels, Label.ROLE: Role.SERVER, Label.CONTENT_HASH: content_hash,
+        Label.SLOT: slot,
+    }  # fmt: skip
     container = create_hardened(
         engine,
         image,
-        host="127.0.0.1",
-        port=None,
+        publish=("127.0.0.1", None),
+        tmpfs=False,
         name=f"{site.container_name}-{secrets.token_hex(3)}",
-        labels={**site.labels, Label.ROLE: Role.SERVER, Label.CONTENT_HASH: content_hash},
-        network=network,
+        labels=labels,
+        volumes={volume: {"bind": TMP_PATH, "mode": "rw"}},
+        # A server that was killed leaves its socket behind; remove it before nginx binds.
+        entrypoint=[SOCKET_HELPER, "serve", SOCKET_PATH, *NGINX],
     )
     start(engine, container, "127.0.0.1", None)
     return container
 
 
 def remove_container(engine: Engine, container: Container, timeout: int = 5) -> None:
-    """Stop (gracefully: nginx finishes requests on SIGQUIT) and remove a container."""
+    """Stop (gracefully: nginx stops accepting, closes idle connections and finishes the
+    requests it has on SIGQUIT, for up to `timeout` seconds) and remove a container."""
     try:
         with engine.errors(f"Removing {container.name}"):
             container.stop(timeout=timeout)
@@ -225,8 +276,8 @@ def preview_status(engine: Engine, site: Site) -> PreviewStatus:
     front = fronts[0]
     state = front.attrs.get("State", {})
     health = (state.get("Health") or {}).get("Status")
-    bound = bindings(front)
-    url = preview_url(*bound[0]) if bound else None
+    address = front_address(front)
+    url = preview_url(*address) if address else None
     server = current_server(engine, site, url) if state.get("Running") else None
     return PreviewStatus(
         container=str(front.name),

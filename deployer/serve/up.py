@@ -1,12 +1,14 @@
 """`sitedeploy up`: build, start, check, switch — without the port ever going quiet.
 
 1. Build the images (a failure here touches nothing that runs).
-2. Start a new server container from the new image, published only on an ephemeral
-   127.0.0.1 port, and check every built file on it over HTTP.
-3. Only then point the front (which owns the user's port) at it, and wait until the port
-   is answered by the new container (front.route).
-4. Retire the old server gracefully (nginx finishes its in-flight requests) and prune
-   the site's older images.
+2. Start a new server container from the new image in the socket slot the running one
+   is not in, published only on an ephemeral 127.0.0.1 port, and check every built file
+   on it over HTTP.
+3. Only then point the front (which owns the user's port) at it, and wait until the
+   front reaches the new container (front.route).
+4. Retire the old server gracefully — nginx stops accepting, closes its idle connections
+   and finishes its in-flight requests, for up to DRAIN_SECONDS — and prune the site's
+   older images.
 
 If step 2 or 3 fails, the new container is removed and the old one keeps serving.
 """
@@ -28,7 +30,7 @@ from deployer.engine import Engine
 from deployer.errors import PreviewFailed, SitedeployError
 from deployer.labels import Role
 from deployer.progress import Progress
-from deployer.serve.front import route, serving_now
+from deployer.serve.front import free_slot, route, serving_now
 from deployer.serve.lock import site_lock
 from deployer.serve.preview import (
     ensure_port_available,
@@ -42,6 +44,7 @@ from deployer.serve.preview import (
 from deployer.site import Site
 
 _SHOWN_FAILURES = 15
+DRAIN_SECONDS = 30  # the longest an old server may take to finish its requests
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class UpResult:
     url: str
     replaced: bool  # False when the running preview already served this image
     switch_seconds: float | None = None  # how long moving the port to the new server took
+    notes: tuple[str, ...] = ()  # what changed about the preview itself
 
     @property
     def built(self) -> BuiltSite:
@@ -74,7 +78,7 @@ class UpResult:
         if script and missing:
             generic = npm_warning(script)
             build = [npm_warning(script, missing) if w == generic else w for w in build]
-        return [*build, *self.health.warnings]
+        return [*build, *self.notes, *self.health.warnings]
 
 
 def _health_error(url: str, health: CheckReport, strict: bool) -> PreviewFailed:
@@ -140,8 +144,15 @@ def _up(
             return UpResult(images, health, site.container_name, str(serving.name), url, False)
         progress.warning(f"The running preview at {url} is not healthy; replacing its container.")
 
+    # Servers the front does not answer from (a run that was stopped half-way) go first:
+    # the new server takes the socket slot the serving one is not in.
+    for stale in find_containers(engine, site, Role.SERVER):
+        if serving is None or stale.id != serving.id:
+            remove_container(engine, stale, timeout=1)
     with progress.step("Starting a container from the new image"):
-        server = start_server(engine, site, images.image.tag, images.content_hash)
+        server = start_server(
+            engine, site, images.image.tag, images.content_hash, free_slot(serving)
+        )
     try:
         server_url = published_url(engine, server)
         with progress.step(f"Checking every file on the new container ({server_url})"):
@@ -151,7 +162,7 @@ def _up(
         health = health.rebased(server_url, url)  # findings named on the user's URL
         with progress.step(f"Moving {url} to the new container"):
             started = time.monotonic()
-            front, in_place = route(
+            front, in_place, notes = route(
                 engine, site, server,
                 previous=serving, runtime_image=images.runtime.tag, host=host, port=port,
             )  # fmt: skip
@@ -165,8 +176,11 @@ def _up(
             ) from error
         raise
 
-    for old in find_containers(engine, site, Role.SERVER):
-        if old.id != server.id:
-            remove_container(engine, old)
+    with progress.step("Retiring the previous container (it finishes its requests first)"):
+        for old in find_containers(engine, site, Role.SERVER):
+            if old.id != server.id:
+                remove_container(engine, old, timeout=DRAIN_SECONDS)
     _prune_old_images(engine, site, keep={images.image.id, images.builder.id})
-    return UpResult(images, health, str(front.name), str(server.name), url, True, switched)
+    return UpResult(
+        images, health, str(front.name), str(server.name), url, True, switched, tuple(notes)
+    )

@@ -50,6 +50,7 @@ for conf in /build/conf/*.conf; do
     ours "$conf" "/etc/nginx/$(basename "$conf")" 0644
 done
 ours /build/healthcheck /usr/local/bin/healthcheck 0755
+ours /build/sitedeploy-sock /usr/local/bin/sitedeploy-sock 0755
 printf '%s\n' 'root:x:0:0:root:/nonexistent:/nonexistent' \
     'nginx:x:101:101:nginx:/nonexistent:/nonexistent' \
     'nobody:x:65534:65534:nobody:/nonexistent:/nonexistent' > /build/passwd

@@ -3,7 +3,8 @@
  * Docker's HEALTHCHECK runs this static binary. It asks nginx for its health location
  * over loopback and exits 0 only on an HTTP 2xx status line within the timeout.
  *
- * usage: healthcheck [port] [path]     (defaults: 8080 /.sitedeploy/health)
+ * usage: healthcheck [port] [path] [address]
+ *        (defaults: 8080 /.sitedeploy/health 127.0.0.1; the address may be IPv6)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,24 +18,38 @@
 int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 8080;
     const char *path = argc > 2 ? argv[2] : "/.sitedeploy/health";
+    const char *host = argc > 3 ? argv[3] : "127.0.0.1";
     struct timeval timeout = {2, 0};
-    struct sockaddr_in address;
+    struct sockaddr_in address4;
+    struct sockaddr_in6 address6;
+    struct sockaddr *address = (struct sockaddr *)&address4;
+    socklen_t size = sizeof address4;
     char request[512];
     char response[64];
     ssize_t received = 0;
 
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&address4, 0, sizeof address4);
+    memset(&address6, 0, sizeof address6);
+    address4.sin_family = AF_INET;
+    address4.sin_port = htons((unsigned short)port);
+    if (inet_pton(AF_INET, host, &address4.sin_addr) != 1) {
+        address6.sin6_family = AF_INET6;
+        address6.sin6_port = htons((unsigned short)port);
+        if (inet_pton(AF_INET6, host, &address6.sin6_addr) != 1) {
+            fputs("healthcheck: bad address\n", stderr);
+            return 1;
+        }
+        address = (struct sockaddr *)&address6;
+        size = sizeof address6;
+    }
+    int fd = socket(address->sa_family, SOCK_STREAM, 0);
     if (fd < 0 || port <= 0 || port > 65535) {
         fputs("healthcheck: bad port or no socket\n", stderr);
         return 1;
     }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    memset(&address, 0, sizeof address);
-    address.sin_family = AF_INET;
-    address.sin_port = htons((unsigned short)port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&address, sizeof address) != 0) {
+    if (connect(fd, address, size) != 0) {
         perror("healthcheck: connect");
         return 1;
     }

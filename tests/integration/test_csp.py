@@ -26,6 +26,7 @@ from deployer.build.sitefiles import read_image_file
 from deployer.check.browser import (
     CHROMIUM_FLAGS,
     REPORT_VIOLATIONS,
+    VIOLATION_PREFIX,
     check_in_browser,
     find_chromium,
 )
@@ -139,11 +140,16 @@ def _in_chromium(url: str, act: str | None = None) -> list[dict[str, Any]]:
                 ),
             )
             violations: list[dict[str, Any]] = []
-            context.expose_function(
-                "sitedeployCspViolation", lambda found: violations.append(found)
-            )
             context.add_init_script(REPORT_VIOLATIONS)
             page = context.new_page()
+            page.on(
+                "console",
+                lambda message: (
+                    violations.append(json.loads(message.text[len(VIOLATION_PREFIX) :]))
+                    if message.text.startswith(VIOLATION_PREFIX)
+                    else None
+                ),
+            )
             page.goto(url, wait_until="load")
             if act:
                 page.click(act, no_wait_after=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import docker.errors
@@ -13,7 +15,7 @@ import requests
 from deployer.config import SiteConfig, load_config
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed, PluginUnavailable, PortUnavailable
-from deployer.labels import Role
+from deployer.labels import Label, Role
 from deployer.progress import Progress
 from deployer.serve.preview import find_containers, preview_status, stop_preview
 from deployer.serve.up import UpResult, up
@@ -70,6 +72,17 @@ def test_report_numbers(starter: Deployed) -> None:
     assert result.health.files_checked == len(result.built.files)
 
 
+def _listening(port: int) -> set[str]:
+    """The IPv4 addresses the host listens on at `port` (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(str(ipaddress.IPv4Address(bytes.fromhex(address)[::-1])))
+    return found
+
+
 def names(engine: Engine, site: Site, role: Role) -> list[str]:
     return [str(c.name) for c in find_containers(engine, site, role)]
 
@@ -80,12 +93,17 @@ def test_preview_is_published_only_where_asked_and_hardened(
     site, config, result = starter
     front = engine.client.containers.get(result.container)
     server = engine.client.containers.get(result.server)
-    assert front.attrs["HostConfig"]["PortBindings"]["8080/tcp"] == [
-        {"HostIp": "127.0.0.1", "HostPort": str(config.port)}
-    ]
+    # The front listens on the host's network itself, on the address asked for only.
+    assert front.attrs["HostConfig"]["NetworkMode"] == "host"
+    assert front.labels[Label.ADDRESS] == f"127.0.0.1 {config.port}"
+    assert _listening(config.port) == {"127.0.0.1"}
     assert server.attrs["HostConfig"]["PortBindings"]["8080/tcp"] == [
         {"HostIp": "127.0.0.1", "HostPort": ""}
     ]
+    # The server's /tmp is its socket slot: a small tmpfs volume the front mounts too.
+    (tmp,) = [m for m in server.attrs["Mounts"] if m["Destination"] == "/tmp"]
+    assert tmp["Type"] == "volume" and tmp["Name"].endswith("-slot-a")
+    assert {m["Name"] for m in front.attrs["Mounts"]} >= {tmp["Name"]}
     for container in (front, server):
         host = container.attrs["HostConfig"]
         assert container.attrs["Config"]["User"] == "101:101"
