@@ -9,8 +9,10 @@ fragments planted) it measures, as medians of --runs runs where timing is involv
 2. edit-to-served: from saving a post to its new text being served on the port, and how many
    requests failed meanwhile (a loop of requests runs during every redeploy);
 3. final, builder and compressed (`docker save | gzip`) image sizes;
-4. serving with wrk (requests/s, p99 latency) and the bytes of every HTML/CSS file with
-   `Accept-Encoding: gzip`;
+4. serving with wrk (requests/s, p99 latency; through the preview's port, on the site
+   container and on the baseline's container) and the bytes of every HTML/CSS file with
+   `Accept-Encoding: gzip`; a redeploy while wrk (keep-alive) loads the port: its socket
+   errors and non-2xx answers, ours and the baseline's;
 5. check time: `sitedeploy check` vs html-proofer (on `_site`) and linkchecker (over HTTP,
    its per-host throttle lifted), and what each found.
 
@@ -70,6 +72,9 @@ def main() -> None:
             site["edit_to_served"] = bench.edit_to_served(folder, post, port, baseline_port)
             site["sizes"] = bench.sizes(folder)
             site["serving"] = bench.serving(folder, post, port, baseline_port)
+            site["redeploy_under_wrk"] = bench.redeploys_under_wrk(
+                folder, post, port, baseline_port
+            )
             site["checks"] = bench.checks(folder, port)
             site["gem_ways"] = bench.gem_ways(folder)
             results["sites"][name] = site

@@ -21,6 +21,7 @@ from bench.common import (
     ratio,
     run,
     timed,
+    under_wrk,
 )
 from deployer.site import open_site
 
@@ -141,30 +142,36 @@ class BuildMeasures(BenchState):
             raise Unmeasurable(f"{url} never served {marker}")
         return seen[0] - started, failed[0]
 
+    def deploy_ours(self, folder: Path, port: int) -> None:
+        self.sitedeploy("up", str(folder), "--port", str(port))
+
+    def deploy_baseline(self, folder: Path, baseline_port: int) -> None:
+        """The baseline's redeploy: rebuild, then replace its container (docker rm, run)."""
+        name = "sitedeploy-bench-baseline"
+        image = "sitedeploy-bench/baseline:buildkit"
+        self.baseline_build(folder, True, image)
+        run(DOCKER, "rm", "-f", name, check=False)
+        run(
+            DOCKER,
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--label",
+            f"{LABEL}=baseline",
+            "-p",
+            f"127.0.0.1:{baseline_port}:80",
+            image,
+        )
+
     def edit_to_served(
         self, folder: Path, post: str, port: int, baseline_port: int
     ) -> dict[str, Any]:
-        name = "sitedeploy-bench-baseline"
-        image = "sitedeploy-bench/baseline:buildkit"
-
         def ours() -> None:
-            self.sitedeploy("up", str(folder), "--port", str(port))
+            self.deploy_ours(folder, port)
 
         def baseline() -> None:
-            self.baseline_build(folder, True, image)
-            run(DOCKER, "rm", "-f", name, check=False)
-            run(
-                DOCKER,
-                "run",
-                "-d",
-                "--name",
-                name,
-                "--label",
-                f"{LABEL}=baseline",
-                "-p",
-                f"127.0.0.1:{baseline_port}:80",
-                image,
-            )
+            self.deploy_baseline(folder, baseline_port)
 
         ours()
         baseline()
@@ -183,6 +190,20 @@ class BuildMeasures(BenchState):
             "seconds": {key: median(values) for key, values in seconds.items()},
             "failed_requests_while_redeploying": failures,
         }
+
+    def redeploys_under_wrk(
+        self, folder: Path, post: str, port: int, baseline_port: int
+    ) -> dict[str, Any]:
+        """One edited post redeployed while wrk (keep-alive) loads the port: ours, and the
+        baseline's rebuild-and-restart."""
+        self.edit(folder)
+        ours = under_wrk(f"http://127.0.0.1:{port}{post}", lambda: self.deploy_ours(folder, port))
+        self.edit(folder)
+        theirs = under_wrk(
+            f"http://127.0.0.1:{baseline_port}{post}",
+            lambda: self.deploy_baseline(folder, baseline_port),
+        )
+        return {"sitedeploy": ours, "baseline_buildkit": theirs}
 
     def compressed_size(self, image: str) -> int:
         compressor = zlib.compressobj(6, zlib.DEFLATED, 31)

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -71,6 +72,41 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def wrk_failures(output: str) -> dict[str, int]:
+    """Requests, socket errors and non-2xx/3xx answers from a wrk report."""
+    done = re.search(r"(\d+) requests in", output)
+    if not done:
+        raise Unmeasurable(f"wrk gave no numbers:\n{output}")
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "requests": int(done.group(1)),
+        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+def under_wrk(url: str, action: Callable[[], object]) -> dict[str, int]:
+    """wrk (keep-alive, its default) on `url` for as long as `action` (a redeploy)
+    takes, and a second either side: its requests, socket errors and non-2xx."""
+    wrk = subprocess.Popen(
+        ["wrk", "-t2", "-c8", "-d600s", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(1)
+        action()
+        time.sleep(1)
+    finally:
+        wrk.send_signal(signal.SIGINT)
+        output, _ = wrk.communicate(timeout=60)
+    return wrk_failures(output)
 
 
 class BenchState:

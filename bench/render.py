@@ -130,7 +130,28 @@ def markdown(results: dict[str, Any]) -> str:
                     "",
                     base[kind]["p99_ms"],
                 ),
+                _row(
+                    name,
+                    f"wrk {kind} through the port / the site container: req/s, p99",
+                    f"{v['front_vs_server'][kind]['rps_ratio']}, "
+                    f"{v['front_vs_server'][kind]['p99_ratio']}",
+                    "",
+                    "",
+                ),
             ]
+        failed = {
+            key: f"{m['socket_errors'] + m['non_2xx']} / {m['requests']}"
+            for key, m in site["redeploy_under_wrk"].items()
+        }
+        lines.append(
+            _row(
+                name,
+                "redeploy under wrk: socket errors + non-2xx / requests",
+                failed["sitedeploy"],
+                "",
+                failed["baseline_buildkit"],
+            )
+        )
         for kind in ("html", "css"):
             lines.append(
                 _row(

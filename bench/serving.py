@@ -93,6 +93,18 @@ class ServeMeasures(BenchState):
             result["sitedeploy_server"]["page"]["requests_per_second"],
             result["baseline"]["page"]["requests_per_second"],
         )
+        # Through the preview's port (the front, keep-alive) against the site container.
+        front, server_measures = result["sitedeploy_front"], result["sitedeploy_server"]
+        result["front_vs_server"] = {
+            kind: {
+                "rps_ratio": ratio(
+                    front[kind]["requests_per_second"],
+                    server_measures[kind]["requests_per_second"],
+                ),
+                "p99_ratio": ratio(front[kind]["p99_ms"], server_measures[kind]["p99_ms"]),
+            }
+            for kind in ("page", "css")
+        }
         ours, theirs = result["sitedeploy_server"], result["baseline"]
         result["text_bytes_ratio"] = {
             kind: ratio(ours["bytes_gzip"][kind], theirs["bytes_gzip"][kind])
