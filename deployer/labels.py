@@ -38,6 +38,7 @@ class Label(enum.StrEnum):
     RUNTIME_DOCKERFILE = f"{PREFIX}.runtime-dockerfile"
     HEADERS = f"{PREFIX}.headers"
     CSP = f"{PREFIX}.csp"  # JSON: the policy, and where each allowed source came from
+    HOT_EDITS = f"{PREFIX}.hot-edits"  # edit layers over the clean build (`up --watch`)
     GEMS_WAY = f"{PREFIX}.gems.way"  # bundler or debian
     GEMS = f"{PREFIX}.gems"  # JSON [[name, version, where from], …]
     # The bill of materials.
@@ -83,6 +84,7 @@ class Role(enum.StrEnum):
     RUNTIME = "runtime"  # the shared nginx runtime image
     RUNTIME_BUILD = "nginx-build"  # the Debian stage the runtime's files came from
     RUNTIME_TOOLS = "tools"  # the precompressor and the runtime's SBOM table
+    HOT_BUILDER = "hot-builder"  # `up --watch`: Jekyll kept warm between saves
     SWARM_SITE = "swarm-site"
     SWARM_FRONT = "swarm-front"
 

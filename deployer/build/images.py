@@ -30,6 +30,7 @@ from deployer.build.context import BuildContext, left_out_text, needed_ignores, 
 from deployer.build.dockerfile import (
     BUILDER_STAGE,
     FINAL_STAGE,
+    OVERRIDES_FILE,
     render_site_dockerfile,
 )
 from deployer.build.gems import GemsPlan, GemsWay, plan_gems, ruby_image
@@ -90,6 +91,8 @@ class SiteImages:
     gems_used: tuple[BuiltGem, ...] = ()  # every gem the build used, and where it came from
     npm_build: str | None = None  # package.json's build script, when nothing runs it
     csp: dict[str, Any] = field(default_factory=dict)  # the policy sent (SitePolicy.as_dict)
+    jekyll_configs: str = ""  # `jekyll build --config`, as the builder ran it
+    kept_ignores: tuple[str, ...] = ()  # default ignores the build context kept
 
     @property
     def csp_summary(self) -> str:
@@ -288,6 +291,8 @@ def build_site(
         gems_used=tuple(gems_from_labels(dict(final.labels or {}))) if final else (),
         npm_build=npm_build,
         csp=json.loads(final.labels.get(Label.CSP) or "{}") if final else {},
+        jekyll_configs=",".join([*requirements.config_files, OVERRIDES_FILE]),
+        kept_ignores=tuple(needed),
     )
 
 

@@ -24,7 +24,7 @@ from deployer.build.headers import (
 from deployer.build.policy import never_served
 from deployer.build.sitefiles import BuiltSite
 from deployer.config import SiteConfig
-from deployer.csp.derive import SitePolicy, derive_site_policy
+from deployer.csp.derive import PageMemo, SitePolicy, derive_site_policy
 from deployer.csp.policy import Policy
 
 # The URL path nginx answers unknown paths from (error_page 404 in the runtime's nginx.conf).
@@ -64,8 +64,15 @@ def site_pages(built: BuiltSite, baseurl: str) -> dict[str, bytes]:
     return pages
 
 
-def site_policy(config: SiteConfig, built: BuiltSite, baseurl: str, site_url: str) -> SitePolicy:
-    """The policy the site's responses carry (see the module's docstring)."""
+def site_policy(
+    config: SiteConfig,
+    built: BuiltSite,
+    baseurl: str,
+    site_url: str,
+    memo: PageMemo | None = None,
+) -> SitePolicy:
+    """The policy the site's responses carry (see the module's docstring); `memo` keeps
+    each page's derivation between calls (`up --watch`)."""
     own = own_policy(config.headers)
     if own is not None:
         return SitePolicy("own", own)
@@ -73,7 +80,8 @@ def site_policy(config: SiteConfig, built: BuiltSite, baseurl: str, site_url: st
     if not config.csp.derive:
         return SitePolicy("strict", strict)
     reader = _stylesheet_reader(built.root, baseurl, site_url)
-    return derive_site_policy(site_pages(built, baseurl), Policy.parse(strict), config.csp, reader)
+    pages = site_pages(built, baseurl)
+    return derive_site_policy(pages, Policy.parse(strict), config.csp, reader, memo)
 
 
 def site_nginx_files(config: SiteConfig, policy: SitePolicy) -> tuple[dict[str, str], list[str]]:

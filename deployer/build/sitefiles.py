@@ -20,6 +20,7 @@ from deployer.engine import Engine
 from deployer.site import Site, cache_dir
 
 BUILT_SITE_IN_IMAGE = "/site/_site"
+HOT_SITE = "_site-hot"  # `up --watch`: the served files of the hot edits, in the cache folder
 
 
 @dataclass(frozen=True)

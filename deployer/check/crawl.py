@@ -179,8 +179,10 @@ def check_links(
     *,
     site_url: str = "",
     external: bool = False,
+    orphans: bool = True,
 ) -> LinkReport:
-    """Check every reference in the served pages, stylesheets, feeds and sitemaps."""
+    """Check every reference in the served pages, stylesheets, feeds and sitemaps (those
+    in `bodies`). `orphans=False` when `bodies` are only some of the pages."""
     site = _Site(base, built, baseurl, site_url, bodies)
     report = LinkReport()
     uses: dict[str, list[_Use]] = defaultdict(list)
@@ -220,7 +222,7 @@ def check_links(
             loops_seen.add(cycle)
         report.findings.extend(_judge(http, site, path, resolved[path], uses[path]))
 
-    for file in sorted(site.files):
+    for file in sorted(site.files) if orphans else ():
         page = site.page(file)
         if (
             page is not None

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from deployer.build.images import build_site
 from deployer.build.policy import never_served
-from deployer.build.sitefiles import BuiltSite, extract_built_site
+from deployer.build.sitefiles import HOT_SITE, BuiltSite, extract_built_site, scan_built_site
 from deployer.check.browser import check_in_browser
 from deployer.check.crawl import check_links
 from deployer.check.csp_audit import audit_policies
@@ -27,7 +27,7 @@ from deployer.errors import NotRunning
 from deployer.labels import Label, builder_tag, content_tag
 from deployer.progress import Progress
 from deployer.serve.preview import preview_status
-from deployer.site import Site
+from deployer.site import Site, cache_dir
 
 
 def check_site(
@@ -77,6 +77,67 @@ def check_site(
     return report
 
 
+def referrers(built: BuiltSite, changed: set[str], baseurl: str, limit: int = 200) -> list[str]:
+    """Pages (not in `changed`) whose HTML names one of the changed pages' URLs: their
+    links and fragments into those pages are checked again after an edit."""
+    names: set[bytes] = set()
+    for path in changed:
+        if not path.endswith((".html", ".htm")):
+            continue
+        names.add(f"{baseurl}/{path}".encode())
+        if path.endswith("index.html"):
+            names.add(f"{baseurl}/{path[: -len('index.html')]}".encode())
+        else:
+            names.add(f"{baseurl}/{path.rsplit('.', 1)[0]}".encode())
+    found = []
+    for file in built.files:
+        if file.path in changed or not file.path.endswith((".html", ".htm")):
+            continue
+        if never_served(file.path):
+            continue
+        data = (built.root / file.path).read_bytes()
+        if any(name in data for name in names):
+            found.append(file.path)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def check_changed(
+    base: str,
+    built: BuiltSite,
+    changed: set[str],
+    progress: Progress,
+    *,
+    baseurl: str = "",
+    site_url: str = "",
+) -> CheckReport:
+    """What `up --watch` checks before it switches to a hot edit: the changed files are
+    served right, and every reference of the changed pages — and of the pages that name
+    them — resolves, and their policies. (The whole site is checked after the switch.)"""
+    started = time.monotonic()
+    wait_until_serving(base)
+    report = CheckReport(url=base)
+    subset = BuiltSite(built.root, tuple(f for f in built.files if f.path in changed))
+    http = HttpClient(WORKERS)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        with progress.step(f"Requesting the {len(subset.files)} changed files from {base}"):
+            served = check_served_files(http, pool, base, subset, baseurl)
+        bodies = dict(served.bodies)
+        for path in referrers(built, changed, baseurl):
+            bodies.setdefault(path, (built.root / path).read_bytes())
+        with progress.step(f"Following the links of {len(bodies)} pages"):
+            links = check_links(
+                http, pool, base, built, baseurl, bodies, site_url=site_url, orphans=False
+            )
+        blocked = audit_policies(base, baseurl, served.bodies, served.policies, site_url)
+    report.files_checked = served.files_checked
+    report.links_checked = links.links_checked
+    report.findings = [*served.findings, *links.findings, *blocked]
+    report.seconds = time.monotonic() - started
+    return report
+
+
 def check_preview(
     engine: Engine, site: Site, progress: Progress, *, external: bool, browser: bool
 ) -> CheckReport:
@@ -92,8 +153,13 @@ def check_preview(
         raise NotRunning(f"{status.server} went away while we looked; run the check again.")
     labels = dict(server.labels or {})
     content_hash = labels.get(Label.CONTENT_HASH, "")
-    builder = builder_tag(site, content_tag(content_hash))
-    built = extract_built_site(engine, builder, site, content_hash)
+    image = engine.find_image(str(server.attrs.get("Image", "")))
+    if image is not None and Label.HOT_EDITS in (image.labels or {}):
+        # A hot edit of `up --watch`: its files are the hot copy of `_site`.
+        built = scan_built_site(cache_dir(site) / HOT_SITE)
+    else:
+        builder = builder_tag(site, content_tag(content_hash))
+        built = extract_built_site(engine, builder, site, content_hash)
     return check_site(
         status.url,
         built,

@@ -37,13 +37,20 @@ def new(destination: Path) -> None:
     help="Keep running: redeploy (without downtime) whenever a file in SITE changes.",
 )
 @click.option(
+    "--hot/--no-hot",
+    default=True,
+    show_default=True,
+    help="With --watch: keep Jekyll warm and serve each save as a small layer over the "
+    "running image (a full build every 20 saves, and for config, gem or plugin changes).",
+)
+@click.option(
     "--strict",
     is_flag=True,
     help="Fail on the site's own defects too (dead links, bad fragments), not only on a "
     "broken deployment.",
 )
 @reported
-def up(site: Path, out: Out, watch: bool, strict: bool, **options: Any) -> None:
+def up(site: Path, out: Out, watch: bool, hot: bool, strict: bool, **options: Any) -> None:
     """Build SITE, start its preview, check every file over HTTP, report.
 
     Returns once the preview is healthy and leaves it running. Running it again moves the
@@ -71,6 +78,7 @@ def up(site: Path, out: Out, watch: bool, strict: bool, **options: Any) -> None:
             strict=strict,
             deployed=deployed,
             failed=lambda error: report.show_watch_error(out.progress, error),
+            hot=hot,
         )
     except KeyboardInterrupt:
         out.progress.info(

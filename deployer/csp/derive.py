@@ -11,6 +11,7 @@ never get `'unsafe-inline'`, a wildcard or a bare scheme: what only those would 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -295,14 +296,21 @@ def derive_page(
     return deriver.policy
 
 
+# One page's derivation, kept by `up --watch` between saves: (its HTML's digest, its
+# policy, what it allowed, what stayed blocked).
+PageMemo = dict[str, tuple[str, Policy, list[Allowed], list[Unallowed]]]
+
+
 def derive_site_policy(
     pages: dict[str, bytes],
     base: Policy,
     settings: CspSettings,
     stylesheet: Callable[[str], str | None],
+    memo: PageMemo | None = None,
 ) -> SitePolicy:
     """The derived policy of every page (`pages`: URL path -> HTML), and the default for
-    every other response: the base plus `[csp] allow`."""
+    every other response: the base plus `[csp] allow`. With `memo`, a page whose HTML is
+    unchanged is not analysed again (the caller empties it when a stylesheet changed)."""
     allowed: dict[tuple[str, str], Allowed] = {}
     counted: dict[tuple[str, str], set[str]] = {}
     unallowed: list[Unallowed] = []
@@ -316,8 +324,18 @@ def derive_site_policy(
     default = derive_page((), "/", base, settings, lambda _: None, lambda _: None)
     policies: dict[str, str] = {}
     for page in sorted(pages):
-        loads = page_loads(pages[page], page, stylesheet)
-        policy = derive_page(loads, page, base, quiet, record, unallowed.append)
+        digest = hashlib.sha256(pages[page]).hexdigest()
+        if memo is not None and page in memo and memo[page][0] == digest:
+            _, policy, recorded, blocked = memo[page]
+        else:
+            recorded, blocked = [], []
+            loads = page_loads(pages[page], page, stylesheet)
+            policy = derive_page(loads, page, base, quiet, recorded.append, blocked.append)
+            if memo is not None:
+                memo[page] = (digest, policy, recorded, blocked)
+        for entry in recorded:
+            record(entry)
+        unallowed.extend(blocked)
         for directive, sources in settings.allow:
             policy = policy.adding(directive, list(sources))
         if str(policy) != str(default):

@@ -95,8 +95,70 @@ def _listen(host: str, port: int, on_host_network: bool) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def render_front_config(listen: str) -> str:
-    return _render("front.conf.in", listen=listen, live=LIVE_LINK, probe=PROBE_PATH)
+# Watch mode: a page a browser asks for (Accept: text/html) gets a script that polls the
+# probe and reloads the page when another container answers. Only there: other clients
+# (`sitedeploy check`, curl) get the site's bytes as they are, and the image never has it.
+LIVE_RELOAD_PATH = "/.sitedeploy/livereload.js"
+LIVE_RELOAD_JS = (
+    '(function(){var seen=null;function poll(){fetch("PROBE",{cache:"no-store"}).then('
+    'function(r){var now=r.headers.get("X-Served-By");if(seen&&now&&now!==seen){'
+    "location.reload();return}seen=now||seen;setTimeout(poll,250)},function(){"
+    "setTimeout(poll,1000)})}poll()})();"
+)
+_LIVE_RELOAD_MAPS = """
+    # Watch mode: pages for browsers get the live reload script (see below).
+    map $http_accept $sitedeploy_reload_tag {
+        default "";
+        "~text/html" '<script src="PATH"></script>';
+    }
+    map $http_accept $sitedeploy_upstream_encoding {
+        default $http_accept_encoding;
+        "~text/html" "";  # sub_filter needs the page uncompressed
+    }"""
+_LIVE_RELOAD_FILTER = """
+            proxy_set_header Accept-Encoding $sitedeploy_upstream_encoding;
+            sub_filter "</body>" "$sitedeploy_reload_tag</body>";
+            sub_filter_once on;"""
+_LIVE_RELOAD_SCRIPT = """
+        location = PATH {
+            default_type application/javascript;
+            charset utf-8;
+            add_header Cache-Control "no-store" always;
+            return 200 'SCRIPT';
+        }"""
+
+
+def render_front_config(listen: str, *, live_reload: bool = False) -> str:
+    """The front's nginx.conf (with `live_reload`: watch mode's reload script)."""
+    script = LIVE_RELOAD_JS.replace("PROBE", PROBE_PATH)
+    pieces = {
+        "live_reload_maps": _LIVE_RELOAD_MAPS.replace("PATH", LIVE_RELOAD_PATH),
+        "live_reload_filter": _LIVE_RELOAD_FILTER,
+        "live_reload_script": _LIVE_RELOAD_SCRIPT.replace("PATH", LIVE_RELOAD_PATH).replace(
+            "SCRIPT", script
+        ),
+    }
+    if not live_reload:
+        pieces = dict.fromkeys(pieces, "")
+    return _render("front.conf.in", listen=listen, live=LIVE_LINK, probe=PROBE_PATH, **pieces)
+
+
+def front_live_reload(engine: Engine, site: Site) -> bool:
+    """Does the site's running front have pages reload (watch mode)?"""
+    front = current_front(engine, site)
+    return front is not None and LIVE_RELOAD_PATH in _config_of(engine, front)
+
+
+def _config_of(engine: Engine, front: Container) -> str:
+    with engine.errors(f"Reading {front.name}'s configuration"):
+        chunks, _stat = front.get_archive(f"{CONFIG_DIR}/nginx.conf")
+        data = b"".join(chunks)
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        for member in archive:
+            handle = archive.extractfile(member)
+            if handle is not None:
+                return handle.read().decode("utf-8", "replace")
+    return ""
 
 
 def current_front(engine: Engine, site: Site) -> Container | None:
@@ -137,29 +199,58 @@ def route(
     runtime_image: str,
     host: str,
     port: int,
+    live_reload: bool = False,
 ) -> tuple[Container, bool, list[str]]:
     """Make the front on host:port proxy to `server`: create, move or re-point it.
 
     Returns the front, whether it was switched in place (the port answered throughout),
     and what the user should know (a front of an earlier layout replaced).
     `previous` is the server it answers from now, put back if the switch does not take.
+    With `live_reload` (watch mode) pages reload when a new version is served; a front
+    without it (or with it, outside watch mode) is reconfigured once, with a reload.
     """
     front = current_front(engine, site)
     if front is None:
         for stale in find_containers(engine, site, Role.FRONT):
             remove_container(engine, stale)
-        return _create(engine, site, runtime_image, server, host, port), False, []
+        front = _create(engine, site, runtime_image, server, host, port, live_reload)
+        return front, False, []
     if (front.labels or {}).get(Label.FRONT_LAYOUT) != LAYOUT:
         remove_container(engine, front)
         note = (
             "The preview's front was made by an earlier sitedeploy; it was replaced by one "
             "that switches without reloading (the port was closed for a moment, once)."
         )
-        return _create(engine, site, runtime_image, server, host, port), False, [note]
+        front = _create(engine, site, runtime_image, server, host, port, live_reload)
+        return front, False, [note]
     if front_address(front) != (host, port):
-        return _replace(engine, site, front, runtime_image, server, host, port), False, []
+        front = _replace(engine, site, front, runtime_image, server, host, port, live_reload)
+        return front, False, []
+    if (LIVE_RELOAD_PATH in _config_of(engine, front)) != live_reload:
+        _reconfigure(engine, front, host, port, live_reload)
     _point(engine, front, server, previous=previous)
     return front, True, []
+
+
+def _reconfigure(engine: Engine, front: Container, host: str, port: int, live_reload: bool) -> None:
+    """Turn watch mode's live reload on or off in a running front (an nginx reload: the
+    one time its idle keep-alive connections are closed)."""
+    host_network = front.attrs.get("HostConfig", {}).get("NetworkMode") == "host"
+    config = render_front_config(_listen(host, port, host_network), live_reload=live_reload)
+    data = config.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("nginx.conf")
+        info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+        archive.addfile(info, io.BytesIO(data))
+    with engine.errors(f"Reconfiguring {front.name}"):
+        front.put_archive(CONFIG_DIR, buffer.getvalue())
+        code, output = front.exec_run(
+            ["/usr/sbin/nginx", "-e", "stderr", "-c", f"{CONFIG_DIR}/nginx.conf", "-s", "reload"]
+        )
+    if code != 0:
+        said = output.decode("utf-8", "replace").strip() if isinstance(output, bytes) else ""
+        raise PreviewFailed(f"{front.name}: nginx refused the new configuration: {said}")
 
 
 def _archive(config: str, server_slot: str) -> bytes:
@@ -221,7 +312,13 @@ def _wait_for_server(
 
 
 def _create(
-    engine: Engine, site: Site, runtime_image: str, server: Container, host: str, port: int
+    engine: Engine,
+    site: Site,
+    runtime_image: str,
+    server: Container,
+    host: str,
+    port: int,
+    live_reload: bool = False,
 ) -> Container:
     """Start a front on host:port proxying to `server` (the port must be free)."""
     slot = slot_of(server)
@@ -262,7 +359,7 @@ def _create(
         volumes=volumes,
         **options,
     )
-    config = render_front_config(_listen(host, port, host_network))
+    config = render_front_config(_listen(host, port, host_network), live_reload=live_reload)
     with engine.errors("Writing the front's configuration"):
         front.put_archive(CONFIG_DIR, _archive(config, slot))
     start(engine, front, host, port)
@@ -307,12 +404,13 @@ def _replace(
     server: Container,
     host: str,
     port: int,
+    live_reload: bool,
 ) -> Container:
     """Listen on a new host:port: start a new front there, then retire the old one."""
     with engine.errors(f"Renaming {old.name}"):
         old.rename(f"{site.container_name}-retiring")
     try:
-        front = _create(engine, site, runtime_image, server, host, port)
+        front = _create(engine, site, runtime_image, server, host, port, live_reload)
     except BaseException:
         with engine.errors(f"Renaming {old.name} back"):
             old.rename(site.container_name)

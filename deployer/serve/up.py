@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from docker.models.containers import Container
 
 from deployer.build.before import ASSET_SUFFIXES, npm_warning
 from deployer.build.images import SiteImages, build_site
@@ -30,7 +33,7 @@ from deployer.engine import Engine
 from deployer.errors import PreviewFailed, SitedeployError
 from deployer.labels import Role
 from deployer.progress import Progress
-from deployer.serve.front import free_slot, route, serving_now
+from deployer.serve.front import free_slot, front_live_reload, route, serving_now
 from deployer.serve.lock import site_lock
 from deployer.serve.preview import (
     ensure_port_available,
@@ -112,18 +115,30 @@ def _prune_old_images(engine: Engine, site: Site, keep: set[str]) -> None:
 
 
 def up(
-    engine: Engine, site: Site, config: SiteConfig, progress: Progress, *, strict: bool = False
+    engine: Engine,
+    site: Site,
+    config: SiteConfig,
+    progress: Progress,
+    *,
+    strict: bool = False,
+    live_reload: bool = False,
 ) -> UpResult:
     """Build the site and serve it on host:port, replacing the running preview safely.
 
-    With `strict`, the site's own defects (dead links, bad fragments) fail it too.
+    With `strict`, the site's own defects (dead links, bad fragments) fail it too. With
+    `live_reload` (watch mode) the front has pages reload when a new version is served.
     """
     with site_lock(site):
-        return _up(engine, site, config, progress, strict)
+        return _up(engine, site, config, progress, strict, live_reload)
 
 
 def _up(
-    engine: Engine, site: Site, config: SiteConfig, progress: Progress, strict: bool
+    engine: Engine,
+    site: Site,
+    config: SiteConfig,
+    progress: Progress,
+    strict: bool,
+    live_reload: bool,
 ) -> UpResult:
     host, port = config.host, config.port
     ensure_port_available(engine, site, host, port)
@@ -137,13 +152,40 @@ def _up(
         return report.for_up(strict=strict)
 
     serving = serving_now(engine, site, host, port)
-    if serving is not None and serving.attrs.get("Image") == images.image.id:
+    if (
+        serving is not None
+        and serving.attrs.get("Image") == images.image.id
+        and front_live_reload(engine, site) == live_reload
+    ):
         with progress.step(f"Checking the running preview at {url}"):
             health = check(url)
         if health.healthy:
             return UpResult(images, health, site.container_name, str(serving.name), url, False)
         progress.warning(f"The running preview at {url} is not healthy; replacing its container.")
+    result = serve_image(
+        engine, site, images, check, config, progress,
+        serving=serving, strict=strict, live_reload=live_reload,
+    )  # fmt: skip
+    _prune_old_images(engine, site, keep={images.image.id, images.builder.id})
+    return result
 
+
+def serve_image(
+    engine: Engine,
+    site: Site,
+    images: SiteImages,
+    check: Callable[[str], CheckReport],
+    config: SiteConfig,
+    progress: Progress,
+    *,
+    serving: Container | None,
+    strict: bool,
+    live_reload: bool,
+) -> UpResult:
+    """Start a server of `images.image` in the free socket slot, `check` it on its own
+    port, move the front to it, and retire the server that was serving (it drains)."""
+    host, port = config.host, config.port
+    url = preview_url(host, port)
     # Servers the front does not answer from (a run that was stopped half-way) go first:
     # the new server takes the socket slot the serving one is not in.
     for stale in find_containers(engine, site, Role.SERVER):
@@ -155,7 +197,7 @@ def _up(
         )
     try:
         server_url = published_url(engine, server)
-        with progress.step(f"Checking every file on the new container ({server_url})"):
+        with progress.step(f"Checking the new container ({server_url})"):
             health = check(server_url)
         if not health.healthy:
             raise _health_error(server_url, health, strict)
@@ -163,8 +205,8 @@ def _up(
         with progress.step(f"Moving {url} to the new container"):
             started = time.monotonic()
             front, in_place, notes = route(
-                engine, site, server,
-                previous=serving, runtime_image=images.runtime.tag, host=host, port=port,
+                engine, site, server, previous=serving, runtime_image=images.runtime.tag,
+                host=host, port=port, live_reload=live_reload,
             )  # fmt: skip
             switched = time.monotonic() - started if in_place else None
     except BaseException as error:
@@ -180,7 +222,6 @@ def _up(
         for old in find_containers(engine, site, Role.SERVER):
             if old.id != server.id:
                 remove_container(engine, old, timeout=DRAIN_SECONDS)
-    _prune_old_images(engine, site, keep={images.image.id, images.builder.id})
     return UpResult(
         images, health, str(front.name), str(server.name), url, True, switched, tuple(notes)
     )

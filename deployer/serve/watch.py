@@ -3,13 +3,21 @@
 The folder is watched with watchdog (inotify on Linux). A burst of saves is debounced
 into one redeploy; a save that breaks the build is reported and the last good version
 keeps serving. Ctrl-C stops watching and leaves the preview running.
+
+Saves take the hot loop (serve/hot.py) when they can: Jekyll warm in a builder container,
+the new version a small layer over the serving image, checked where it changed before the
+switch and in full after it. The first deploy, a change the hot loop cannot take, and
+every CLEAN_EVERY edits run a full `up`. Pages in the browser reload when the new version
+is served (the front's live reload, only in watch mode).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from docker.utils.build import PatternMatcher
@@ -17,14 +25,31 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from deployer.build.context import DEFAULT_IGNORES
+from deployer.build.headers import SITE_CSP_CONF, render_csp_conf, strict_policy
+from deployer.build.images import SiteImages
+from deployer.build.site_policy import site_nginx_files, site_policy
+from deployer.check.findings import CheckReport
+from deployer.check.served import check_changed, check_site
 from deployer.config import SiteConfig
-from deployer.engine import Engine
+from deployer.csp.derive import PageMemo
+from deployer.engine import Engine, ImageInfo
 from deployer.errors import SitedeployError
+from deployer.labels import Label
 from deployer.progress import Progress
-from deployer.serve.up import UpResult, up
+from deployer.serve.front import serving_now
+from deployer.serve.hot import (
+    CLEAN_EVERY,
+    HotBuilder,
+    NotHot,
+    layered_image,
+    start_hot_site,
+    updated_site,
+)
+from deployer.serve.lock import site_lock
+from deployer.serve.up import UpResult, serve_image, up
 from deployer.site import Site
 
-DEBOUNCE_SECONDS = 0.3
+DEBOUNCE_SECONDS = 0.1
 # Editors' temporary files: saving through them fires events that change nothing.
 _EDITOR_TEMPORARY = ("*.swp", "*.swx", "*~", ".#*", "#*#", "4913", "*.tmp")
 
@@ -92,6 +117,131 @@ def watch(
         observer.join()
 
 
+class HotLoop:
+    """The hot builder of the last full build, and the edits laid over its image."""
+
+    def __init__(
+        self, engine: Engine, site: Site, config: SiteConfig, progress: Progress, strict: bool
+    ) -> None:
+        self.engine, self.site, self.config, self.progress = engine, site, config, progress
+        self.strict = strict
+        self.builder: HotBuilder | None = None
+        self.images: SiteImages | None = None
+        self.nginx_files: dict[str, str] = {}
+        self.policies: PageMemo = {}  # each page's derived policy, by its HTML
+        self.edits = 0
+        self.full_check: threading.Thread | None = None
+
+    def after_full(self, result: UpResult) -> None:
+        """A full `up` served `result`: the next edits start from its builder image."""
+        self.close()
+        self.images = replace(result.images, built=start_hot_site(self.site, result.built))
+        self.policies = {}
+        policy = site_policy(
+            self.config, self.images.built, self.images.baseurl, self.images.site_url,
+            self.policies,
+        )  # fmt: skip
+        self.nginx_files = site_nginx_files(self.config, policy)[0]
+        self.builder = HotBuilder.start(self.engine, self.site, result.images)
+        self.edits = 0
+
+    def deploy(self) -> UpResult | None:
+        """Serve the saved changes as an edit layer (None: nothing the site serves changed).
+        Raises NotHot when only a full `up` can take them."""
+        if self.builder is None or self.images is None:
+            raise NotHot("no hot builder yet")
+        if self.edits >= CLEAN_EVERY:
+            raise NotHot(f"{CLEAN_EVERY} edits since the last full build: building afresh")
+        started = time.monotonic()
+        with self.progress.step("Regenerating with Jekyll (kept warm)"):
+            self.builder.ready()
+            if not self.builder.sync():
+                return None  # saved as it was: nothing to do
+            edit = self.builder.regenerate()
+        self.progress.info(
+            f"Jekyll regenerated in {edit.jekyll_seconds:.2f} s; {len(edit.changed)} files "
+            f"changed, found and precompressed in {edit.seconds - edit.jekyll_seconds:.2f} s"
+        )
+        if not edit.changed:
+            self.progress.info("Saved; nothing the site serves changed.")
+            return None
+        images = self.images
+        built = updated_site(images.built, edit.changed)
+        if any(path.endswith(".css") for path in edit.changed):
+            self.policies.clear()  # what pages load through their stylesheets may differ
+        policy = site_policy(self.config, built, images.baseurl, images.site_url, self.policies)
+        files = site_nginx_files(self.config, policy)[0]
+        if SITE_CSP_CONF in self.nginx_files and SITE_CSP_CONF not in files:
+            files[SITE_CSP_CONF] = render_csp_conf(strict_policy(), {})[0]
+        extra = {path: text for path, text in files.items() if self.nginx_files.get(path) != text}
+        number = self.edits + 1
+        labels: dict[str, str] = {Label.HOT_EDITS: str(number), Label.CSP: policy.label()}
+        with self.progress.step(f"Laying the {len(edit.changed)} changed files over the image"):
+            tag = layered_image(
+                self.engine, self.site, images.image.tag, edit, extra, labels, number
+            )
+        info = self.engine.image_info(tag)
+        assert info is not None
+        hot = replace(
+            images, image=info, built=built, reused=False, csp=policy.as_dict(),
+            seconds=time.monotonic() - started, layers=tuple(self.engine.history(tag)),
+        )  # fmt: skip
+
+        def check(where: str) -> CheckReport:
+            report = check_changed(
+                where, built, set(edit.changed), self.progress,
+                baseurl=images.baseurl, site_url=images.site_url,
+            )  # fmt: skip
+            return report.for_up(strict=self.strict)
+
+        with site_lock(self.site):
+            serving = serving_now(self.engine, self.site, self.config.host, self.config.port)
+            result = serve_image(
+                self.engine, self.site, hot, check, self.config, self.progress,
+                serving=serving, strict=self.strict, live_reload=True,
+            )  # fmt: skip
+        self._forget(images.image)
+        self.images, self.nginx_files, self.edits = hot, {**self.nginx_files, **extra}, number
+        self._check_everything(result)
+        return result
+
+    def _forget(self, previous: ImageInfo) -> None:
+        """Remove the edit layer image the preview no longer runs (never the full build's)."""
+        image = self.engine.find_image(previous.id)
+        if image is not None and Label.HOT_EDITS in (image.labels or {}):
+            with contextlib.suppress(SitedeployError), self.engine.errors("Pruning"):
+                self.engine.client.images.remove(previous.id)
+
+    def _check_everything(self, result: UpResult) -> None:
+        """The whole site, in the background, once the edit is served."""
+
+        def run() -> None:
+            try:
+                report = check_site(
+                    result.url, result.built, Progress(quiet=True),
+                    baseurl=result.images.baseurl, site_url=result.images.site_url,
+                ).for_up(strict=self.strict)  # fmt: skip
+            except SitedeployError as error:
+                self.progress.warning(f"The full check after the edit failed: {error.message}")
+                return
+            if report.findings and (report.errors or report.warnings):
+                for finding in [*report.errors, *report.warnings][:10]:
+                    self.progress.warning(f"Full check: {finding}")
+            self.progress.info(
+                f"Full check of the edit: {report.files_checked} files, "
+                f"{report.links_checked} links, {len(report.errors)} failures, "
+                f"{len(report.warnings)} warnings ({report.seconds:.1f} s)."
+            )
+
+        self.full_check = threading.Thread(target=run, daemon=True)
+        self.full_check.start()
+
+    def close(self) -> None:
+        if self.builder is not None:
+            self.builder.stop()
+            self.builder = None
+
+
 def watch_and_deploy(
     engine: Engine,
     site: Site,
@@ -101,26 +251,48 @@ def watch_and_deploy(
     strict: bool,
     deployed: Callable[[UpResult, float | None], None],
     failed: Callable[[SitedeployError], None],
+    hot: bool = True,
 ) -> None:
     """`up --watch`: deploy now, then after every settled burst of saves, until Ctrl-C
     (KeyboardInterrupt reaches the caller; the preview keeps running).
 
     `deployed(result, seconds)` gets each deploy and how long after the save it was
     served (None for the first); `failed` gets each error, and the last good version
-    keeps serving.
+    keeps serving. With `hot`, saves take the hot loop when they can.
     """
+    loop = HotLoop(engine, site, config, progress, strict) if hot else None
+
+    def full() -> UpResult:
+        result = up(engine, site, config, progress, strict=strict, live_reload=True)
+        if loop is not None:
+            loop.after_full(result)
+        return result
 
     def deploy(changed_at: float | None) -> None:
-        result = up(engine, site, config, progress, strict=strict)
-        deployed(result, time.monotonic() - changed_at if changed_at is not None else None)
+        result: UpResult | None
+        if loop is None or changed_at is None:
+            result = full()
+        else:
+            try:
+                result = loop.deploy()
+            except NotHot as reason:
+                if loop.builder is not None:
+                    progress.info(f"{reason}.")
+                result = full()
+        if result is not None:
+            deployed(result, time.monotonic() - changed_at if changed_at is not None else None)
 
     try:
         deploy(None)
     except SitedeployError as error:
         failed(error)
-    watch(
-        site,
-        deploy,
-        failed,
-        lambda: progress.info(f"Watching {site.path} for changes; Ctrl-C stops watching."),
-    )
+    try:
+        watch(
+            site,
+            deploy,
+            failed,
+            lambda: progress.info(f"Watching {site.path} for changes; Ctrl-C stops watching."),
+        )
+    finally:
+        if loop is not None:
+            loop.close()

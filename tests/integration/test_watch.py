@@ -1,0 +1,123 @@
+"""`up --watch` with the hot loop: a save becomes a small layer over the serving image,
+pages in a real browser reload by themselves, and what is published is a clean build."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from deployer.build.images import build_site
+from deployer.build.sitefiles import read_image_file
+from deployer.check.browser import CHROMIUM_FLAGS, find_chromium
+from deployer.config import load_config
+from deployer.engine import Engine
+from deployer.labels import Label
+from deployer.progress import Progress
+from deployer.serve.front import LIVE_RELOAD_PATH
+from deployer.serve.preview import preview_status, stop_preview
+from deployer.site import open_site
+from tests.conftest import SiteFactory, free_port
+from tests.running import SITEDEPLOY, Running
+
+pytestmark = pytest.mark.engine
+
+POST = "_posts/2026-01-05-welcome-to-sitedeploy.md"
+PAGE = "/news/2026/01/05/welcome-to-sitedeploy.html"
+SCRIPT = "document.documentElement.dataset.hot = 'yes';"
+
+
+def _image_of(engine: Engine, folder: Path) -> tuple[str, dict[str, str]]:
+    status = preview_status(engine, open_site(folder))
+    assert status.image is not None
+    image = engine.client.images.get(status.image)
+    return status.image, dict(image.labels or {})
+
+
+def _served_text(engine: Engine, image: str, path: str) -> str:
+    """A page as the image holds it (text is stored compressed only)."""
+    return gzip.decompress(read_image_file(engine, image, f"/srv/www{path}.gz")).decode()
+
+
+def test_saves_are_hot_edits_that_reload_the_browser_and_publish_stays_clean(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    folder = make_site("hot")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    run = Running("up", str(folder), "--port", str(port), "--watch")
+    try:
+        run.wait_for("Watching")
+        _clean_image, clean_labels = _image_of(engine, folder)
+        assert Label.HOT_EDITS not in clean_labels
+        # Live reload: a browser's page gets the script; other clients get the site's bytes.
+        assert LIVE_RELOAD_PATH in requests.get(url + PAGE, headers={"Accept": "text/html"}).text
+        plain = requests.get(url + PAGE, timeout=10)
+        assert LIVE_RELOAD_PATH not in plain.text
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=find_chromium(), args=CHROMIUM_FLAGS
+            )
+            page = browser.new_page()
+            page.goto(url + PAGE, wait_until="load")
+            post = folder / POST
+            post.write_text(post.read_text() + "\nHOT-EDIT-ONE\n")
+            saved = time.monotonic()
+            # The page itself reloads (its policy forbids evaluating test code in it).
+            deadline = saved + 60
+            while "HOT-EDIT-ONE" not in page.content():
+                assert time.monotonic() < deadline, "the page never reloaded"
+                page.wait_for_timeout(20)
+            print(
+                f"\nhot edit: shown in the browser {time.monotonic() - saved:.2f} s after the save"
+            )
+            browser.close()
+        run.wait_for("Serving the change")
+        assert "Jekyll regenerated in" in "".join(run.output)
+        hot_image, labels = _image_of(engine, folder)
+        assert labels[Label.HOT_EDITS] == "1" and hot_image.endswith(":hot-1")
+        # The image has the edit and no live reload: that is the front's, in watch mode only.
+        stored = _served_text(engine, hot_image, PAGE)
+        assert "HOT-EDIT-ONE" in stored and LIVE_RELOAD_PATH not in stored
+
+        # A page that gains an inline script gets its hash in its policy on the hot path.
+        about = folder / "about.md"
+        about.write_text(about.read_text() + f"\n<script>{SCRIPT}</script>\n")
+        run.wait_for("Serving the change")
+        digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+        policy = requests.get(url + "/about/", timeout=10).headers["Content-Security-Policy"]
+        assert f"'sha256-{digest}'" in policy
+        # The whole check, in Chromium too, passes on the watch preview (hot files).
+        check = subprocess.run(
+            [SITEDEPLOY, "check", str(folder), "--browser", "-q", "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+
+        # A configuration change is built afresh, and the edits start over.
+        config = folder / "_config.yml"
+        config.write_text(config.read_text().replace("My sitedeploy site", "Renamed site"))
+        run.wait_for("the site is built afresh")
+        run.wait_for("Serving the change")
+        _fresh, fresh_labels = _image_of(engine, folder)
+        assert Label.HOT_EDITS not in fresh_labels
+        assert "Renamed site" in requests.get(url + "/", timeout=10).text
+    finally:
+        run.interrupt()
+    # What `publish` pushes is the site's own clean build of the same sources.
+    site = open_site(folder)
+    images = build_site(engine, site, load_config(folder), Progress(quiet=True))
+    assert Label.HOT_EDITS not in (engine.client.images.get(images.image.tag).labels or {})
+    assert "HOT-EDIT-ONE" in _served_text(engine, images.image.tag, PAGE)
+    stop_preview(engine, site)

@@ -1,0 +1,65 @@
+"""The installed `sitedeploy` command run as a user runs it: a subprocess in its own
+process group, its output read as it comes."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
+
+
+class Running:
+    """A `sitedeploy` subprocess in its own process group, its output read as it comes."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [SITEDEPLOY, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.process.poll() is not None and self.lines.empty():
+                    break
+                continue
+            self.output.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"{text!r} never appeared; output:\n{''.join(self.output)}")
+
+    def interrupt(self) -> int:
+        """Ctrl-C: SIGINT to the whole process group; return the exit code."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        code = self.process.wait(timeout=120)
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return code
+
+    def finish(self, timeout: float = 600) -> int:
+        code = self.process.wait(timeout=timeout)
+        time.sleep(0.2)
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return code
