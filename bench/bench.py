@@ -7,7 +7,8 @@ fragments planted) it measures, as medians of --runs runs where timing is involv
    that includes its shared nginx runtime image) and warm rebuild
    after editing one post: sitedeploy vs `docker build` (classic) and `DOCKER_BUILDKIT=1`;
 2. edit-to-served: from saving a post to its new text being served on the port, and how many
-   requests failed meanwhile (a loop of requests runs during every redeploy);
+   requests failed meanwhile (a loop of requests runs during every redeploy); in watch
+   mode too (hot loop, full builds, in a browser) beside `jekyll build --watch`;
 3. final, builder and compressed (`docker save | gzip`) image sizes;
 4. serving with wrk (requests/s, p99 latency; through the preview's port, on the site
    container and on the baseline's container) and the bytes of every HTML/CSS file with
@@ -35,9 +36,10 @@ from bench.common import RESULTS, Unmeasurable, free_port  # noqa: E402
 from bench.gems import GemMeasures  # noqa: E402
 from bench.render import markdown  # noqa: E402
 from bench.serving import ServeMeasures  # noqa: E402
+from bench.watching import WatchMeasures  # noqa: E402
 
 
-class Bench(BuildMeasures, ServeMeasures, GemMeasures):
+class Bench(BuildMeasures, ServeMeasures, GemMeasures, WatchMeasures):
     """Every measurement, on one set of sites."""
 
 
@@ -70,6 +72,7 @@ def main() -> None:
             site: dict[str, Any] = {"builds": bench.builds(folder)}
             site["bare_jekyll_seconds"] = bench.bare_jekyll(folder)
             site["edit_to_served"] = bench.edit_to_served(folder, post, port, baseline_port)
+            site["watch"] = bench.watch_edit_to_served(folder, post, port)
             site["sizes"] = bench.sizes(folder)
             site["serving"] = bench.serving(folder, post, port, baseline_port)
             site["redeploy_under_wrk"] = bench.redeploys_under_wrk(

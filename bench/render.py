@@ -110,6 +110,28 @@ def markdown(results: dict[str, Any]) -> str:
                 _mb(s["baseline"]["builder"]),
             ),
         ]
+        w = site["watch"]["seconds"]
+        buildkit_served = site["edit_to_served"]["seconds"]["baseline_buildkit"]
+        lines += [
+            _row(
+                name,
+                "watch: edit-to-served, hot loop (s)",
+                w["sitedeploy_hot"],
+                "",
+                buildkit_served,
+                ratio(w["sitedeploy_hot"], buildkit_served),
+            ),
+            _row(name, "watch: edit-to-served, full build per save (s)", w["sitedeploy_full"]),
+            _row(
+                name,
+                "watch: `jekyll build --watch`, warm (s) / hot loop minus it",
+                w["jekyll_watch"],
+                "",
+                "",
+                f"+{site['watch']['hot_over_jekyll_seconds']} s",
+            ),
+            _row(name, "watch: edit shown in a browser by live reload (s)", w["browser_hot"]),
+        ]
         v = site["serving"]
         server, front, base = v["sitedeploy_server"], v["sitedeploy_front"], v["baseline"]
         for kind in ("page", "css"):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from deployer.build.headers import (
     SITE_CONF,
@@ -25,6 +24,7 @@ from deployer.build.policy import never_served
 from deployer.build.sitefiles import BuiltSite
 from deployer.config import SiteConfig
 from deployer.csp.derive import PageMemo, SitePolicy, derive_site_policy
+from deployer.csp.loads import stylesheet_reader
 from deployer.csp.policy import Policy
 
 # The URL path nginx answers unknown paths from (error_page 404 in the runtime's nginx.conf).
@@ -32,22 +32,10 @@ NOT_FOUND_URI = "/.sitedeploy/404.html"
 PAGE_SUFFIXES = (".html", ".htm")
 
 
-def _stylesheet_reader(root: Path, baseurl: str, site_url: str) -> Callable[[str], str | None]:
-    """Reads one of the site's own stylesheets by a URL a page names (None: not ours)."""
-    own = urlsplit(site_url) if site_url else None
-
-    def read(url: str) -> str | None:
-        parts = urlsplit(url)
-        ours = own is not None and (parts.scheme, parts.netloc) == (own.scheme, own.netloc)
-        if (parts.scheme or parts.netloc) and not ours:
-            return None
-        path = unquote(parts.path)
-        if baseurl and path.startswith(baseurl + "/"):
-            path = path[len(baseurl) :]
-        file = root / path.lstrip("/")
-        if not path.endswith(".css") or not file.is_file():
-            return None
-        return file.read_text(encoding="utf-8", errors="replace")
+def _read_file(root: Path) -> Callable[[str], bytes | None]:
+    def read(path: str) -> bytes | None:
+        file = root / path
+        return file.read_bytes() if file.is_file() else None
 
     return read
 
@@ -79,7 +67,7 @@ def site_policy(
     strict = strict_policy()
     if not config.csp.derive:
         return SitePolicy("strict", strict)
-    reader = _stylesheet_reader(built.root, baseurl, site_url)
+    reader = stylesheet_reader(_read_file(built.root), baseurl, site_url)
     pages = site_pages(built, baseurl)
     return derive_site_policy(pages, Policy.parse(strict), config.csp, reader, memo)
 

@@ -11,11 +11,11 @@ or a form's target is judged by a browser only when clicked or sent).
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin
 
 from deployer.check.findings import Finding, Kind
 from deployer.check.health import file_url
-from deployer.csp.loads import Load, page_loads
+from deployer.csp.loads import Load, page_loads, stylesheet_reader
 from deployer.csp.policy import Policy
 
 _PAGES = (".html", ".htm")
@@ -60,20 +60,7 @@ def audit_policies(
     `bodies` are the served files by `_site` path (pages and stylesheets), `policies` the
     Content-Security-Policy each page was served with (None: none, nothing is blocked).
     """
-    own = urlsplit(site_url) if site_url else None
-
-    def stylesheet(url: str) -> str | None:
-        parts = urlsplit(url)
-        ours = own is not None and (parts.scheme, parts.netloc) == (own.scheme, own.netloc)
-        if (parts.scheme or parts.netloc) and not ours:
-            return None
-        path = unquote(parts.path)
-        if baseurl and path.startswith(baseurl + "/"):
-            path = path[len(baseurl) :]
-        body = bodies.get(path.lstrip("/"))
-        return (
-            body.decode("utf-8", "replace") if body is not None and path.endswith(".css") else None
-        )
+    stylesheet = stylesheet_reader(bodies.get, baseurl, site_url)
 
     findings: list[Finding] = []
     for path in sorted(bodies):

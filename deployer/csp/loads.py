@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
@@ -99,6 +99,27 @@ def _resolve(url: str, base: str) -> str | None:
     if url.startswith("//") or re.match(r"^[a-z][a-z0-9+.-]*:", lowered):
         return url
     return urljoin(base, url)
+
+
+def stylesheet_reader(
+    read: Callable[[str], bytes | None], baseurl: str, site_url: str
+) -> Callable[[str], str | None]:
+    """What `page_loads` asks for a stylesheet by URL: one of the site's own (a path, or
+    an absolute URL on its `url:`) read with `read(_site path)`; None for any other."""
+    own = urlsplit(site_url) if site_url else None
+
+    def stylesheet(url: str) -> str | None:
+        parts = urlsplit(url)
+        ours = own is not None and (parts.scheme, parts.netloc) == (own.scheme, own.netloc)
+        if (parts.scheme or parts.netloc) and not ours:
+            return None
+        path = unquote(parts.path)
+        if baseurl and path.startswith(baseurl + "/"):
+            path = path[len(baseurl) :]
+        data = read(path.lstrip("/")) if path.endswith(".css") else None
+        return data.decode("utf-8", "replace") if data is not None else None
+
+    return stylesheet
 
 
 def _srcset(value: str) -> list[str]:

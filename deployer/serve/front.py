@@ -237,14 +237,8 @@ def _reconfigure(engine: Engine, front: Container, host: str, port: int, live_re
     one time its idle keep-alive connections are closed)."""
     host_network = front.attrs.get("HostConfig", {}).get("NetworkMode") == "host"
     config = render_front_config(_listen(host, port, host_network), live_reload=live_reload)
-    data = config.encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        info = tarfile.TarInfo("nginx.conf")
-        info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
-        archive.addfile(info, io.BytesIO(data))
     with engine.errors(f"Reconfiguring {front.name}"):
-        front.put_archive(CONFIG_DIR, buffer.getvalue())
+        front.put_archive(CONFIG_DIR, _archive(config))
         code, output = front.exec_run(
             ["/usr/sbin/nginx", "-e", "stderr", "-c", f"{CONFIG_DIR}/nginx.conf", "-s", "reload"]
         )
@@ -253,22 +247,24 @@ def _reconfigure(engine: Engine, front: Container, host: str, port: int, live_re
         raise PreviewFailed(f"{front.name}: nginx refused the new configuration: {said}")
 
 
-def _archive(config: str, server_slot: str) -> bytes:
-    """The front's configuration volume: nginx.conf (root's, read-only to nginx) and the
-    live link, in a folder nginx's user may rename in."""
+def _archive(config: str, server_slot: str | None = None) -> bytes:
+    """The front's configuration volume: nginx.conf (root's, read-only to nginx) and, for
+    a new front, the live link to `server_slot`, in a folder nginx's user may rename in."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         data = config.encode()
         info = tarfile.TarInfo("nginx.conf")
         info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
         archive.addfile(info, io.BytesIO(data))
-        folder = tarfile.TarInfo(LIVE_DIR.rsplit("/", 1)[1])
-        folder.type, folder.mode, folder.uid, folder.gid = tarfile.DIRTYPE, 0o755, USER_ID, USER_ID
-        archive.addfile(folder)
-        link = tarfile.TarInfo(f"{folder.name}/{LIVE_LINK.rsplit('/', 1)[1]}")
-        link.type, link.linkname = tarfile.SYMTYPE, slot_socket(server_slot)
-        link.uid = link.gid = USER_ID
-        archive.addfile(link)
+        if server_slot is not None:
+            folder = tarfile.TarInfo(LIVE_DIR.rsplit("/", 1)[1])
+            folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+            folder.uid = folder.gid = USER_ID
+            archive.addfile(folder)
+            link = tarfile.TarInfo(f"{folder.name}/{LIVE_LINK.rsplit('/', 1)[1]}")
+            link.type, link.linkname = tarfile.SYMTYPE, slot_socket(server_slot)
+            link.uid = link.gid = USER_ID
+            archive.addfile(link)
     return buffer.getvalue()
 
 

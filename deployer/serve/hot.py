@@ -34,7 +34,7 @@ from deployer.build.sitefiles import HOT_SITE, BuiltFile, BuiltSite
 from deployer.digests import file_sha256
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed, PreviewFailed
-from deployer.labels import Label, Role
+from deployer.labels import Label, Role, site_filter
 from deployer.resources import docker_dir
 from deployer.site import Site, cache_dir
 
@@ -242,10 +242,7 @@ def _add(archive: tarfile.TarFile, name: str, content: bytes, mtime: float) -> N
 def stop_hot_builders(engine: Engine, site: Site) -> None:
     """Remove the site's hot builders (a watch loop that ended, or the one replaced)."""
     with engine.errors("Listing hot builders"):
-        found = engine.client.containers.list(
-            all=True,
-            filters={"label": [f"{Label.SITE_ID}={site.id}", f"{Label.ROLE}={Role.HOT_BUILDER}"]},
-        )
+        found = engine.client.containers.list(all=True, filters=site_filter(site, Role.HOT_BUILDER))
     for container in found:
         with engine.errors(f"Removing {container.name}"):
             container.remove(force=True)
