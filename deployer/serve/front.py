@@ -95,15 +95,18 @@ def _listen(host: str, port: int, on_host_network: bool) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-# Watch mode: a page a browser asks for (Accept: text/html) gets a script that polls the
-# probe and reloads the page when another container answers. Only there: other clients
-# (`sitedeploy check`, curl) get the site's bytes as they are, and the image never has it.
+# Watch mode: a page a browser asks for (Accept: text/html) gets a script that asks for
+# the page again every 250 ms (as any other client: through the front's pool of
+# connections, so never ahead of what a reload would get, and without the script) and
+# reloads it when its bytes changed. (nginx's brotli_static sends no ETag to compare.)
+# Only there: other clients (`sitedeploy check`, curl) get the site's bytes as they are,
+# and the image never has it.
 LIVE_RELOAD_PATH = "/.sitedeploy/livereload.js"
 LIVE_RELOAD_JS = (
-    '(function(){var seen=null;function poll(){fetch("PROBE",{cache:"no-store"}).then('
-    'function(r){var now=r.headers.get("X-Served-By");if(seen&&now&&now!==seen){'
-    "location.reload();return}seen=now||seen;setTimeout(poll,250)},function(){"
-    "setTimeout(poll,1000)})}poll()})();"
+    '(function(){var seen=null;function poll(){fetch(location.href,{cache:"no-store"})'
+    ".then(function(r){return r.text()}).then(function(now){if(seen!==null&&now!==seen){"
+    "location.reload();return}seen=now;setTimeout(poll,250)},function(){setTimeout(poll,1000)"
+    "})}poll()})();"
 )
 _LIVE_RELOAD_MAPS = """
     # Watch mode: pages for browsers get the live reload script (see below).
@@ -130,7 +133,7 @@ _LIVE_RELOAD_SCRIPT = """
 
 def render_front_config(listen: str, *, live_reload: bool = False) -> str:
     """The front's nginx.conf (with `live_reload`: watch mode's reload script)."""
-    script = LIVE_RELOAD_JS.replace("PROBE", PROBE_PATH)
+    script = LIVE_RELOAD_JS
     pieces = {
         "live_reload_maps": _LIVE_RELOAD_MAPS.replace("PATH", LIVE_RELOAD_PATH),
         "live_reload_filter": _LIVE_RELOAD_FILTER,
