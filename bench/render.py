@@ -121,6 +121,14 @@ def markdown(results: dict[str, Any]) -> str:
                 buildkit_served,
                 ratio(w["sitedeploy_hot"], buildkit_served),
             ),
+            _row(
+                name,
+                "watch: whole site regenerated and served, hot loop (s)",
+                w["sitedeploy_hot_whole_site"],
+                "",
+                buildkit_served,
+                ratio(w["sitedeploy_hot_whole_site"], buildkit_served),
+            ),
             _row(name, "watch: edit-to-served, full build per save (s)", w["sitedeploy_full"]),
             _row(
                 name,

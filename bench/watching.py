@@ -4,8 +4,10 @@ Side by side in one run: `sitedeploy up --watch` with the hot loop and without i
 (`--no-hot`: a full `up` per save), and the anchor — Jekyll's own `jekyll build --watch`
 in a container of the same builder image, its cache warm (the time until the rebuilt
 post is on disk; it serves nothing). The baseline's rebuild-and-restart is the
-edit-to-served row of builds.py. The browser row is the time until a page open in
-headless Chromium shows the new text by itself (the watch preview's live reload).
+edit-to-served row of builds.py. The hot loop serves the edited post first and then the
+whole site regenerated: both times are reported, the second as `up --watch` prints it.
+The browser row is the time until a page open in headless Chromium shows the new text by
+itself (the watch preview's live reload).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bench.common import (
 )
 
 WAIT_SECONDS = 180
+_WHOLE = re.compile(r"Whole site regenerated and served (\d+(?:\.\d+)?) s after the save")
 
 
 class _Watching:
@@ -58,6 +61,10 @@ class _Watching:
             if "Watching" in line:
                 self.watching.set()
 
+    def whole_site(self) -> list[float]:
+        """Each save's "Whole site regenerated and served N s after the save", so far."""
+        return [float(m.group(1)) for line in self.output if (m := _WHOLE.search(line))]
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
         try:
@@ -84,13 +91,14 @@ class WatchMeasures(BenchState):
     def watch_edit_to_served(self, folder: Path, post: str, port: int) -> dict[str, Any]:
         """Seconds from a save to the new text on the port, in each mode, and in a browser
         for the hot loop; beside the anchor. The preview stays on `port`, as `up` left it."""
-        hot, browser = self._watch_mode(folder, post, port, hot=True)
-        full, _ = self._watch_mode(folder, post, port, hot=False)
+        hot, browser, whole = self._watch_mode(folder, post, port, hot=True)
+        full, _, _ = self._watch_mode(folder, post, port, hot=False)
         self.sitedeploy("up", str(folder), "--port", str(port))  # no live reload any more
         anchor = self.jekyll_watch(folder, post)
         return {
             "seconds": {
                 "sitedeploy_hot": median(hot),
+                "sitedeploy_hot_whole_site": median(whole),
                 "sitedeploy_full": median(full),
                 "browser_hot": median(browser),
                 "jekyll_watch": anchor,
@@ -101,30 +109,33 @@ class WatchMeasures(BenchState):
 
     def _watch_mode(
         self, folder: Path, post: str, port: int, *, hot: bool
-    ) -> tuple[list[float], list[float]]:
+    ) -> tuple[list[float], list[float], list[float]]:
         """One `up --watch` (a warm-up save first: the hot loop warms Jekyll once): its
-        edit-to-served times, and (hot) the browser's."""
+        edit-to-served times, and (hot) the browser's and the whole site's (the hot loop
+        serves the edited post first, then the whole site regenerated; each save starts
+        once the previous one has settled)."""
         url = f"http://127.0.0.1:{port}{post}"
         mode = "hot" if hot else "full"
         watching = _Watching(folder, port, hot=hot)
         served, shown = [], []
         try:
             self._until(lambda: self._served(url, ""), f"up --watch ({mode})")
-            warm = self.edit(folder)
-            self._until(lambda: self._served(url, warm), f"{mode} warm-up")
-            for _ in range(self.runs):
+            for run in range(self.runs + 1):  # the first is the warm-up
+                settled = len(watching.whole_site())
                 marker = self.edit(folder)
-                served.append(
-                    self._until(lambda m=marker: self._served(url, m), f"up --watch {mode}")
-                )
+                seconds = self._until(lambda m=marker: self._served(url, m), f"up --watch {mode}")
+                if run:
+                    served.append(seconds)
+                if hot:
+                    self._until(lambda n=settled: len(watching.whole_site()) > n, "the whole site")
                 time.sleep(1)  # let the previous switch retire its container
             if hot:
-                shown = self._in_browser(folder, url)
+                shown = self._in_browser(folder, url, watching)
         finally:
             watching.stop()
-        return served, shown
+        return served, shown, watching.whole_site()[1 : self.runs + 1]
 
-    def _in_browser(self, folder: Path, url: str) -> list[float]:
+    def _in_browser(self, folder: Path, url: str, watching: _Watching) -> list[float]:
         """Seconds from a save until a page open in Chromium shows it by itself."""
         from playwright.sync_api import sync_playwright
 
@@ -139,6 +150,7 @@ class WatchMeasures(BenchState):
                 page = browser.new_page()
                 page.goto(url, wait_until="load")
                 for _ in range(self.runs):
+                    settled = len(watching.whole_site())
                     marker = self.edit(folder)
 
                     def shown(m: str = marker) -> bool:
@@ -148,6 +160,7 @@ class WatchMeasures(BenchState):
                             return False
 
                     found.append(self._until(shown, "the browser"))
+                    self._until(lambda n=settled: len(watching.whole_site()) > n, "the whole site")
                     time.sleep(1)
             finally:
                 browser.close()

@@ -105,6 +105,7 @@ def up_summary(result: UpResult, edit_to_served: float | None = None) -> dict[st
     )
     if edit_to_served is not None:
         summary["edit_to_served_seconds"] = round(edit_to_served, 2)
+        summary["edited_pages_only"] = result.edited_only
     return summary
 
 
@@ -181,7 +182,12 @@ def show_up(progress: Progress, result: UpResult, edit_to_served: float | None =
             "(the port answered throughout)."
         )
     progress.success(f"Preview: {result.url}  (served by {result.server})")
-    if edit_to_served is not None:
+    if edit_to_served is not None and result.edited_only:
+        progress.info(
+            f"Serving the edited pages {edit_to_served:.1f} s after the save; the whole site "
+            "follows as soon as Jekyll has regenerated it."
+        )
+    elif edit_to_served is not None:
         progress.info(f"Serving the change {edit_to_served:.1f} s after it was saved.")
 
 

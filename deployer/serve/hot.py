@@ -4,7 +4,11 @@ A **hot builder** is a container of the site's builder image running
 docker/jekyll/sitedeploy-hot.rb: one Jekyll site kept in memory (its caches warm, as with
 `jekyll build --watch`). On a save, sitedeploy copies the changed sources in, asks it to
 regenerate, and gets back the files that changed, as Jekyll wrote them and as nginx will
-serve them (precompressed by the same pack.rb as a full build). The new image is the
+serve them (precompressed by the same pack.rb as a full build) — twice: first the edited
+pages alone, rendered against the site in memory (when every changed source is a post, a
+collection document or a plain page that keeps its URL), then the whole site regenerated,
+which brings every page the edit touched (indexes, feeds, neighbours) and corrects anything
+the first answer could not know. The new image is the
 serving image plus one layer of those files (and the site's csp.conf when a page's policy
 changed), committed from a container of the serving image — seconds instead of a build.
 
@@ -23,6 +27,7 @@ import shlex
 import shutil
 import tarfile
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from docker.models.containers import Container
 
@@ -168,22 +173,28 @@ class HotBuilder:
             self.sources.pop(path, None)
         return [*changed, *removed]
 
-    def regenerate(self) -> HotEdit:
-        """Have Jekyll regenerate; return what changed (JekyllFailed on Jekyll's error,
-        NotHot when an output file went away: a layer cannot remove it)."""
+    def regenerate(self, sources: list[str]) -> HotEdit | str:
+        """Have Jekyll regenerate after `sources` changed. Returns the first answer: the
+        edited pages alone (a HotEdit), or why they cannot go first; `whole` then gives
+        the whole site's."""
         self.sequence += 1
         number = str(self.sequence)
-        request, response = f"{HOT_DIR}/requests/{number}", f"{HOT_DIR}/responses/{number}.json"
+        request = f"{HOT_DIR}/requests/{number}"
         # One exec asks and waits: the request is renamed into place whole.
-        ask = f"echo build > {request}.new && mv {request}.new {request} && {_wait_for(response)}"
-        answer = json.loads(
-            _exec(
-                self.engine,
-                self.container,
-                f"timeout {REGENERATE_TIMEOUT} sh -c {shlex.quote(ask)}",
-                "Regenerating the site",
-            )
+        ask = (
+            f"printf %s {shlex.quote(json.dumps(sources))} > {request}.new && "
+            f"mv {request}.new {request} && {_wait_for(f'{HOT_DIR}/responses/{number}.first.json')}"
         )
+        answer = self._answer(ask)
+        if "skipped" in answer:
+            return str(answer["skipped"])
+        return self._edit(f"{number}.first", answer)
+
+    def whole(self) -> HotEdit:
+        """The whole site regenerated after the last `regenerate` (JekyllFailed on Jekyll's
+        error, NotHot when an output file went away: a layer cannot remove it)."""
+        number = str(self.sequence)
+        answer = self._answer(_wait_for(f"{HOT_DIR}/responses/{number}.json"))
         if "error" in answer:
             raise JekyllFailed(
                 f"Jekyll could not build {self.site.path}:\n{answer['error']}\n"
@@ -191,9 +202,24 @@ class HotBuilder:
             )
         if answer["removed"]:
             raise NotHot(f"{answer['removed'][0]} is no longer built: the site is built afresh")
-        www = self._fetch(number, list(answer["changed"]))
+        return self._edit(number, answer)
+
+    def _answer(self, command: str) -> dict[str, Any]:
+        text = _exec(
+            self.engine,
+            self.container,
+            f"timeout {REGENERATE_TIMEOUT} sh -c {shlex.quote(command)}",
+            "Regenerating the site",
+        )
+        return dict(json.loads(text))
+
+    def _edit(self, out: str, answer: dict[str, Any]) -> HotEdit:
+        changed = [str(path) for path in answer["changed"]]
         return HotEdit(
-            tuple(answer["changed"]), www, float(answer["jekyll_seconds"]), float(answer["seconds"])
+            tuple(changed),
+            self._fetch(out, changed) if changed else b"",
+            float(answer["jekyll_seconds"]),
+            float(answer["seconds"]),
         )
 
     def _fetch(self, number: str, changed: list[str]) -> bytes:

@@ -60,6 +60,7 @@ class UpResult:
     replaced: bool  # False when the running preview already served this image
     switch_seconds: float | None = None  # how long moving the port to the new server took
     notes: tuple[str, ...] = ()  # what changed about the preview itself
+    edited_only: bool = False  # watch mode: the edited pages, ahead of the whole site
 
     @property
     def built(self) -> BuiltSite:

@@ -40,6 +40,7 @@ from deployer.serve.front import serving_now
 from deployer.serve.hot import (
     CLEAN_EVERY,
     HotBuilder,
+    HotEdit,
     NotHot,
     layered_image,
     start_hot_site,
@@ -145,27 +146,55 @@ class HotLoop:
         self.builder = HotBuilder.start(self.engine, self.site, result.images)
         self.edits = 0
 
-    def deploy(self) -> UpResult | None:
-        """Serve the saved changes as an edit layer (None: nothing the site serves changed).
-        Raises NotHot when only a full `up` can take them."""
+    def deploy(self, changed_at: float, served: Callable[[UpResult], None]) -> UpResult | None:
+        """Serve the saved changes as edit layers: the edited pages first when they can go
+        first (`served` gets that result), then the whole site regenerated. Returns the
+        last version served for the save, None when nothing the site serves changed.
+        Raises NotHot when only a full `up` can take the changes."""
         if self.builder is None or self.images is None:
             raise NotHot("no hot builder yet")
         if self.edits >= CLEAN_EVERY:
-            raise NotHot(f"{CLEAN_EVERY} edits since the last full build: building afresh")
-        started = time.monotonic()
+            raise NotHot(f"{CLEAN_EVERY} edit layers since the last full build: building afresh")
         with self.progress.step("Regenerating with Jekyll (kept warm)"):
             self.builder.ready()
-            if not self.builder.sync():
+            sources = self.builder.sync()
+            if not sources:
                 return None  # saved as it was: nothing to do
-            edit = self.builder.regenerate()
+            first = self.builder.regenerate(sources)
+        result = None
+        if isinstance(first, str):
+            self.progress.detail(f"The whole site regenerates first: {first}.")
+        elif first.changed:
+            self.progress.info(
+                f"Jekyll rendered the edited pages in {first.jekyll_seconds:.2f} s; "
+                "serving them while the whole site regenerates."
+            )
+            result = replace(self._serve(first, changed_at), edited_only=True)
+            served(result)
+        with self.progress.step("Regenerating the whole site with Jekyll"):
+            edit = self.builder.whole()
         self.progress.info(
             f"Jekyll regenerated in {edit.jekyll_seconds:.2f} s; {len(edit.changed)} files "
             f"changed, found and precompressed in {edit.seconds - edit.jekyll_seconds:.2f} s"
         )
-        if not edit.changed:
+        if edit.changed:
+            result = self._serve(edit, changed_at)
+        if result is None:
             self.progress.info("Saved; nothing the site serves changed.")
             return None
+        went_first = not isinstance(first, str) and bool(first.changed)
+        others = f"{len(edit.changed)} {'more ' if went_first else ''}files changed"
+        self.progress.info(
+            f"Whole site regenerated and served {time.monotonic() - changed_at:.1f} s after "
+            f"the save ({others if edit.changed else 'nothing else changed'})."
+        )
+        self._check_everything(result)
+        return None if result.edited_only else result
+
+    def _serve(self, edit: HotEdit, changed_at: float) -> UpResult:
+        """Lay `edit` over the serving image, check what changed, and switch to it."""
         images = self.images
+        assert images is not None
         built = updated_site(images.built, edit.changed)
         if any(path.endswith(".css") for path in edit.changed):
             self.policies.clear()  # what pages load through their stylesheets may differ
@@ -184,7 +213,7 @@ class HotLoop:
         assert info is not None
         hot = replace(
             images, image=info, built=built, reused=False, csp=policy.as_dict(),
-            seconds=time.monotonic() - started, layers=tuple(self.engine.history(tag)),
+            seconds=time.monotonic() - changed_at, layers=tuple(self.engine.history(tag)),
         )  # fmt: skip
 
         def check(where: str) -> CheckReport:
@@ -202,7 +231,6 @@ class HotLoop:
             )  # fmt: skip
         self._forget(images.image)
         self.images, self.nginx_files, self.edits = hot, {**self.nginx_files, **extra}, number
-        self._check_everything(result)
         return result
 
     def _forget(self, previous: ImageInfo) -> None:
@@ -274,7 +302,9 @@ def watch_and_deploy(
             result = full()
         else:
             try:
-                result = loop.deploy()
+                result = loop.deploy(
+                    changed_at, lambda first: deployed(first, time.monotonic() - changed_at)
+                )
             except NotHot as reason:
                 if loop.builder is not None:
                     progress.info(f"{reason}.")

@@ -78,10 +78,13 @@ def test_saves_are_hot_edits_that_reload_the_browser_and_publish_stays_clean(
             )
             page = browser.new_page()
             page.goto(url + PAGE, wait_until="load")
+            # A post's title and text change: the post is served first, then the
+            # whole site (the home page lists the title, the feed has the text).
             post = folder / POST
-            post.write_text(post.read_text() + "\nHOT-EDIT-ONE\n")
+            text = post.read_text().replace("Welcome to sitedeploy", "Hot title")
+            post.write_text(text + "\nHOT-EDIT-ONE\n")
             saved = time.monotonic()
-            run.wait_for("Serving the change")
+            run.wait_for("Serving the edited pages")
             # The page reloads by itself (its policy forbids evaluating test code in it).
             deadline = time.monotonic() + 10
             while "HOT-EDIT-ONE" not in _content(page):
@@ -93,17 +96,33 @@ def test_saves_are_hot_edits_that_reload_the_browser_and_publish_stays_clean(
                 f"\nhot edit: shown in the browser {time.monotonic() - saved:.2f} s after the save"
             )
             browser.close()
+        run.wait_for("Whole site regenerated and served")
+        assert "more files changed" in run.output[-1], "".join(run.output)
         assert "Jekyll regenerated in" in "".join(run.output)
+        assert "Hot title" in requests.get(url + "/", timeout=10).text
+        assert "HOT-EDIT-ONE" in requests.get(url + "/feed.xml", timeout=10).text
+        # Two edit layers: the post first, then what the whole site changed.
         hot_image, labels = _image_of(engine, folder)
-        assert labels[Label.HOT_EDITS] == "1" and hot_image.endswith(":hot-1")
+        assert labels[Label.HOT_EDITS] == "2" and hot_image.endswith(":hot-2")
         # The image has the edit and no live reload: that is the front's, in watch mode only.
         stored = _served_text(engine, hot_image, PAGE)
         assert "HOT-EDIT-ONE" in stored and LIVE_RELOAD_PATH not in stored
 
+        # A new layout cannot go first: the whole site regenerates, then is served.
+        layout = folder / "_layouts" / "post.html"
+        layout.parent.mkdir()
+        layout.write_text(
+            "---\nlayout: default\n---\n<article>HOT-LAYOUT {{ content }}</article>\n"
+        )
+        seen = len(run.output)
+        run.wait_for("Whole site regenerated and served")
+        assert not any("Serving the edited pages" in line for line in run.output[seen:])
+        assert "HOT-LAYOUT" in requests.get(url + PAGE, timeout=10).text
+
         # A page that gains an inline script gets its hash in its policy on the hot path.
         about = folder / "about.md"
         about.write_text(about.read_text() + f"\n<script>{SCRIPT}</script>\n")
-        run.wait_for("Serving the change")
+        run.wait_for("Serving the edited pages")
         digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
         policy = requests.get(url + "/about/", timeout=10).headers["Content-Security-Policy"]
         assert f"'sha256-{digest}'" in policy
