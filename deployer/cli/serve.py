@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +70,10 @@ def up(site: Path, out: Out, watch: bool, hot: bool, strict: bool, **options: An
     if not watch:
         deployed(run_up(engine, folder, config, out.progress, strict=strict))
         return
+    # A closed terminal or a `kill` stops watching as Ctrl-C does: the hot builder goes,
+    # the preview stays.
+    for stop in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, _interrupt)
     try:
         watch_and_deploy(
             engine,
@@ -85,6 +90,10 @@ def up(site: Path, out: Out, watch: bool, hot: bool, strict: bool, **options: An
             f"Stopped watching. The preview keeps running at "
             f"{preview_url(config.host, config.port)}; `sitedeploy down {site}` stops it."
         )
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @click.command()

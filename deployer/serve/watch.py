@@ -5,10 +5,11 @@ into one redeploy; a save that breaks the build is reported and the last good ve
 keeps serving. Ctrl-C stops watching and leaves the preview running.
 
 Saves take the hot loop (serve/hot.py) when they can: Jekyll warm in a builder container,
-the new version a small layer over the serving image, checked where it changed before the
-switch and in full after it. The first deploy, a change the hot loop cannot take, and
-every CLEAN_EVERY edits run a full `up`. Pages in the browser reload when the new version
-is served (the front's live reload, only in watch mode).
+the new version a small layer over the serving image — the edited pages first when they
+can go first, then what the whole site's regeneration changed — checked where it changed
+before each switch and in full after the last. The first deploy, a change the hot loop
+cannot take, and every CLEAN_EVERY edit layers run a full `up`. Pages in the browser reload
+when the new version is served (the front's live reload, only in watch mode).
 """
 
 from __future__ import annotations

@@ -15,15 +15,17 @@ import pytest
 import requests
 
 from deployer.build.images import build_site
-from deployer.build.sitefiles import read_image_file
+from deployer.build.sitefiles import HOT_SITE, read_image_file
 from deployer.check.browser import CHROMIUM_FLAGS, find_chromium
 from deployer.config import load_config
 from deployer.engine import Engine
+from deployer.errors import JekyllFailed
 from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.serve.front import LIVE_RELOAD_PATH
+from deployer.serve.hot import HotBuilder, HotEdit
 from deployer.serve.preview import preview_status, stop_preview
-from deployer.site import open_site
+from deployer.site import cache_dir, open_site
 from tests.conftest import SiteFactory, free_port
 from tests.running import SITEDEPLOY, Running
 
@@ -151,3 +153,59 @@ def test_saves_are_hot_edits_that_reload_the_browser_and_publish_stays_clean(
     assert Label.HOT_EDITS not in (engine.client.images.get(images.image.tag).labels or {})
     assert "HOT-EDIT-ONE" in _served_text(engine, images.image.tag, PAGE)
     stop_preview(engine, site)
+
+
+_NOTES = {
+    f"_posts/2026-02-{day:02d}-note-{day}.md": (
+        f"---\nlayout: post\ntitle: Note {day}\ntags: [tag{day % 2}]\n---\nNote {day} says hi.\n"
+    )
+    for day in range(1, 11)
+}
+_TAGS_PAGE = (
+    "---\ntitle: Tags\npermalink: /tags/\n---\n{% for tag in site.tags %}<h2>{{ tag[0] }}</h2>"
+    "{% for post in tag[1] %}<a href='{{ post.url }}'>{{ post.title }}</a>{% endfor %}"
+    "{% endfor %}\n"
+)
+
+
+def test_the_edited_post_goes_first_as_the_whole_build_makes_it(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    """The hot builder itself: an edited post is rendered alone first, byte for byte what
+    the whole regeneration then writes; the whole pass brings the pages that list it; a
+    layout or a Liquid error skips the first pass (the whole pass reports the error)."""
+    folder = make_site("first", {**_NOTES, "tags.md": _TAGS_PAGE})
+    site = open_site(folder)
+    images = build_site(engine, site, load_config(folder), Progress(quiet=True))
+    hot = HotBuilder.start(engine, site, images)
+    try:
+        hot.ready()
+        post = folder / "_posts/2026-02-05-note-5.md"
+        post.write_text(post.read_text().replace("Note 5", "Renamed note"))
+        assert hot.sync() == ["_posts/2026-02-05-note-5.md"]
+        first = hot.regenerate(["_posts/2026-02-05-note-5.md"])
+        assert isinstance(first, HotEdit), first
+        assert first.changed == ("2026/02/05/note-5.html",)
+        whole = hot.whole()
+        # Not written again: the whole build made the same bytes of it.
+        assert "2026/02/05/note-5.html" not in whole.changed
+        assert {"index.html", "feed.xml", "tags/index.html"} <= set(whole.changed), whole.changed
+        hot_site = cache_dir(site) / HOT_SITE
+        assert "Renamed note" in (hot_site / "tags/index.html").read_text()
+
+        layout = folder / "_layouts/post.html"
+        layout.parent.mkdir()
+        layout.write_text(
+            "---\nlayout: default\n---\n<article>FIRST-LAYOUT {{ content }}</article>\n"
+        )
+        skipped = hot.regenerate(hot.sync())
+        assert skipped == "_layouts/post.html is not a page or post"
+        assert len(hot.whole().changed) >= len(_NOTES) + 1  # every post (and the welcome)
+
+        post.write_text(post.read_text() + "\n{% if %}\n")
+        reason = hot.regenerate(hot.sync())
+        assert isinstance(reason, str) and "Liquid" in reason
+        with pytest.raises(JekyllFailed, match="Liquid"):
+            hot.whole()
+    finally:
+        hot.stop()
