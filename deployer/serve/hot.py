@@ -183,7 +183,8 @@ class HotBuilder:
         # One exec asks and waits: the request is renamed into place whole.
         ask = (
             f"printf %s {shlex.quote(json.dumps(sources))} > {request}.new && "
-            f"mv {request}.new {request} && {_wait_for(f'{HOT_DIR}/responses/{number}.first.json')}"
+            f"mv {request}.new {request} && echo > {HOT_DIR}/wake && "
+            f"{_wait_for(f'{HOT_DIR}/responses/{number}.first.json')}"
         )
         answer = self._answer(ask)
         if "skipped" in answer:

@@ -6,7 +6,8 @@
 # sources in /site/src, as `jekyll build` had them). It builds once to warm Jekyll's
 # caches, writes HOT_DIR/ready.json (the sha256 of every source file, so sitedeploy can
 # send what changed since), then serves requests: sitedeploy copies changed sources in and
-# writes HOT_DIR/requests/N (a JSON list of the changed sources). Each request gets two
+# writes HOT_DIR/requests/N (a JSON list of the changed sources), then a line to the FIFO
+# HOT_DIR/wake, which this waits on between requests. Each request gets two
 # answers, each with the files it changed as Jekyll wrote them (out/…/orig/) and as nginx
 # will serve them (out/…/www/, precompressed by pack.rb):
 #
@@ -25,6 +26,8 @@ hot, configs, baseurl, quality, min_bytes, *globs = ARGV
 source = "/site/src"
 destination = "/site/_site"
 %w[requests responses out].each { |name| FileUtils.mkdir_p(File.join(hot, name)) }
+wake = File.join(hot, "wake") # sitedeploy writes a line here after each request: no polling
+File.mkfifo(wake) unless File.exist?(wake)
 
 def digests(root)
   Dir.glob("**/*", File::FNM_DOTMATCH, base: root).each_with_object({}) do |name, found|
@@ -125,7 +128,7 @@ packing = [min_bytes, quality, *globs]
 loop do
   request = Dir.children(File.join(hot, "requests")).reject { |n| n.end_with?(".new") }.min_by(&:to_i)
   if request.nil?
-    sleep 0.01
+    File.open(wake, "r", &:read) # blocks until sitedeploy opens it, and closes it
     next
   end
   sources = JSON.parse(File.read(File.join(hot, "requests", request)))
