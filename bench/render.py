@@ -136,7 +136,7 @@ def markdown(results: dict[str, Any]) -> str:
                 w["jekyll_watch"],
                 "",
                 "",
-                f"+{site['watch']['hot_over_jekyll_seconds']} s",
+                f"{site['watch']['hot_over_jekyll_seconds']:+} s",
             ),
             _row(name, "watch: edit shown in a browser by live reload (s)", w["browser_hot"]),
         ]

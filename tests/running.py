@@ -23,6 +23,7 @@ class Running:
             [SITEDEPLOY, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )
@@ -48,6 +49,12 @@ class Running:
             if text in line:
                 return
         raise AssertionError(f"{text!r} never appeared; output:\n{''.join(self.output)}")
+
+    def enter(self) -> None:
+        """A line on its standard input, as Enter in a terminal."""
+        assert self.process.stdin is not None
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
 
     def interrupt(self) -> int:
         """Ctrl-C: SIGINT to the whole process group; return the exit code."""

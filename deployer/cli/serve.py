@@ -35,14 +35,16 @@ def new(destination: Path) -> None:
 @click.option(
     "--watch",
     is_flag=True,
-    help="Keep running: redeploy (without downtime) whenever a file in SITE changes.",
+    help="Keep running: redeploy (without downtime) whenever a file in SITE changes; "
+    "Enter builds afresh.",
 )
 @click.option(
     "--hot/--no-hot",
     default=True,
     show_default=True,
-    help="With --watch: keep Jekyll warm and serve each save as a small layer over the "
-    "running image (a full build every 20 saves, and for config, gem or plugin changes).",
+    help="With --watch: keep Jekyll warm and serve each save as small layers over the "
+    "running image, the edited pages first (a full build every 20 layers, on Enter, and "
+    "for config, gem or plugin changes).",
 )
 @click.option(
     "--strict",

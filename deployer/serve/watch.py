@@ -15,6 +15,8 @@ when the new version is served (the front's live reload, only in watch mode).
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -62,6 +64,7 @@ class _Changes(FileSystemEventHandler):
     def __init__(self, root: Path) -> None:
         self.root = root
         self.changed = threading.Event()
+        self.afresh = threading.Event()  # a clean build was asked for
         patterns = [*DEFAULT_IGNORES, *(f"**/{glob}" for glob in _EDITOR_TEMPORARY)]
         self._ignored = PatternMatcher([*patterns, *_EDITOR_TEMPORARY])
 
@@ -82,23 +85,44 @@ class _Changes(FileSystemEventHandler):
             self.changed.set()
 
 
+def _reads_lines() -> bool:
+    """Can a line on standard input ask for a clean build? A pipe can; a terminal only
+    when this process is in its foreground (a background job reading it would be stopped)."""
+    try:
+        if not sys.stdin.isatty():
+            return True
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _read_lines(handler: _Changes) -> None:
+    for _line in sys.stdin:
+        handler.afresh.set()
+        handler.changed.set()
+
+
 def watch(
     site: Site,
-    deploy: Callable[[float], None],
+    deploy: Callable[[float, bool], None],
     report: Callable[[SitedeployError], None],
-    watching: Callable[[], None],
+    watching: Callable[[bool], None],
 ) -> None:
-    """Until Ctrl-C, call `deploy(first_change_time)` after every settled burst of changes.
+    """Until Ctrl-C, call `deploy(first_change_time, afresh)` after every settled burst of
+    changes, or with `afresh` when a line (Enter) was read on standard input.
 
     The time is `time.monotonic()` of the burst's first change, so the caller can report
     how long a save took to be served. Errors of a deploy go to `report`; watching goes on.
-    `watching` is called once the watcher runs (saves from then on are seen).
+    `watching(reads_lines)` is called once the watcher runs (saves from then on are seen).
     """
     handler = _Changes(site.path)
     observer = Observer()
     observer.schedule(handler, str(site.path), recursive=True)
     observer.start()
-    watching()
+    reads_lines = _reads_lines()
+    if reads_lines:
+        threading.Thread(target=_read_lines, args=(handler,), daemon=True).start()
+    watching(reads_lines)
     try:
         while True:
             if not handler.changed.wait(timeout=0.5):
@@ -110,8 +134,10 @@ def watch(
                 time.sleep(DEBOUNCE_SECONDS)
                 if not handler.changed.is_set():
                     break
+            afresh = handler.afresh.is_set()
+            handler.afresh.clear()
             try:
-                deploy(first_change)
+                deploy(first_change, afresh)
             except SitedeployError as error:
                 report(error)
     finally:
@@ -297,9 +323,11 @@ def watch_and_deploy(
             loop.after_full(result)
         return result
 
-    def deploy(changed_at: float | None) -> None:
+    def deploy(changed_at: float | None, afresh: bool = False) -> None:
         result: UpResult | None
-        if loop is None or changed_at is None:
+        if afresh:
+            progress.info("Building afresh, as asked.")
+        if loop is None or changed_at is None or afresh:
             result = full()
         else:
             try:
@@ -322,7 +350,10 @@ def watch_and_deploy(
             site,
             deploy,
             failed,
-            lambda: progress.info(f"Watching {site.path} for changes; Ctrl-C stops watching."),
+            lambda lines: progress.info(
+                f"Watching {site.path} for changes; "
+                f"{'Enter builds afresh, ' if lines else ''}Ctrl-C stops watching."
+            ),
         )
     finally:
         if loop is not None:

@@ -67,6 +67,7 @@ def test_saves_are_hot_edits_that_reload_the_browser_and_publish_stays_clean(
     run = Running("up", str(folder), "--port", str(port), "--watch")
     try:
         run.wait_for("Watching")
+        assert "Enter builds afresh" in run.output[-1]
         _clean_image, clean_labels = _image_of(engine, folder)
         assert Label.HOT_EDITS not in clean_labels
         # Live reload: a browser's page gets the script; other clients get the site's bytes.
@@ -145,6 +146,15 @@ def test_saves_are_hot_edits_that_reload_the_browser_and_publish_stays_clean(
         _fresh, fresh_labels = _image_of(engine, folder)
         assert Label.HOT_EDITS not in fresh_labels
         assert "Renamed site" in requests.get(url + "/", timeout=10).text
+
+        # Enter asks for a clean build at any time (the edit layers go).
+        about.write_text(about.read_text() + "\nONE-MORE\n")
+        run.wait_for("Whole site regenerated and served")
+        assert Label.HOT_EDITS in _image_of(engine, folder)[1]
+        run.enter()
+        run.wait_for("Building afresh, as asked.")
+        run.wait_for("Serving the change")
+        assert Label.HOT_EDITS not in _image_of(engine, folder)[1]
     finally:
         run.interrupt()
     # What `publish` pushes is the site's own clean build of the same sources.
