@@ -159,6 +159,7 @@ class HotLoop:
         self.policies: PageMemo = {}  # each page's derived policy, by its HTML
         self.edits = 0
         self.full_check: threading.Thread | None = None
+        self.versions = 0  # versions served so far: a full check of an older one is moot
 
     def after_full(self, result: UpResult) -> None:
         """A full `up` served `result`: the next edits start from its builder image."""
@@ -172,6 +173,7 @@ class HotLoop:
         self.nginx_files = site_nginx_files(self.config, policy)[0]
         self.builder = HotBuilder.start(self.engine, self.site, result.images)
         self.edits = 0
+        self.versions += 1
 
     def deploy(self, changed_at: float, served: Callable[[UpResult], None]) -> UpResult | None:
         """Serve the saved changes as edit layers: the edited pages first when they can go
@@ -258,6 +260,7 @@ class HotLoop:
             )  # fmt: skip
         self._forget(images.image)
         self.images, self.nginx_files, self.edits = hot, {**self.nginx_files, **extra}, number
+        self.versions += 1
         return result
 
     def _forget(self, previous: ImageInfo) -> None:
@@ -268,7 +271,9 @@ class HotLoop:
                 self.engine.client.images.remove(previous.id)
 
     def _check_everything(self, result: UpResult) -> None:
-        """The whole site, in the background, once the edit is served."""
+        """The whole site, in the background, once the edit is served. Its findings are
+        dropped when a newer version was served meanwhile (that one gets its own check)."""
+        version = self.versions
 
         def run() -> None:
             try:
@@ -277,7 +282,10 @@ class HotLoop:
                     baseurl=result.images.baseurl, site_url=result.images.site_url,
                 ).for_up(strict=self.strict)  # fmt: skip
             except SitedeployError as error:
-                self.progress.warning(f"The full check after the edit failed: {error.message}")
+                if version == self.versions:
+                    self.progress.warning(f"The full check after the edit failed: {error.message}")
+                return
+            if version != self.versions:
                 return
             if report.findings and (report.errors or report.warnings):
                 for finding in [*report.errors, *report.warnings][:10]:
