@@ -160,6 +160,9 @@ class HotLoop:
         self.edits = 0
         self.full_check: threading.Thread | None = None
         self.versions = 0  # versions served so far: a full check of an older one is moot
+        # The hot builder's files ran ahead of the preview (a version failed its check):
+        # only a full build brings them together again.
+        self.behind = False
 
     def after_full(self, result: UpResult) -> None:
         """A full `up` served `result`: the next edits start from its builder image."""
@@ -174,6 +177,7 @@ class HotLoop:
         self.builder = HotBuilder.start(self.engine, self.site, result.images)
         self.edits = 0
         self.versions += 1
+        self.behind = False
 
     def deploy(self, changed_at: float, served: Callable[[UpResult], None]) -> UpResult | None:
         """Serve the saved changes as edit layers: the edited pages first when they can go
@@ -184,6 +188,8 @@ class HotLoop:
             raise NotHot("no hot builder yet")
         if self.edits >= CLEAN_EVERY:
             raise NotHot(f"{CLEAN_EVERY} edit layers since the last full build: building afresh")
+        if self.behind:
+            raise NotHot("the last edit was not served: the site is built afresh")
         with self.progress.step("Regenerating with Jekyll (kept warm)"):
             self.builder.ready()
             sources = self.builder.sync()
@@ -222,6 +228,13 @@ class HotLoop:
 
     def _serve(self, edit: HotEdit, changed_at: float) -> UpResult:
         """Lay `edit` over the serving image, check what changed, and switch to it."""
+        try:
+            return self._switch(edit, changed_at)
+        except BaseException:
+            self.behind = True  # the builder has these files; the preview does not
+            raise
+
+    def _switch(self, edit: HotEdit, changed_at: float) -> UpResult:
         images = self.images
         assert images is not None
         built = updated_site(images.built, edit.changed)

@@ -219,3 +219,30 @@ def test_the_edited_post_goes_first_as_the_whole_build_makes_it(
             hot.whole()
     finally:
         hot.stop()
+
+
+def test_an_edit_that_fails_its_check_is_not_served_and_the_next_save_builds_afresh(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    """Under --strict a dead link fails the edit's check: the last good version keeps
+    serving, and since the hot builder's files ran ahead of it, the fix is a full build."""
+    folder = make_site("behind")
+    port = free_port()
+    run = Running("up", str(folder), "--port", str(port), "--watch", "--strict")
+    try:
+        run.wait_for("Watching")
+        about = folder / "about.md"
+        good = about.read_text()
+        about.write_text(good + "\n[gone](/no-such-page/) BEHIND-BROKEN\n")
+        run.wait_for("The last good version keeps serving")
+        served = requests.get(f"http://127.0.0.1:{port}/about/", timeout=10).text
+        assert "BEHIND-BROKEN" not in served
+        about.write_text(good + "\nBEHIND-FIXED\n")
+        run.wait_for("the last edit was not served: the site is built afresh")
+        run.wait_for("Serving the change")
+        served = requests.get(f"http://127.0.0.1:{port}/about/", timeout=10).text
+        assert "BEHIND-FIXED" in served
+        assert Label.HOT_EDITS not in _image_of(engine, folder)[1]
+    finally:
+        run.interrupt()
+    stop_preview(engine, open_site(folder))
