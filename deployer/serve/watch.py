@@ -196,7 +196,7 @@ class HotLoop:
             if not sources:
                 return None  # saved as it was: nothing to do
             first = self.builder.regenerate(sources)
-        result = None
+        result, went_first = None, False
         if isinstance(first, str):
             self.progress.detail(f"The whole site regenerates first: {first}.")
         elif first.changed:
@@ -206,6 +206,7 @@ class HotLoop:
             )
             result = replace(self._serve(first, changed_at), edited_only=True)
             served(result)
+            went_first = True
         with self.progress.step("Regenerating the whole site with Jekyll"):
             edit = self.builder.whole()
         self.progress.info(
@@ -217,7 +218,6 @@ class HotLoop:
         if result is None:
             self.progress.info("Saved; nothing the site serves changed.")
             return None
-        went_first = not isinstance(first, str) and bool(first.changed)
         others = f"{len(edit.changed)} {'more ' if went_first else ''}files changed"
         self.progress.info(
             f"Whole site regenerated and served {time.monotonic() - changed_at:.1f} s after "

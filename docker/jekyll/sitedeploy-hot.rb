@@ -51,11 +51,6 @@ def write_json(path, data)
   File.rename("#{path}.tmp", path)
 end
 
-site = load_site(source, destination, configs)
-site.process
-written = digests(destination)
-write_json(File.join(hot, "ready.json"), { "sources" => digests(source) })
-
 def write_outputs(changed, destination, out, baseurl, hot, packing)
   changed.each do |name|
     %W[#{out}/orig/#{name} #{out}/www#{baseurl}/#{name}].each do |copy|
@@ -123,6 +118,11 @@ end
 def seconds_since(started)
   Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
 end
+
+site = load_site(source, destination, configs)
+site.process
+written = digests(destination)
+write_json(File.join(hot, "ready.json"), { "sources" => digests(source) })
 
 packing = [min_bytes, quality, *globs]
 loop do
