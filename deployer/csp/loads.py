@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import cast
 from urllib.parse import unquote, urljoin, urlsplit
 
-import lxml.etree
 import lxml.html
+
+from deployer.pages import parse_page
 
 # Script types a browser runs; any other type is a data block it neither runs nor checks.
 _SCRIPT_TYPES = frozenset(
@@ -185,14 +186,8 @@ def page_loads(
     URL as written on the page), or None; what those load is included, under the page's
     policy, with `@import`s followed once.
     """
-    data = html.encode("utf-8") if isinstance(html, str) else html
-    if not data.strip():
-        return []
-    try:
-        # A parser per page: lxml's parsers must not be shared between threads.
-        parser = lxml.html.HTMLParser(encoding="utf-8")
-        root = lxml.html.document_fromstring(data, parser=parser)
-    except (lxml.etree.ParserError, ValueError):
+    root = parse_page(html)
+    if root is None:
         return []
     found: list[Load] = []
     seen_sheets: set[str] = set()

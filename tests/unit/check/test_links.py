@@ -33,6 +33,12 @@ def test_parse_html_references_lines_ids() -> None:
     assert page.refresh is None
 
 
+def test_a_page_without_meta_charset_is_read_as_utf8_as_our_server_serves_it() -> None:
+    # No <meta charset>: libxml2 alone would read these bytes as Latin-1 (/å\x85³äº\x8e/).
+    page = parse_html('<p><a href="/关于/">关于</a> <img src="/图片/猫.png"></p>'.encode())
+    assert [r.url for r in page.references] == ["/关于/", "/图片/猫.png"]
+
+
 def test_meta_refresh_is_a_reference_and_a_redirect() -> None:
     page = parse_html('<meta http-equiv="refresh" content="0; url=/new/"><a href="/x">x</a>')
     assert page.refresh == "/new/"
