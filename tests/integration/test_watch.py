@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -243,6 +244,49 @@ def test_an_edit_that_fails_its_check_is_not_served_and_the_next_save_builds_afr
         served = requests.get(f"http://127.0.0.1:{port}/about/", timeout=10).text
         assert "BEHIND-FIXED" in served
         assert Label.HOT_EDITS not in _image_of(engine, folder)[1]
+    finally:
+        run.interrupt()
+    stop_preview(engine, open_site(folder))
+
+
+_CJK_POST = "_posts/2026-02-01-日本語の記事.md"
+_CJK = {
+    # No layout, so no <meta charset>: the page's links are read as nginx serves it (UTF-8).
+    _CJK_POST: "---\ntitle: 日本語の記事\n---\nCJK-ONE [关于](/关于/) [猫](/图片/猫.txt)\n",
+    "关于.md": "---\ntitle: 关于\npermalink: /关于/\n---\n关于本站 ABOUT-ONE\n",
+    "图片/猫.txt": "猫 STATIC-ONE\n",
+}
+
+
+def test_cjk_file_names_and_links_take_the_hot_path(engine: Engine, make_site: SiteFactory) -> None:
+    """A blog's CJK file names and links written in CJK: an edited post, page and static
+    file are each served hot, and each edit passes the strict check of its links."""
+    folder = make_site("cjk", _CJK)
+    url = f"http://127.0.0.1:{free_port()}"
+    run = Running("up", str(folder), "--port", url.rsplit(":", 1)[1], "--watch", "--strict")
+
+    def served(path: str) -> str:
+        return requests.get(url + quote(path), timeout=10).text
+
+    try:
+        run.wait_for("Watching")
+        assert not any("broken-link" in line for line in run.output), "".join(run.output)
+        for source, path, before, after, first in (
+            (_CJK_POST, "/2026/02/01/日本語の記事.html", "CJK-ONE", "CJK-TWO", True),
+            ("关于.md", "/关于/", "ABOUT-ONE", "ABOUT-TWO", True),
+            ("图片/猫.txt", "/图片/猫.txt", "STATIC-ONE", "STATIC-TWO", False),
+        ):
+            assert before in served(path)
+            seen = len(run.output)
+            edited = folder / source
+            edited.write_text(edited.read_text().replace(before, after))
+            run.wait_for("Whole site regenerated and served")
+            went_first = any("Serving the edited pages" in line for line in run.output[seen:])
+            assert went_first == first, "".join(run.output[seen:])
+            assert after in served(path)
+            assert not any("keeps serving" in line for line in run.output[seen:])
+        run.wait_for("Full check of the edit")
+        assert not any("broken-link" in line for line in run.output), "".join(run.output)
     finally:
         run.interrupt()
     stop_preview(engine, open_site(folder))
