@@ -104,6 +104,7 @@ class HotBuilder:
     config_files: tuple[str, ...]  # the site's Jekyll configuration files
     sources: dict[str, str] = field(default_factory=dict)  # path -> sha256 in /site/src
     sequence: int = 0
+    resolved_lock: bool = False  # Bundler wrote /site/src/Gemfile.lock: the site has none
 
     @classmethod
     def start(cls, engine: Engine, site: Site, images: SiteImages) -> HotBuilder:
@@ -134,7 +135,11 @@ class HotBuilder:
             container.put_archive("/site", _tar(files))
             container.start()
         configs = tuple(c for c in images.jekyll_configs.split(",") if not c.startswith("/"))
-        return cls(engine, site, container, images.baseurl, images.kept_ignores, configs)
+        resolved = ruby[0] == "bundle" and images.gems is not None and not images.gems.locked
+        return cls(
+            engine, site, container, images.baseurl, images.kept_ignores, configs,
+            resolved_lock=resolved,
+        )  # fmt: skip
 
     def ready(self) -> None:
         """Wait until Jekyll has built once in the builder (its caches warm)."""
@@ -147,6 +152,8 @@ class HotBuilder:
             "Warming up Jekyll",
         )
         self.sources = dict(json.loads(text)["sources"])
+        if self.resolved_lock:  # the build's own lock is not a source the site removed
+            self.sources.pop("Gemfile.lock", None)
 
     def sync(self) -> list[str]:
         """Copy the sources that differ from the builder's into it (and remove those gone);

@@ -23,9 +23,10 @@ from deployer.provenance.inspect import inspect_image
 from deployer.serve.preview import stop_preview
 from deployer.serve.up import UpResult
 from deployer.site import Site, open_site
-from tests.conftest import SiteFactory
+from tests.conftest import SiteFactory, free_port
 from tests.gemsource import PLUGIN, THEME, GemSource, start_gem_source
 from tests.integration.conftest import deploy
+from tests.running import Running
 
 pytestmark = pytest.mark.engine
 
@@ -170,3 +171,30 @@ def test_a_source_that_needs_a_login_gets_it_from_bundlers_variable_only(
             assert b"s3cret" not in read_image_file(engine, images.builder.tag, path)
     finally:
         private.stop()
+
+
+def test_a_bundler_site_is_watched_with_its_gems_loaded_once(
+    engine: Engine, make_site: SiteFactory, source: GemSource
+) -> None:
+    """`up --watch` on a Gemfile site: the hot builder runs Jekyll under `bundle exec` with
+    the gems the build installed (the plugin's tag, the theme's layout), asks the gem source
+    nothing per save, and serves an edited page first."""
+    folder = bundler_site(make_site, source, "watched")
+    url = f"http://127.0.0.1:{free_port()}"
+    run = Running("up", str(folder), "--port", url.rsplit(":", 1)[1], "--watch")
+    try:
+        run.wait_for("Watching")
+        source.requests.clear()
+        about = folder / "about.md"
+        about.write_text(
+            about.read_text().replace("{% sdtest_hello %}", "WATCHED {% sdtest_hello %}")
+        )
+        run.wait_for("Whole site regenerated and served")
+        assert any("Serving the edited pages" in line for line in run.output), "".join(run.output)
+        served = requests.get(f"{url}/about/", timeout=10).text
+        assert "WATCHED Hello from a gem" in served
+        assert '<header class="sdtest-theme">' in served
+        assert not source.requests, source.requests
+    finally:
+        run.interrupt()
+    stop_preview(engine, open_site(folder))
