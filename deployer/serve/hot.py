@@ -6,7 +6,8 @@ docker/jekyll/sitedeploy-hot.rb: one Jekyll site kept in memory (its caches warm
 regenerate, and gets back the files that changed, as Jekyll wrote them and as nginx will
 serve them (precompressed by the same pack.rb as a full build) — twice: first the edited
 pages alone, rendered against the site in memory (when every changed source is a post, a
-collection document or a plain page that keeps its URL), then the whole site regenerated,
+collection document or a plain page that keeps its URL, and no generator of the site may
+reshape pages), then the whole site regenerated,
 which brings every page the edit touched (indexes, feeds, neighbours) and corrects anything
 the first answer could not know. The new image is the
 serving image plus one layer of those files (and the site's csp.conf when a page's policy

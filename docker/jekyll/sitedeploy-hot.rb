@@ -12,8 +12,9 @@
 # will serve them (out/…/www/, precompressed by pack.rb):
 #
 # 1. responses/N.first.json — the edited pages first: when every changed source is a post,
-#    a collection document or a plain page whose URL stays, only they are read again and
-#    rendered against the site in memory (out/N.first/). Otherwise it says why it skipped.
+#    a collection document or a plain page whose URL stays, and the site's generators only
+#    add pages of their own (ADDING_ONLY), only they are read again and rendered against the
+#    site in memory (out/N.first/). Otherwise it says why it skipped.
 # 2. responses/N.json — the whole site regenerated in the same process, as
 #    `jekyll build --watch` does (out/N/): what changed beyond the first answer, the files
 #    no longer written, or Jekyll's error.
@@ -65,6 +66,15 @@ def write_outputs(changed, destination, out, baseurl, hot, packing)
          *packing, exception: true, err: File::NULL)
 end
 
+# Generators that only add pages of their own (a feed, a sitemap, archives, redirect pages):
+# an edited page renders the same without running them again. Any other generator may shape
+# the pages themselves (GitHub Pages' default layouts, titles from headings, relative links,
+# a site's own plugins), so the edited pages cannot go first without it.
+ADDING_ONLY = %w[
+  JekyllFeed::Generator Jekyll::JekyllSitemap Jekyll::Paginate::Pagination
+  Jekyll::Archives::Archives JekyllRedirectFrom::Generator
+].freeze
+
 # The item (a document or a plain page) `relative` was read from, read again; or why the
 # edited pages cannot go first (the whole-site answer then does everything).
 def reread(site, relative)
@@ -85,12 +95,16 @@ def reread(site, relative)
     fresh = Jekyll::Page.new(site, site.source, dir == "." ? "" : dir, File.basename(relative))
   end
   return [nil, "#{relative} has a new URL"] unless fresh.url == old.url && fresh.write? == old.write?
+  return [nil, "#{relative} redirects"] if (fresh.data.keys & %w[redirect_to redirect_from]).any?
 
   [[old, fresh], nil]
 end
 
 # The edited pages first: swap them into the site in memory and render only them.
 def first_pass(site, sources)
+  shaping = site.generators.map { |generator| generator.class.name }.reject { |name| ADDING_ONLY.include?(name) }
+  return [nil, "the site's generators may change its pages (#{shaping.join(", ")})"] unless shaping.empty?
+
   pairs = []
   sources.each do |relative|
     pair, why = reread(site, relative)

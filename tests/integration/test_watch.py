@@ -290,3 +290,35 @@ def test_cjk_file_names_and_links_take_the_hot_path(engine: Engine, make_site: S
     finally:
         run.interrupt()
     stop_preview(engine, open_site(folder))
+
+
+_SHAPING_PLUGIN = """
+class SdtestShape < Jekyll::Generator
+  def generate(site)
+    site.pages.select { |page| page.ext == ".md" }.each { |page| page.content += "\\n\\nSHAPED\\n" }
+  end
+end
+"""
+
+
+def test_a_site_whose_generators_shape_pages_regenerates_whole_first(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    """A generator that changes pages (as GitHub Pages' default layouts or relative links
+    do) would be skipped by rendering the edited page alone: such a site skips the first
+    pass, and the whole regeneration serves the page as a build makes it."""
+    folder = make_site("shaping", {"_plugins/shape.rb": _SHAPING_PLUGIN})
+    site = open_site(folder)
+    images = build_site(engine, site, load_config(folder), Progress(quiet=True))
+    hot = HotBuilder.start(engine, site, images)
+    try:
+        hot.ready()
+        about = folder / "about.md"
+        about.write_text(about.read_text() + "\nSHAPE-EDIT\n")
+        skipped = hot.regenerate(hot.sync())
+        assert skipped == "the site's generators may change its pages (SdtestShape)"
+        assert "about/index.html" in hot.whole().changed
+        page = (cache_dir(site) / HOT_SITE / "about/index.html").read_text()
+        assert "SHAPE-EDIT" in page and "SHAPED" in page.split("SHAPE-EDIT")[1]
+    finally:
+        hot.stop()
