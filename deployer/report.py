@@ -166,15 +166,20 @@ def show_build(progress: Progress, images: SiteImages, *, show_layers: bool = Fa
 
 
 def show_up(progress: Progress, result: UpResult, edit_to_served: float | None = None) -> None:
-    """The warnings, the size table, the check's numbers and where the preview is."""
-    for warning in result.warnings:
+    """The warnings, the size table, the check's numbers and where the preview is; for a
+    hot edit only what its check found (the build's own were said at the full build)."""
+    warnings = result.health.warnings if result.hot_edits else result.warnings
+    for warning in warnings:
         progress.warning(str(warning))
-    show_build(progress, result.images)
+    if result.hot_edits:
+        progress.info(f"Edit layer {result.hot_edits}: {result.images.image.tag}.")
+    else:
+        show_build(progress, result.images)
     health = result.health
     progress.info(
         f"Checked {health.files_checked} files and {health.links_checked} links over "
         f"HTTP in {health.seconds:.1f} s: {len(health.errors)} failures, "
-        f"{len(result.warnings)} warnings."
+        f"{len(warnings)} warnings."
     )
     if result.switch_seconds is not None:
         progress.info(

@@ -61,6 +61,7 @@ class UpResult:
     switch_seconds: float | None = None  # how long moving the port to the new server took
     notes: tuple[str, ...] = ()  # what changed about the preview itself
     edited_only: bool = False  # watch mode: the edited pages, ahead of the whole site
+    hot_edits: int = 0  # watch mode: the edit layers over the full build this image has
 
     @property
     def built(self) -> BuiltSite:

@@ -274,7 +274,7 @@ class HotLoop:
         self._forget(images.image)
         self.images, self.nginx_files, self.edits = hot, {**self.nginx_files, **extra}, number
         self.versions += 1
-        return result
+        return replace(result, hot_edits=number)
 
     def _forget(self, previous: ImageInfo) -> None:
         """Remove the edit layer image the preview no longer runs (never the full build's)."""

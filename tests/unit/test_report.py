@@ -105,6 +105,17 @@ def test_show_build_and_up(tmp_path: Path) -> None:
     assert "Serving the change 2.5 s after it was saved." in text
 
 
+def test_a_hot_edit_shows_its_own_check_not_the_build_again(tmp_path: Path) -> None:
+    progress = _progress()
+    show_up(progress, replace(_up(tmp_path), hot_edits=3), edit_to_served=0.8)
+    text = progress.console.export_text()
+    assert "Layout 'x' does not exist" not in text  # said at the full build
+    assert "warning: orphan: http://127.0.0.1:8080/lonely.html" in text
+    assert "Edit layer 3: sitedeploy/blog:0123456789ab." in text
+    assert "built with BuildKit" not in text and "builder (Ruby)" not in text
+    assert "Checked 1 files and 4 links over HTTP in 0.0 s: 0 failures, 1 warnings." in text
+
+
 def test_show_check_groups_by_kind_errors_first() -> None:
     report = CheckReport(url="http://h", files_checked=2, links_checked=3)
     report.findings = [
