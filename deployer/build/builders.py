@@ -65,7 +65,7 @@ class BuildOutput:
 class BuildRequest:
     context: BuildContext
     dockerfile: str
-    tag: str
+    tag: str | None  # None: an untagged image (a stage built only to fill the cache)
     target: str
     labels: dict[str, str]
     build_args: dict[str, str] = field(default_factory=dict)
@@ -181,7 +181,7 @@ class BuildKitCLI:
                 self.cli, "build", "--progress=plain",
                 "--file", str(dockerfile),
                 "--target", request.target,
-                "--tag", request.tag,
+                *(["--tag", request.tag] if request.tag else []),
                 "--iidfile", str(iidfile),
                 *flags,
                 str(request.context.root),
@@ -341,5 +341,5 @@ def run_build(
     message, a package that would not install, a full disk)."""
     output = builder.build(request, progress)
     if output.error or not output.image_id:
-        _raise_for(output, site, request.tag)
+        _raise_for(output, site, request.tag or f"the {request.target} stage")
     return output

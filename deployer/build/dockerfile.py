@@ -27,6 +27,7 @@ NGINX_CONF_DIR = "/etc/nginx"
 
 # Stage names, shared with the builders.
 BUILDER_STAGE = "builder"
+PACK_STAGE = "pack"
 FINAL_STAGE = "nginx"
 
 

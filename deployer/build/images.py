@@ -11,10 +11,12 @@ tag that already exists is reused without building.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -24,13 +26,21 @@ from rich.filesize import decimal
 from deployer import __version__
 from deployer.build.bases import BaseImage, present_or_pulled, resolve_base
 from deployer.build.before import npm_warning, unrun_npm_build
-from deployer.build.builders import Builder, BuildRequest, choose_builder, run_build
+from deployer.build.builders import (
+    Builder,
+    BuildKitCLI,
+    BuildOutput,
+    BuildRequest,
+    choose_builder,
+    run_build,
+)
 from deployer.build.conf_image import conf_image
 from deployer.build.context import BuildContext, left_out_text, needed_ignores, scan_context
 from deployer.build.dockerfile import (
     BUILDER_STAGE,
     FINAL_STAGE,
     OVERRIDES_FILE,
+    PACK_STAGE,
     render_site_dockerfile,
 )
 from deployer.build.gems import GemsPlan, GemsWay, plan_gems, ruby_image
@@ -44,7 +54,7 @@ from deployer.build.sitefiles import BuiltSite, extract_built_site, read_image_f
 from deployer.config import SiteConfig
 from deployer.digests import inputs_hash
 from deployer.engine import Engine, ImageInfo, Layer
-from deployer.errors import DiskFull
+from deployer.errors import DiskFull, SitedeployError
 from deployer.labels import (
     BOOTSTRAP_KEYS,
     BaseStage,
@@ -298,7 +308,8 @@ def build_site(
 
 @dataclass
 class _Job:
-    """One site build: the Jekyll stage, then the nginx stage while `_site` is copied out."""
+    """One site build: the Jekyll stage; then the pack stage while `_site` is copied out
+    and the site's nginx files are derived from it; then the nginx stage."""
 
     engine: Engine
     site: Site
@@ -337,29 +348,70 @@ class _Job:
             output = run_build(self.builder, request, site, progress)
             jekyll_step = output.step("jekyll build")
             warnings = jekyll_warnings(jekyll_step.lines) if jekyll_step else []
-        # The manifest Jekyll's stage wrote goes into the final image's labels; the full
-        # `_site` comes out of the builder image: the final stage's nginx files (its
-        # Content-Security-Policy) are derived from the pages.
-        manifest = read_image_file(self.engine, self.builder_tag, "/site/manifest.tsv").decode()
-        gems = read_image_file(self.engine, self.builder_tag, "/site/gems.tsv").decode()
-        into = f"verify-{self.rebuild}" if self.rebuild else "_site"
-        built = extract_built_site(
-            self.engine, self.builder_tag, site, self.content_hash, into=into
-        )
-        dockerfile, final_only = finish(built)
-        with progress.step(f"Packing the nginx image {self.tag}"):
-            final_labels = {
-                **labels,
-                **final_only,
-                Label.ROLE: Role.SITE,
-                **site_labels(parse_site_manifest(manifest)),
-                **gem_labels(parse_gems(gems)),
-                Label.DOCKERFILE: dockerfile,
-            }
-            # The same network as the builder build, or BuildKit would not reuse it.
-            request = BuildRequest(
-                self.context, dockerfile, self.tag, FINAL_STAGE, final_labels, args,
-                self.network_host, self.secrets,
-            )  # fmt: skip
-            run_build(self.builder, request, site, progress)
+        with self._packing(args) as packed:
+            # The manifest Jekyll's stage wrote goes into the final image's labels; the
+            # full `_site` comes out of the builder image: the final stage's nginx files
+            # (its Content-Security-Policy) are derived from the pages.
+            manifest = read_image_file(self.engine, self.builder_tag, "/site/manifest.tsv")
+            gems = read_image_file(self.engine, self.builder_tag, "/site/gems.tsv")
+            into = f"verify-{self.rebuild}" if self.rebuild else "_site"
+            built = extract_built_site(
+                self.engine, self.builder_tag, site, self.content_hash, into=into
+            )
+            dockerfile, final_only = finish(built)
+            pack_lines = packed()
+            with progress.step(f"Packing the nginx image {self.tag}"):
+                for line in pack_lines:
+                    progress.detail(line)
+                final_labels = {
+                    **labels,
+                    **final_only,
+                    Label.ROLE: Role.SITE,
+                    **site_labels(parse_site_manifest(manifest.decode())),
+                    **gem_labels(parse_gems(gems.decode())),
+                    Label.DOCKERFILE: dockerfile,
+                }
+                # The same network as the builder build, or BuildKit would not reuse it.
+                request = BuildRequest(
+                    self.context, dockerfile, self.tag, FINAL_STAGE, final_labels, args,
+                    self.network_host, self.secrets,
+                )  # fmt: skip
+                run_build(self.builder, request, site, progress)
         return built, warnings, dockerfile
+
+    @contextlib.contextmanager
+    def _packing(self, args: dict[str, str]) -> Iterator[Callable[[], tuple[str, ...]]]:
+        """With BuildKit, the pack stage (precompressing the site) is built beside what the
+        block does — reading `_site` out — so the final build finds it in its cache. Yields
+        a call that waits for it and returns what pack.rb said (shown with --verbose). With
+        the classic builder the final build packs, as before (not measured beside it)."""
+        if not isinstance(self.builder, BuildKitCLI):
+            yield lambda: ()
+            return
+        request = BuildRequest(
+            self.context, self.dockerfile, None, PACK_STAGE, {}, args, self.network_host,
+            self.secrets,
+        )  # fmt: skip
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            packing = pool.submit(self.builder.build, request, Progress(quiet=True))
+
+            def outcome() -> BuildOutput | None:
+                """None on a failure: that is the final build's to report."""
+                try:
+                    return packing.result()
+                except Exception:
+                    return None
+
+            def said() -> tuple[str, ...]:
+                output = outcome()
+                step = output.step("pack.rb") if output else None
+                return tuple(step.lines) if step else ()
+
+            try:
+                yield said
+            finally:  # the untagged image goes (its layers stay in BuildKit's cache)
+                output = outcome()
+                if output and output.image_id:
+                    image_id = output.image_id
+                    with contextlib.suppress(SitedeployError), self.engine.errors("Pruning"):
+                        self.engine.client.images.remove(image_id)
