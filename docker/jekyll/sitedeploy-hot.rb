@@ -62,8 +62,10 @@ def write_outputs(changed, destination, out, baseurl, hot, packing)
   FileUtils.mkdir_p(File.join(out, "www"))
   return if changed.empty?
 
-  system("ruby", File.join(hot, "pack.rb"), File.join(out, "www"), File.join(hot, "cache"),
-         *packing, exception: true, err: File::NULL)
+  # pack.rb needs Ruby's standard library only: without RubyGems (and Bundler's RUBYOPT,
+  # under `bundle exec`) it starts in a tenth of the time.
+  system({ "RUBYOPT" => nil, "RUBYLIB" => nil }, "ruby", "--disable-gems", File.join(hot, "pack.rb"),
+         File.join(out, "www"), File.join(hot, "cache"), *packing, exception: true, err: File::NULL)
 end
 
 # Generators that only add pages of their own (a feed, a sitemap, archives, redirect pages):

@@ -53,7 +53,7 @@ def test_cache_mounts_only_with_buildkit() -> None:
 def test_pack_stage_borrows_the_precompressor_from_the_tools_image() -> None:
     text = render(buildkit=True)
     assert "COPY --from=sitedeploy/nginx-runtime:abc-tools /pack.rb" in text
-    assert "ruby /usr/local/lib/sitedeploy/pack.rb /srv/www" in text
+    assert "ruby --disable-gems /usr/local/lib/sitedeploy/pack.rb /srv/www" in text
     assert "'*.html' '*.htm' '*.css'" in text
 
 
