@@ -107,8 +107,18 @@ def first_pass(site, sources)
   shaping = site.generators.map { |generator| generator.class.name }.reject { |name| ADDING_ONLY.include?(name) }
   return [nil, "the site's generators may change its pages (#{shaping.join(", ")})"] unless shaping.empty?
 
+  # Files Jekyll does not read (an editor's backup, swap or lock file, an excluded file)
+  # change nothing the edited pages render from.
+  filter = Jekyll::EntryFilter.new(site)
+  read = sources.reject do |relative|
+    name = File.basename(relative)
+    unread = name.start_with?(".", "#") || filter.backup?(name)
+    (unread && !filter.included?(name)) || filter.excluded?(relative)
+  end
+  return [nil, "nothing Jekyll reads changed"] if read.empty?
+
   pairs = []
-  sources.each do |relative|
+  read.each do |relative|
     pair, why = reread(site, relative)
     return [nil, why] if pair.nil?
 

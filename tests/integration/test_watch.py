@@ -204,6 +204,18 @@ def test_the_edited_post_goes_first_as_the_whole_build_makes_it(
         hot_site = cache_dir(site) / HOT_SITE
         assert "Renamed note" in (hot_site / "tags/index.html").read_text()
 
+        # An editor's backup and lock files (Emacs' is a dangling link) beside the edit
+        # are nothing Jekyll reads: the edited post still goes first.
+        (folder / "_posts/2026-02-05-note-5.md~").write_text("the previous text")
+        (folder / "_posts/.#2026-02-05-note-5.md").symlink_to("me@host.42:1700000000")
+        post.write_text(post.read_text().replace("Renamed note", "Renamed again"))
+        first = hot.regenerate(hot.sync())
+        assert isinstance(first, HotEdit) and first.changed == ("2026/02/05/note-5.html",), first
+        hot.whole()
+        for path in (folder / "_posts").glob("*note-5.md[~]"):
+            path.unlink()
+        (folder / "_posts/.#2026-02-05-note-5.md").unlink()
+
         layout = folder / "_layouts/post.html"
         layout.parent.mkdir()
         layout.write_text(
