@@ -64,8 +64,9 @@ def write_outputs(changed, destination, out, baseurl, hot, packing)
 
   # pack.rb needs Ruby's standard library only: without RubyGems (and Bundler's RUBYOPT,
   # under `bundle exec`) it starts in a tenth of the time.
-  system({ "RUBYOPT" => nil, "RUBYLIB" => nil }, "ruby", "--disable-gems", File.join(hot, "pack.rb"),
-         File.join(out, "www"), File.join(hot, "cache"), *packing, exception: true, err: File::NULL)
+  system({ "RUBYOPT" => nil, "RUBYLIB" => nil },
+         "ruby", "--disable-gems", File.join(hot, "pack.rb"), File.join(out, "www"),
+         File.join(hot, "cache"), *packing, exception: true, err: File::NULL)
 end
 
 # Generators that only add pages of their own (a feed, a sitemap, archives, redirect pages):
@@ -104,8 +105,10 @@ end
 
 # The edited pages first: swap them into the site in memory and render only them.
 def first_pass(site, sources)
-  shaping = site.generators.map { |generator| generator.class.name }.reject { |name| ADDING_ONLY.include?(name) }
-  return [nil, "the site's generators may change its pages (#{shaping.join(", ")})"] unless shaping.empty?
+  shaping = site.generators.map { |generator| generator.class.name } - ADDING_ONLY
+  unless shaping.empty?
+    return [nil, "the site's generators may change its pages (#{shaping.join(", ")})"]
+  end
 
   # Files Jekyll does not read (an editor's backup, swap or lock file, an excluded file)
   # change nothing the edited pages render from.
