@@ -412,6 +412,5 @@ class _Job:
             finally:  # the untagged image goes (its layers stay in BuildKit's cache)
                 output = outcome()
                 if output and output.image_id:
-                    image_id = output.image_id
                     with contextlib.suppress(SitedeployError), self.engine.errors("Pruning"):
-                        self.engine.client.images.remove(image_id)
+                        self.engine.client.images.remove(output.image_id)

@@ -112,9 +112,9 @@ class HotBuilder:
         """Start a hot builder from the site's builder image; it warms up in the
         background (`ready` waits for it)."""
         stop_hot_builders(engine, site)
-        ruby = ["ruby"]
-        if images.gems is not None and images.gems.way is GemsWay.BUNDLER:
-            ruby = ["bundle", "exec", "ruby"]
+        gems = images.gems
+        bundler = gems is not None and gems.way is GemsWay.BUNDLER
+        ruby = ["bundle", "exec", "ruby"] if bundler else ["ruby"]
         command = [
             *ruby, f"{HOT_DIR}/driver.rb", HOT_DIR, images.jekyll_configs, images.baseurl,
             str(BROTLI_QUALITY), str(COMPRESS_MIN_BYTES), *COMPRESSIBLE,
@@ -136,10 +136,9 @@ class HotBuilder:
             container.put_archive("/site", _tar(files))
             container.start()
         configs = tuple(c for c in images.jekyll_configs.split(",") if not c.startswith("/"))
-        resolved = ruby[0] == "bundle" and images.gems is not None and not images.gems.locked
         return cls(
             engine, site, container, images.baseurl, images.kept_ignores, configs,
-            resolved_lock=resolved,
+            resolved_lock=bundler and gems is not None and not gems.locked,
         )  # fmt: skip
 
     def ready(self) -> None:
