@@ -4,10 +4,12 @@ pages in a real browser reload by themselves, and what is published is a clean b
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +28,7 @@ from deployer.progress import Progress
 from deployer.serve.front import LIVE_RELOAD_PATH
 from deployer.serve.hot import HotBuilder, HotEdit
 from deployer.serve.preview import preview_status, stop_preview
-from deployer.site import cache_dir, open_site
+from deployer.site import Site, cache_dir, open_site
 from tests.conftest import SiteFactory, free_port
 from tests.running import SITEDEPLOY, Running
 
@@ -179,6 +181,19 @@ _TAGS_PAGE = (
 )
 
 
+@contextlib.contextmanager
+def _hot_builder(engine: Engine, folder: Path) -> Iterator[tuple[Site, HotBuilder]]:
+    """The site built, and a hot builder of it warmed up (removed afterwards)."""
+    site = open_site(folder)
+    images = build_site(engine, site, load_config(folder), Progress(quiet=True))
+    hot = HotBuilder.start(engine, site, images)
+    try:
+        hot.ready()
+        yield site, hot
+    finally:
+        hot.stop()
+
+
 def test_the_edited_post_goes_first_as_the_whole_build_makes_it(
     engine: Engine, make_site: SiteFactory
 ) -> None:
@@ -186,11 +201,7 @@ def test_the_edited_post_goes_first_as_the_whole_build_makes_it(
     the whole regeneration then writes; the whole pass brings the pages that list it; a
     layout or a Liquid error skips the first pass (the whole pass reports the error)."""
     folder = make_site("first", {**_NOTES, "tags.md": _TAGS_PAGE})
-    site = open_site(folder)
-    images = build_site(engine, site, load_config(folder), Progress(quiet=True))
-    hot = HotBuilder.start(engine, site, images)
-    try:
-        hot.ready()
+    with _hot_builder(engine, folder) as (site, hot):
         post = folder / "_posts/2026-02-05-note-5.md"
         post.write_text(post.read_text().replace("Note 5", "Renamed note"))
         assert hot.sync() == ["_posts/2026-02-05-note-5.md"]
@@ -230,8 +241,6 @@ def test_the_edited_post_goes_first_as_the_whole_build_makes_it(
         assert isinstance(reason, str) and "Liquid" in reason
         with pytest.raises(JekyllFailed, match="Liquid"):
             hot.whole()
-    finally:
-        hot.stop()
 
 
 def test_an_edit_that_fails_its_check_is_not_served_and_the_next_save_builds_afresh(
@@ -320,11 +329,7 @@ def test_a_site_whose_generators_shape_pages_regenerates_whole_first(
     do) would be skipped by rendering the edited page alone: such a site skips the first
     pass, and the whole regeneration serves the page as a build makes it."""
     folder = make_site("shaping", {"_plugins/shape.rb": _SHAPING_PLUGIN})
-    site = open_site(folder)
-    images = build_site(engine, site, load_config(folder), Progress(quiet=True))
-    hot = HotBuilder.start(engine, site, images)
-    try:
-        hot.ready()
+    with _hot_builder(engine, folder) as (site, hot):
         about = folder / "about.md"
         about.write_text(about.read_text() + "\nSHAPE-EDIT\n")
         skipped = hot.regenerate(hot.sync())
@@ -332,5 +337,3 @@ def test_a_site_whose_generators_shape_pages_regenerates_whole_first(
         assert "about/index.html" in hot.whole().changed
         page = (cache_dir(site) / HOT_SITE / "about/index.html").read_text()
         assert "SHAPE-EDIT" in page and "SHAPED" in page.split("SHAPE-EDIT")[1]
-    finally:
-        hot.stop()
