@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deployer.build.gems import GemsChoice
-from deployer.build.headers import header_problem, own_policy
 from deployer.csp.derive import CspSettings
 from deployer.csp.policy import DIRECTIVES, SCRIPT_DIRECTIVES, is_source
 from deployer.errors import ConfigError
+from deployer.image.gems import GemsChoice
+from deployer.image.headers import header_problem, own_policy
 
 CONFIG_FILE = "sitedeploy.toml"
 

@@ -12,10 +12,10 @@ from rich.filesize import decimal
 from rich.markup import escape
 from rich.table import Table
 
-from deployer.build.images import SiteImages
 from deployer.check.findings import CheckReport, Finding, Severity
 from deployer.engine import ImageInfo
 from deployer.errors import SitedeployError
+from deployer.image.images import SiteImages
 from deployer.labels import content_tag
 from deployer.progress import Progress
 from deployer.provenance.inspect import InspectResult

@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
-from deployer.build.policy import never_served
-from deployer.build.sitefiles import BuiltSite
 from deployer.check.findings import Finding, Kind
 from deployer.check.http import HttpClient, HttpFailure
 from deployer.check.links import (
@@ -29,6 +27,8 @@ from deployer.check.links import (
     parse_html,
     xml_references,
 )
+from deployer.image.policy import never_served
+from deployer.image.sitefiles import BuiltSite
 
 MAX_REDIRECTS = 8
 EXTERNAL_TIMEOUT = 5.0

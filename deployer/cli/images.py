@@ -9,10 +9,10 @@ from typing import Any
 import click
 
 from deployer import report
-from deployer.build.images import build_site
 from deployer.check.served import check_preview, check_url
 from deployer.cli.options import Out, build_options, load, reported, site_argument
 from deployer.engine import connect
+from deployer.image.images import build_site
 from deployer.provenance.inspect import InspectSettings
 from deployer.provenance.inspect import inspect as run_inspect
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deployer.build.bases import debian_suite
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import ConfigError, EngineError, SitedeployError
+from deployer.image.bases import debian_suite
 from deployer.labels import BaseStage, Label, base, latest_tag
 from deployer.progress import Progress
 from deployer.provenance.recipe import RecipeLine, pair_recipe, stage_instructions

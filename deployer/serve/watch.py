@@ -27,16 +27,16 @@ from docker.utils.build import PatternMatcher
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from deployer.build.context import DEFAULT_IGNORES
-from deployer.build.headers import SITE_CSP_CONF, render_csp_conf, strict_policy
-from deployer.build.images import SiteImages
-from deployer.build.site_policy import site_nginx_files, site_policy
 from deployer.check.findings import CheckReport
 from deployer.check.served import check_changed, check_site
 from deployer.config import SiteConfig
 from deployer.csp.derive import PageMemo
 from deployer.engine import Engine, ImageInfo
 from deployer.errors import SitedeployError
+from deployer.image.context import DEFAULT_IGNORES
+from deployer.image.headers import SITE_CSP_CONF, render_csp_conf, strict_policy
+from deployer.image.images import SiteImages
+from deployer.image.site_policy import site_nginx_files, site_policy
 from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.serve.front import serving_now

@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployer.build.images import SiteImages, build_site
 from deployer.config import SiteConfig, is_image_reference
 from deployer.engine import Engine, push_failure, push_failure_kind
 from deployer.errors import ConfigError, EngineError, RegistryError
+from deployer.image.images import SiteImages, build_site
 from deployer.labels import content_tag
 from deployer.progress import Progress, follow_events
 from deployer.ship.registry import Credentials, Registry

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from deployer.build.gems import GemsChoice, plan_gems
-from deployer.build.images import build_site
-from deployer.build.sitefiles import read_image_file
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.errors import GemsFailed
+from deployer.image.gems import GemsChoice, plan_gems
+from deployer.image.images import build_site
+from deployer.image.sitefiles import read_image_file
 from deployer.labels import Label, builder_tag, content_tag
 from deployer.progress import Progress
 from deployer.provenance.inspect import inspect_image

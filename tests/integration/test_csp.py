@@ -21,8 +21,6 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from deployer.build.headers import SITE_CSP_CONF, strict_policy
-from deployer.build.sitefiles import read_image_file
 from deployer.check.browser import (
     CHROMIUM_FLAGS,
     REPORT_VIOLATIONS,
@@ -35,6 +33,8 @@ from deployer.check.served import check_site
 from deployer.csp.loads import page_loads
 from deployer.csp.policy import Policy
 from deployer.engine import Engine
+from deployer.image.headers import SITE_CSP_CONF, strict_policy
+from deployer.image.sitefiles import read_image_file
 from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.provenance.sbom import files_from_labels

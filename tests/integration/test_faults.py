@@ -17,11 +17,11 @@ import docker.errors
 import pytest
 import requests
 
-from deployer.build import images as build_module
-from deployer.build.images import build_site
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.errors import DiskFull
+from deployer.image import images as build_module
+from deployer.image.images import build_site
 from deployer.labels import BOOTSTRAP_REPOSITORY, Role
 from deployer.progress import Progress
 from deployer.serve.preview import find_containers, preview_status, stop_preview

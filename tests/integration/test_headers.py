@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from deployer.build.headers import SITE_CONF, SITE_CSP_CONF
-from deployer.build.sitefiles import read_image_file
 from deployer.check.served import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
+from deployer.image.headers import SITE_CONF, SITE_CSP_CONF
+from deployer.image.sitefiles import read_image_file
 from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.provenance.sbom import files_from_labels

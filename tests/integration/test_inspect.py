@@ -13,9 +13,9 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from deployer.build.images import build_site
 from deployer.config import load_config
 from deployer.engine import Engine
+from deployer.image.images import build_site
 from deployer.progress import Progress
 from deployer.provenance.inspect import inspect_image
 from deployer.provenance.verify import verify_site

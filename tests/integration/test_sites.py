@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from deployer.build.sitefiles import read_image_file
 from deployer.engine import Engine
 from deployer.errors import EngineError, SassUnsupported
+from deployer.image.sitefiles import read_image_file
 from deployer.site import open_site
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy, served

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build.gems import GemsChoice
 from deployer.config import BuildEngine, SiteConfig, is_image_reference, load_config
 from deployer.errors import ConfigError
+from deployer.image.gems import GemsChoice
 
 
 def write(folder: Path, text: str) -> Path:

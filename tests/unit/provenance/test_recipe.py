@@ -1,4 +1,4 @@
-from deployer.build.dockerfile import render_runtime_dockerfile
+from deployer.image.dockerfile import render_runtime_dockerfile
 from deployer.provenance.recipe import pair_recipe, stage_instructions
 
 HISTORY = [

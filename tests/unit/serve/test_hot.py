@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build.sitefiles import scan_built_site
 from deployer.check.served import referrers
+from deployer.image.sitefiles import scan_built_site
 from deployer.serve.hot import _STRUCTURAL
 
 

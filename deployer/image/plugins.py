@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deployer.build.jekyll_config import baseurl, content_time, read_jekyll_config
-from deployer.build.sass import check_sass
 from deployer.errors import ConfigError, PluginUnavailable
+from deployer.image.jekyll_config import baseurl, content_time, read_jekyll_config
+from deployer.image.sass import check_sass
 
 # Gem name -> Debian package, for Debian 12 (bookworm). Debian names plugin gems
 # `ruby-<gem>`; themes keep the gem's own name.

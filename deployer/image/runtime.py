@@ -7,13 +7,13 @@ runtime's bill of materials) and the runtime itself, whose labels carry that bil
 
 from __future__ import annotations
 
-from deployer.build.bases import BaseImage
-from deployer.build.builders import Builder, BuildRequest, run_build
-from deployer.build.context import scan_context
-from deployer.build.dockerfile import render_runtime_dockerfile
-from deployer.build.sitefiles import read_image_file
 from deployer.digests import inputs_hash
 from deployer.engine import Engine, ImageInfo
+from deployer.image.bases import BaseImage
+from deployer.image.builders import Builder, BuildRequest, run_build
+from deployer.image.context import scan_context
+from deployer.image.dockerfile import render_runtime_dockerfile
+from deployer.image.sitefiles import read_image_file
 from deployer.labels import Label, Role, runtime_companion, runtime_tag
 from deployer.progress import Progress
 from deployer.provenance.sbom import parse_manifest, runtime_labels

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from deployer.build.context import left_out_text, needed_ignores
+from deployer.image.context import left_out_text, needed_ignores
 
 
 def _modules(tmp_path: Path, *packages: str) -> Path:

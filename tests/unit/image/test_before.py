@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build.before import npm_warning, unrun_npm_build
-from deployer.build.gems import GemsPlan, GemsWay
-from deployer.build.secrets import build_secrets
 from deployer.config import SiteConfig
 from deployer.errors import ConfigError
+from deployer.image.before import npm_warning, unrun_npm_build
+from deployer.image.gems import GemsPlan, GemsWay
+from deployer.image.secrets import build_secrets
 
 
 def test_a_package_json_build_that_nothing_runs_is_named(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-from deployer.build.jekyll_log import bundler_error, jekyll_error, jekyll_warnings
+from deployer.image.jekyll_log import bundler_error, jekyll_error, jekyll_warnings
 
 LIQUID_FAILURE = """Configuration file: /site/src/_config.yml
             Source: /site/src

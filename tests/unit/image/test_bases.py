@@ -1,6 +1,6 @@
 import pytest
 
-from deployer.build.bases import debian_suite
+from deployer.image.bases import debian_suite
 
 
 @pytest.mark.parametrize(

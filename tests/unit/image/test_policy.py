@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from deployer.build.policy import never_served
+from deployer.image.policy import never_served
 from deployer.resources import docker_dir
 
 

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build.headers import (
+from deployer.config import SiteConfig, load_config
+from deployer.csp.derive import SitePolicy
+from deployer.errors import ConfigError
+from deployer.image.headers import (
     SITE_CONF,
     SITE_CSP_CONF,
     default_headers,
@@ -18,11 +21,8 @@ from deployer.build.headers import (
     site_headers,
     strict_policy,
 )
-from deployer.build.site_policy import site_nginx_files
-from deployer.config import SiteConfig, load_config
-from deployer.csp.derive import SitePolicy
-from deployer.errors import ConfigError
-from tests.unit.build.test_dockerfile import render
+from deployer.image.site_policy import site_nginx_files
+from tests.unit.image.test_dockerfile import render
 
 CSP = "default-src 'self'; script-src 'self' 'sha256-abc='; frame-ancestors 'none'"
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build.jekyll_config import content_time
-from deployer.build.plugins import BASE_PACKAGES, gemfile_plugins, read_requirements
 from deployer.errors import ConfigError, PluginUnavailable
+from deployer.image.jekyll_config import content_time
+from deployer.image.plugins import BASE_PACKAGES, gemfile_plugins, read_requirements
 
 
 def site(tmp_path: Path, config: str, gemfile: str | None = None) -> Path:

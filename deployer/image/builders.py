@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from deployer.build.context import BuildContext
-from deployer.build.jekyll_log import bundler_error, jekyll_error
 from deployer.config import BuildEngine
 from deployer.engine import NO_SPACE, Engine, out_of_space
 from deployer.errors import BuildFailed, GemsFailed, JekyllFailed
+from deployer.image.context import BuildContext
+from deployer.image.jekyll_log import bundler_error, jekyll_error
 from deployer.progress import Progress, follow_events
 from deployer.site import Site
 

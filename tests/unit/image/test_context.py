@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build import context
-from deployer.build.context import scan_context
 from deployer.errors import ContextError
+from deployer.image import context
+from deployer.image.context import scan_context
 
 
 def tree(root: Path, files: dict[str, str]) -> Path:

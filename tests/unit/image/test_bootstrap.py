@@ -1,4 +1,4 @@
-from deployer.build.bootstrap import sources
+from deployer.image.bootstrap import sources
 
 
 def test_bootstrap_sources() -> None:

@@ -1,10 +1,10 @@
 from pathlib import Path
 from typing import Any
 
-from deployer.build.dockerfile import render_runtime_dockerfile, render_site_dockerfile
-from deployer.build.gems import GemsPlan, GemsWay
-from deployer.build.plugins import JekyllRequirements
-from deployer.build.policy import never_served_find
+from deployer.image.dockerfile import render_runtime_dockerfile, render_site_dockerfile
+from deployer.image.gems import GemsPlan, GemsWay
+from deployer.image.plugins import JekyllRequirements
+from deployer.image.policy import never_served_find
 from deployer.resources import docker_dir
 
 REQUIREMENTS = JekyllRequirements(

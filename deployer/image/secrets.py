@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deployer.build.dockerfile import BUNDLE_SECRET, CA_SECRET
-from deployer.build.gems import GemsPlan, GemsWay
 from deployer.config import SiteConfig
 from deployer.errors import ConfigError
+from deployer.image.dockerfile import BUNDLE_SECRET, CA_SECRET
+from deployer.image.gems import GemsPlan, GemsWay
 
 # The host's CA certificates (Debian's): what a `before` command trusts by default.
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from deployer.build.sass import check_sass, dart_sass_only
 from deployer.errors import SassUnsupported
+from deployer.image.sass import check_sass, dart_sass_only
 
 
 def test_dart_sass_modules_are_found_with_file_and_line(tmp_path: Path) -> None:

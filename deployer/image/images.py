@@ -24,9 +24,13 @@ from typing import Any
 from rich.filesize import decimal
 
 from deployer import __version__
-from deployer.build.bases import BaseImage, present_or_pulled, resolve_base
-from deployer.build.before import npm_warning, unrun_npm_build
-from deployer.build.builders import (
+from deployer.config import SiteConfig
+from deployer.digests import inputs_hash
+from deployer.engine import Engine, ImageInfo, Layer
+from deployer.errors import DiskFull, SitedeployError
+from deployer.image.bases import BaseImage, present_or_pulled, resolve_base
+from deployer.image.before import npm_warning, unrun_npm_build
+from deployer.image.builders import (
     Builder,
     BuildKitCLI,
     BuildOutput,
@@ -34,27 +38,23 @@ from deployer.build.builders import (
     choose_builder,
     run_build,
 )
-from deployer.build.conf_image import conf_image
-from deployer.build.context import BuildContext, left_out_text, needed_ignores, scan_context
-from deployer.build.dockerfile import (
+from deployer.image.conf_image import conf_image
+from deployer.image.context import BuildContext, left_out_text, needed_ignores, scan_context
+from deployer.image.dockerfile import (
     BUILDER_STAGE,
     FINAL_STAGE,
     OVERRIDES_FILE,
     PACK_STAGE,
     render_site_dockerfile,
 )
-from deployer.build.gems import GemsPlan, GemsWay, plan_gems, ruby_image
-from deployer.build.headers import site_headers
-from deployer.build.jekyll_log import jekyll_warnings
-from deployer.build.plugins import read_requirements
-from deployer.build.runtime import ensure_runtime
-from deployer.build.secrets import build_secrets
-from deployer.build.site_policy import site_nginx_files, site_policy
-from deployer.build.sitefiles import BuiltSite, extract_built_site, read_image_file
-from deployer.config import SiteConfig
-from deployer.digests import inputs_hash
-from deployer.engine import Engine, ImageInfo, Layer
-from deployer.errors import DiskFull, SitedeployError
+from deployer.image.gems import GemsPlan, GemsWay, plan_gems, ruby_image
+from deployer.image.headers import site_headers
+from deployer.image.jekyll_log import jekyll_warnings
+from deployer.image.plugins import read_requirements
+from deployer.image.runtime import ensure_runtime
+from deployer.image.secrets import build_secrets
+from deployer.image.site_policy import site_nginx_files, site_policy
+from deployer.image.sitefiles import BuiltSite, extract_built_site, read_image_file
 from deployer.labels import (
     BOOTSTRAP_KEYS,
     BaseStage,

@@ -13,9 +13,9 @@ import shlex
 from string import Template
 
 from deployer import __version__
-from deployer.build.gems import GemsPlan, GemsWay
-from deployer.build.plugins import JekyllRequirements
-from deployer.build.policy import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
+from deployer.image.gems import GemsPlan, GemsWay
+from deployer.image.plugins import JekyllRequirements
+from deployer.image.policy import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
 from deployer.resources import docker_dir
 
 OVERRIDES_FILE = "/site/sitedeploy.yml"
@@ -59,7 +59,7 @@ def render_site_dockerfile(
 
     The builder stage installs the gems the Debian way (packages) or the Bundler way
     (`gems`; on Debian's Ruby when no official Ruby image was available). The site's own
-    nginx files (`site_conf_image`, see build/conf_image.py) are copied over the runtime's;
+    nginx files (`site_conf_image`, see image/conf_image.py) are copied over the runtime's;
     without them the image has no such layer.
     """
     bundler = gems is not None and gems.way is GemsWay.BUNDLER

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from deployer.build.gems import (
+from deployer.errors import ConfigError
+from deployer.image.gems import (
     GemsChoice,
     GemsWay,
     credentials_key,
@@ -17,7 +18,6 @@ from deployer.build.gems import (
     source_credentials,
     without_credentials,
 )
-from deployer.errors import ConfigError
 from tests.conftest import free_port
 
 

@@ -11,9 +11,9 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-from deployer.build.bootstrap import bootstrap_debian
 from deployer.engine import Engine
 from deployer.errors import BaseImageError, EngineError
+from deployer.image.bootstrap import bootstrap_debian
 from deployer.labels import bootstrap_tag
 from deployer.progress import Progress, follow_events
 
