@@ -1,4 +1,5 @@
-"""Every `io.sitedeploy.*` label key and every image tag rule, declared once.
+"""Every label key we write (`io.sitedeploy.*`, and the OCI spec's) and the tag rules of
+sitedeploy's shared images, declared once.
 
 Labels are how sitedeploy finds its containers again (`status`, `down`) and how an image
 carries its own history through any registry (`inspect`). Whoever writes a label and
@@ -9,10 +10,6 @@ a content hash.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from deployer.site import Site
 
 PREFIX = "io.sitedeploy"
 
@@ -51,6 +48,9 @@ class Label(enum.StrEnum):
     BOOTSTRAP_SUITE = f"{PREFIX}.bootstrap.suite"
     BOOTSTRAP_MIRROR = f"{PREFIX}.bootstrap.mirror"
     BOOTSTRAP_ROOTFS = f"{PREFIX}.bootstrap.rootfs-sha256"
+    # The OCI image spec's own keys (what registries and other tools show).
+    TITLE = "org.opencontainers.image.title"
+    CREATED = "org.opencontainers.image.created"
 
 
 BOOTSTRAP_KEYS = {
@@ -89,14 +89,6 @@ class Role(enum.StrEnum):
     SWARM_FRONT = "swarm-front"
 
 
-def site_filter(site: Site, role: Role | None = None) -> dict[str, str | list[str] | bool]:
-    """An engine list filter for the site's objects (in one role, if given)."""
-    wanted: list[str] = [f"{Label.SITE_ID}={site.id}"]
-    if role is not None:
-        wanted.append(f"{Label.ROLE}={role}")
-    return {"label": wanted}
-
-
 # --- tags ---------------------------------------------------------------------------
 
 RUNTIME_REPOSITORY = "sitedeploy/nginx-runtime"
@@ -107,21 +99,6 @@ LATEST = "latest"
 def content_tag(content_hash: str) -> str:
     """The tag of a content hash: its first 12 hex digits (the same inputs, the same tag)."""
     return content_hash[:12]
-
-
-def image_tag(site: Site, suffix: str) -> str:
-    """The site's final nginx image for a content tag (or another suffix, e.g. verify-…)."""
-    return f"{site.repository}:{suffix}"
-
-
-def builder_tag(site: Site, suffix: str) -> str:
-    """The site's Jekyll builder image for a content tag (or another suffix)."""
-    return f"{site.builder_repository}:{suffix}"
-
-
-def latest_tag(site: Site) -> str:
-    """The site's newest built image (`up` previews it, `inspect` reads it)."""
-    return image_tag(site, LATEST)
 
 
 def runtime_tag(inputs_hash: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.errors import SiteNotFound
-from deployer.labels import Label
+from deployer.labels import LATEST, Label, Role
 
 _MARKERS = ("_config.yml", "_config.yaml", "_config.toml")
 
@@ -86,3 +86,29 @@ def open_site(path: Path, name: str | None = None) -> Site:
             "(the one with _config.yml), or create one with `sitedeploy new FOLDER`."
         )
     return Site(path=folder, name=name or slugify(folder.name))
+
+
+# --- names of the site's images and objects ------------------------------------------
+
+
+def site_filter(site: Site, role: Role | None = None) -> dict[str, str | list[str] | bool]:
+    """An engine list filter for the site's objects (in one role, if given)."""
+    wanted: list[str] = [f"{Label.SITE_ID}={site.id}"]
+    if role is not None:
+        wanted.append(f"{Label.ROLE}={role}")
+    return {"label": wanted}
+
+
+def image_tag(site: Site, suffix: str) -> str:
+    """The site's final nginx image for a content tag (or another suffix, e.g. verify-…)."""
+    return f"{site.repository}:{suffix}"
+
+
+def builder_tag(site: Site, suffix: str) -> str:
+    """The site's Jekyll builder image for a content tag (or another suffix)."""
+    return f"{site.builder_repository}:{suffix}"
+
+
+def latest_tag(site: Site) -> str:
+    """The site's newest built image (`up` previews it, `inspect` reads it)."""
+    return image_tag(site, LATEST)

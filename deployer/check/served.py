@@ -24,10 +24,10 @@ from deployer.errors import NotRunning
 from deployer.image.images import build_site
 from deployer.image.policy import never_served
 from deployer.image.sitefiles import HOT_SITE, BuiltSite, extract_built_site, scan_built_site
-from deployer.labels import Label, builder_tag, content_tag
+from deployer.labels import Label, content_tag
 from deployer.progress import Progress
 from deployer.serve.preview import preview_status
-from deployer.site import Site, cache_dir
+from deployer.site import Site, builder_tag, cache_dir
 
 
 def check_site(

@@ -55,16 +55,7 @@ from deployer.image.runtime import ensure_runtime
 from deployer.image.secrets import build_secrets
 from deployer.image.site_policy import site_nginx_files, site_policy
 from deployer.image.sitefiles import BuiltSite, extract_built_site, read_image_file
-from deployer.labels import (
-    BOOTSTRAP_KEYS,
-    BaseStage,
-    Label,
-    Role,
-    base,
-    builder_tag,
-    content_tag,
-    image_tag,
-)
+from deployer.labels import BOOTSTRAP_KEYS, BaseStage, Label, Role, base, content_tag
 from deployer.labels import LATEST as LATEST_TAG
 from deployer.progress import Progress
 from deployer.provenance.sbom import (
@@ -76,7 +67,7 @@ from deployer.provenance.sbom import (
     replace_file,
     site_labels,
 )
-from deployer.site import Site
+from deployer.site import Site, builder_tag, image_tag
 
 
 @dataclass(frozen=True)
@@ -241,8 +232,8 @@ def build_site(
         labels = {
             **site.labels,
             Label.CONTENT_HASH: content_hash,
-            "org.opencontainers.image.title": site.name,
-            "org.opencontainers.image.created": datetime.now(UTC).isoformat(timespec="seconds"),
+            Label.TITLE: site.name,
+            Label.CREATED: datetime.now(UTC).isoformat(timespec="seconds"),
             Label.VERSION: __version__,
             Label.RUNTIME: runtime.id,
             Label.BASEURL: requirements.baseurl,

@@ -20,8 +20,6 @@ from deployer.provenance.sbom import parse_manifest, runtime_labels
 from deployer.resources import docker_dir
 from deployer.site import Site
 
-_TITLE = "org.opencontainers.image.title"
-
 
 def ensure_runtime(
     engine: Engine, builder: Builder, nginx_base: BaseImage, site: Site, progress: Progress
@@ -42,14 +40,14 @@ def ensure_runtime(
     with progress.step(f"Building the nginx runtime image {tag}"):
         # The build stage is kept too: `inspect` asks its dpkg where each file came from.
         for role, name in ((Role.RUNTIME_BUILD, build_stage), (Role.RUNTIME_TOOLS, tools)):
-            labels = {Label.ROLE: str(role), _TITLE: f"sitedeploy {role}"}
+            labels: dict[str, str] = {Label.ROLE: role, Label.TITLE: f"sitedeploy {role}"}
             run_build(
                 builder, BuildRequest(context, dockerfile, name, role, labels), site, progress
             )
         manifest = read_image_file(engine, tools, "/runtime-sbom.tsv").decode()
         labels = {
-            Label.ROLE: str(Role.RUNTIME),
-            _TITLE: "sitedeploy nginx runtime",
+            Label.ROLE: Role.RUNTIME,
+            Label.TITLE: "sitedeploy nginx runtime",
             Label.RUNTIME_DOCKERFILE: dockerfile,
             **runtime_labels(parse_manifest(manifest)),
         }

@@ -25,12 +25,12 @@ from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import ConfigError, EngineError, SitedeployError
 from deployer.image.bases import debian_suite
-from deployer.labels import BaseStage, Label, base, latest_tag
+from deployer.labels import BaseStage, Label, base
 from deployer.progress import Progress
 from deployer.provenance.recipe import RecipeLine, pair_recipe, stage_instructions
 from deployer.provenance.sbom import cyclonedx, summary
 from deployer.provenance.verify import Verification, verify_site
-from deployer.site import Site
+from deployer.site import Site, latest_tag
 
 
 @dataclass

@@ -165,7 +165,7 @@ def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str | No
         bom.components.add(
             Component(
                 type=ComponentType.DATA,
-                name=f"site {labels.get('org.opencontainers.image.title', '')}".strip(),
+                name=f"site {labels.get(Label.TITLE, '')}".strip(),
                 version=content_tag(labels.get(Label.CONTENT_HASH, "")),
                 hashes=[HashType(alg=HashAlgorithm.SHA_256, content=labels[Label.SITE_SHA256])],
                 properties=[

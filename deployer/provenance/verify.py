@@ -12,10 +12,10 @@ from deployer.engine import Engine
 from deployer.errors import EngineError, SitedeployError
 from deployer.image.images import build_site
 from deployer.image.sitefiles import BuiltSite, discard_extracted, extract_built_site
-from deployer.labels import Label, builder_tag, content_tag, image_tag, latest_tag
+from deployer.labels import Label, content_tag
 from deployer.progress import Progress
 from deployer.provenance.sbom import site_digest
-from deployer.site import Site
+from deployer.site import Site, builder_tag, image_tag, latest_tag
 
 
 @dataclass

@@ -40,9 +40,9 @@ from deployer.image.gems import GemsWay
 from deployer.image.images import SiteImages
 from deployer.image.policy import COMPRESS_MIN_BYTES, COMPRESSIBLE, never_served
 from deployer.image.sitefiles import HOT_SITE, BuiltFile, BuiltSite
-from deployer.labels import Label, Role, site_filter
+from deployer.labels import Label, Role
 from deployer.resources import docker_dir
-from deployer.site import Site, cache_dir
+from deployer.site import Site, cache_dir, site_filter
 
 HOT_DIR = "/site/hot"
 CLEAN_EVERY = 20  # edit layers before the watch loop builds the site afresh

@@ -37,8 +37,8 @@ from deployer.hardening import (
     container_options,
     tmpfs_volume_options,
 )
-from deployer.labels import Label, Role, site_filter
-from deployer.site import Site
+from deployer.labels import Label, Role
+from deployer.site import Site, site_filter
 
 
 def preview_url(host: str, port: int) -> str:

@@ -25,10 +25,9 @@ from docker.models.services import Service
 
 from deployer.engine import Engine
 from deployer.errors import SwarmError
-from deployer.labels import site_filter
 from deployer.progress import Progress
 from deployer.ship.swarm_services import front_changed, front_spec, names, runs, site_spec
-from deployer.site import Site
+from deployer.site import Site, site_filter
 
 CONVERGE_TIMEOUT = 600.0
 _DONE = {"completed", "rollback_completed", "paused", "rollback_paused"}

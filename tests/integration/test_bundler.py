@@ -17,12 +17,12 @@ from deployer.errors import GemsFailed
 from deployer.image.gems import GemsChoice, plan_gems
 from deployer.image.images import build_site
 from deployer.image.sitefiles import read_image_file
-from deployer.labels import Label, builder_tag, content_tag
+from deployer.labels import Label, content_tag
 from deployer.progress import Progress
 from deployer.provenance.inspect import inspect_image
 from deployer.serve.preview import stop_preview
 from deployer.serve.up import UpResult
-from deployer.site import Site, open_site
+from deployer.site import Site, builder_tag, open_site
 from tests.conftest import SiteFactory, free_port
 from tests.gemsource import PLUGIN, THEME, GemSource, start_gem_source
 from tests.integration.conftest import deploy

@@ -5,19 +5,17 @@ from deployer.labels import (
     Label,
     Role,
     base,
-    builder_tag,
     content_tag,
-    image_tag,
-    latest_tag,
     runtime_companion,
     runtime_tag,
-    site_filter,
 )
-from deployer.site import open_site
+from deployer.site import builder_tag, image_tag, latest_tag, open_site, site_filter
 
 
-def test_labels_are_plain_strings_under_one_prefix() -> None:
-    assert all(str(label).startswith("io.sitedeploy.") for label in Label)
+def test_labels_are_plain_strings_under_our_prefix_or_the_oci_spec() -> None:
+    assert all(
+        str(label).startswith(("io.sitedeploy.", "org.opencontainers.image.")) for label in Label
+    )
     assert {Label.SITE_ID: "x"} == {"io.sitedeploy.site-id": "x"}
     assert base(BaseStage.NGINX) == "io.sitedeploy.nginx-base"
     assert base(BaseStage.BUILDER, "suite") == "io.sitedeploy.builder-base.suite"
