@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from deployer.csp.derive import CspSettings
-from deployer.csp.policy import DIRECTIVES, SCRIPT_DIRECTIVES, is_source
+from deployer.csp.directives import DIRECTIVES, SCRIPT_DIRECTIVES, is_source
 from deployer.errors import ConfigError
-from deployer.image.gems import GemsChoice
-from deployer.image.headers import header_problem, own_policy
+from deployer.headers import header_problem, own_policy
 
 CONFIG_FILE = "sitedeploy.toml"
 
@@ -32,6 +31,14 @@ class BuildEngine(enum.Enum):
     AUTO = "auto"
     BUILDKIT = "buildkit"
     CLASSIC = "classic"
+
+
+class GemsChoice(enum.Enum):
+    """`[build] gems` / `--gems`: how a site's gems are installed."""
+
+    AUTO = "auto"
+    BUNDLER = "bundler"
+    DEBIAN = "debian"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
+from deployer.built_site import BuiltSite
 from deployer.check.findings import Finding, Kind
 from deployer.check.http import HttpClient, HttpFailure
 from deployer.check.links import (
@@ -27,8 +28,7 @@ from deployer.check.links import (
     parse_html,
     xml_references,
 )
-from deployer.image.policy import never_served
-from deployer.image.sitefiles import BuiltSite
+from deployer.serving_rules import never_served
 
 MAX_REDIRECTS = 8
 EXTERNAL_TIMEOUT = 5.0

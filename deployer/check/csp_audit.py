@@ -15,8 +15,8 @@ from urllib.parse import urljoin
 
 from deployer.check.findings import Finding, Kind
 from deployer.check.health import file_url
+from deployer.csp.directives import Policy
 from deployer.csp.loads import Load, page_loads, stylesheet_reader
-from deployer.csp.policy import Policy
 
 _PAGES = (".html", ".htm")
 

@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from deployer.built_site import BuiltFile, BuiltSite
 from deployer.check.findings import Finding, Kind
 from deployer.check.http import Answer, HttpClient, HttpFailure
 from deployer.errors import PreviewFailed
-from deployer.image.policy import never_served
-from deployer.image.sitefiles import BuiltFile, BuiltSite
+from deployer.serving_rules import never_served
 
 WORKERS = 8
 KEPT_FOR_LINKS = (".html", ".htm", ".css", ".xml", ".rss", ".atom")

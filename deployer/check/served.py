@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from deployer.built_site import HOT_SITE, BuiltSite, scan_built_site
 from deployer.check.browser import check_in_browser
 from deployer.check.crawl import check_links
 from deployer.check.csp_audit import audit_policies
@@ -21,12 +22,12 @@ from deployer.check.http import HttpClient
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import NotRunning
+from deployer.image.extract import extract_built_site
 from deployer.image.images import build_site
-from deployer.image.policy import never_served
-from deployer.image.sitefiles import HOT_SITE, BuiltSite, extract_built_site, scan_built_site
 from deployer.labels import Label, content_tag
 from deployer.progress import Progress
 from deployer.serve.preview import preview_status
+from deployer.serving_rules import never_served
 from deployer.site import Site, builder_tag, cache_dir
 
 

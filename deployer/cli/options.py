@@ -11,9 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from deployer.config import BuildEngine, SiteConfig, load_config
+from deployer.config import BuildEngine, GemsChoice, SiteConfig, load_config
 from deployer.errors import SitedeployError
-from deployer.image.gems import GemsChoice
 from deployer.progress import Progress
 from deployer.ship.publish import PublishSettings
 from deployer.ship.registry import registry_credentials

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from deployer.csp.directives import SCRIPT_DIRECTIVES, Policy
 from deployer.csp.loads import Load, page_loads
-from deployer.csp.policy import SCRIPT_DIRECTIVES, Policy
 
 # Where a derived page's origin is assumed to be: no real origin, so that an absolute URL
 # on the site's own `url:` is allowed by name (the preview is not served from there).

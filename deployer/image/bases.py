@@ -8,17 +8,14 @@ fallback for machines that cannot reach a registry (ours), and its result is reu
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
 
+from deployer.debian import debian_suite
 from deployer.engine import Engine
 from deployer.errors import BaseImageError, EngineError
 from deployer.image.bootstrap import bootstrap_debian
 from deployer.labels import bootstrap_tag
 from deployer.progress import Progress, follow_events
-
-_DEBIAN_VERSIONS = {"10": "buster", "11": "bullseye", "12": "bookworm", "13": "trixie"}
-_DEBIAN_REF = re.compile(r"^(?:docker\.io/)?(?:library/)?debian:(?P<tag>[a-z0-9.]+)(?:-[\w.-]+)?$")
 
 
 class Origin(enum.Enum):
@@ -37,15 +34,6 @@ class BaseImage:
     origin: Origin
     repo_digest: str | None = None
     labels: dict[str, str] = field(default_factory=dict)  # the image's own labels
-
-
-def debian_suite(reference: str) -> str | None:
-    """The Debian suite an official Debian reference names: `debian:12-slim` -> `bookworm`."""
-    match = _DEBIAN_REF.match(reference)
-    if not match:
-        return None
-    tag = match.group("tag")
-    return _DEBIAN_VERSIONS.get(tag.split(".")[0], tag) if tag[0].isdigit() else tag
 
 
 def _local(engine: Engine, reference: str) -> str | None:

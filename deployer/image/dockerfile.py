@@ -15,8 +15,8 @@ from string import Template
 from deployer import __version__
 from deployer.image.gems import GemsPlan, GemsWay
 from deployer.image.plugins import JekyllRequirements
-from deployer.image.policy import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
 from deployer.resources import docker_dir
+from deployer.serving_rules import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
 
 OVERRIDES_FILE = "/site/sitedeploy.yml"
 PLUGINS_IN_BUILDER = "/site/plugins"  # sitedeploy's own Jekyll plugins (progress)

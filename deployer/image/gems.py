@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from deployer.config import GemsChoice
 from deployer.errors import ConfigError
 from deployer.hosts import is_loopback
 
@@ -27,14 +28,6 @@ _SOURCE = re.compile(r"""^\s*source\s*\(?\s*["']([^"']+)["']""", re.MULTILINE)
 _LOCK_RUBY = re.compile(r"^RUBY VERSION\s*\n\s+ruby (\d+\.\d+)", re.MULTILINE)
 _RUBY_VERSION = re.compile(r"^(?:ruby-)?(\d+\.\d+)")
 _GEMSPEC = re.compile(r"^\s*gemspec\b", re.MULTILINE)
-
-
-class GemsChoice(enum.Enum):
-    """`[build] gems` / `--gems`: how a site's gems are installed."""
-
-    AUTO = "auto"
-    BUNDLER = "bundler"
-    DEBIAN = "debian"
 
 
 class GemsWay(enum.StrEnum):

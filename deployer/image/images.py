@@ -24,10 +24,12 @@ from typing import Any
 from rich.filesize import decimal
 
 from deployer import __version__
+from deployer.built_site import BuiltSite
 from deployer.config import SiteConfig
 from deployer.digests import inputs_hash
 from deployer.engine import Engine, ImageInfo, Layer
 from deployer.errors import DiskFull, SitedeployError
+from deployer.headers import site_headers
 from deployer.image.bases import BaseImage, present_or_pulled, resolve_base
 from deployer.image.before import npm_warning, unrun_npm_build
 from deployer.image.builders import (
@@ -47,14 +49,13 @@ from deployer.image.dockerfile import (
     PACK_STAGE,
     render_site_dockerfile,
 )
+from deployer.image.extract import extract_built_site, read_image_file
 from deployer.image.gems import GemsPlan, GemsWay, plan_gems, ruby_image
-from deployer.image.headers import site_headers
 from deployer.image.jekyll_log import jekyll_warnings
 from deployer.image.plugins import read_requirements
 from deployer.image.runtime import ensure_runtime
 from deployer.image.secrets import build_secrets
-from deployer.image.site_policy import site_nginx_files, site_policy
-from deployer.image.sitefiles import BuiltSite, extract_built_site, read_image_file
+from deployer.image.site_csp import site_nginx_files, site_policy
 from deployer.labels import BOOTSTRAP_KEYS, BaseStage, Label, Role, base, content_tag
 from deployer.labels import LATEST as LATEST_TAG
 from deployer.progress import Progress

@@ -13,7 +13,7 @@ from deployer.image.bases import BaseImage
 from deployer.image.builders import Builder, BuildRequest, run_build
 from deployer.image.context import scan_context
 from deployer.image.dockerfile import render_runtime_dockerfile
-from deployer.image.sitefiles import read_image_file
+from deployer.image.extract import read_image_file
 from deployer.labels import Label, Role, runtime_companion, runtime_tag
 from deployer.progress import Progress
 from deployer.provenance.sbom import parse_manifest, runtime_labels

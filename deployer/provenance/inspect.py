@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from deployer.config import SiteConfig
+from deployer.debian import debian_suite
 from deployer.engine import Engine
 from deployer.errors import ConfigError, EngineError, SitedeployError
-from deployer.image.bases import debian_suite
 from deployer.labels import BaseStage, Label, base
 from deployer.progress import Progress
 from deployer.provenance.recipe import RecipeLine, pair_recipe, stage_instructions

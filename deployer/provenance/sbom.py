@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployer import __version__
-from deployer.image.sitefiles import BuiltFile
+from deployer.built_site import BuiltFile
 from deployer.labels import Label, content_tag
 
 OURS = "sitedeploy"

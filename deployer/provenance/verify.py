@@ -7,11 +7,12 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from deployer.built_site import BuiltSite
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import EngineError, SitedeployError
+from deployer.image.extract import discard_extracted, extract_built_site
 from deployer.image.images import build_site
-from deployer.image.sitefiles import BuiltSite, discard_extracted, extract_built_site
 from deployer.labels import Label, content_tag
 from deployer.progress import Progress
 from deployer.provenance.sbom import site_digest

@@ -32,16 +32,16 @@ from typing import Any
 
 from docker.models.containers import Container
 
+from deployer.built_site import HOT_SITE, BuiltFile, BuiltSite
 from deployer.digests import file_sha256
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed, PreviewFailed
 from deployer.image.context import scan_context
 from deployer.image.gems import GemsWay
 from deployer.image.images import SiteImages
-from deployer.image.policy import COMPRESS_MIN_BYTES, COMPRESSIBLE, never_served
-from deployer.image.sitefiles import HOT_SITE, BuiltFile, BuiltSite
 from deployer.labels import Label, Role
 from deployer.resources import docker_dir
+from deployer.serving_rules import COMPRESS_MIN_BYTES, COMPRESSIBLE, never_served
 from deployer.site import Site, cache_dir, site_filter
 
 HOT_DIR = "/site/hot"

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from docker.models.containers import Container
 
+from deployer.built_site import BuiltSite
 from deployer.check.findings import CheckReport, Finding, Kind
 from deployer.check.served import check_site
 from deployer.config import SiteConfig
@@ -30,7 +31,6 @@ from deployer.engine import Engine
 from deployer.errors import PreviewFailed, SitedeployError
 from deployer.image.before import ASSET_SUFFIXES, npm_warning
 from deployer.image.images import SiteImages, build_site
-from deployer.image.sitefiles import BuiltSite
 from deployer.labels import Role
 from deployer.progress import Progress
 from deployer.serve.front import free_slot, front_live_reload, route, serving_now

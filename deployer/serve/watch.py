@@ -33,10 +33,10 @@ from deployer.config import SiteConfig
 from deployer.csp.derive import PageMemo
 from deployer.engine import Engine, ImageInfo
 from deployer.errors import SitedeployError
+from deployer.headers import SITE_CSP_CONF, render_csp_conf, strict_policy
 from deployer.image.context import DEFAULT_IGNORES
-from deployer.image.headers import SITE_CSP_CONF, render_csp_conf, strict_policy
 from deployer.image.images import SiteImages
-from deployer.image.site_policy import site_nginx_files, site_policy
+from deployer.image.site_csp import site_nginx_files, site_policy
 from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.serve.front import serving_now

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from deployer.config import load_config
+from deployer.config import GemsChoice, load_config
 from deployer.engine import Engine
 from deployer.errors import GemsFailed
-from deployer.image.gems import GemsChoice, plan_gems
+from deployer.image.extract import read_image_file
+from deployer.image.gems import plan_gems
 from deployer.image.images import build_site
-from deployer.image.sitefiles import read_image_file
 from deployer.labels import Label, content_tag
 from deployer.progress import Progress
 from deployer.provenance.inspect import inspect_image

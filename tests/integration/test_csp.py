@@ -30,11 +30,11 @@ from deployer.check.browser import (
 )
 from deployer.check.findings import Finding, Kind
 from deployer.check.served import check_site
+from deployer.csp.directives import Policy
 from deployer.csp.loads import page_loads
-from deployer.csp.policy import Policy
 from deployer.engine import Engine
-from deployer.image.headers import SITE_CSP_CONF, strict_policy
-from deployer.image.sitefiles import read_image_file
+from deployer.headers import SITE_CSP_CONF, strict_policy
+from deployer.image.extract import read_image_file
 from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.provenance.sbom import files_from_labels

@@ -13,8 +13,8 @@ import requests
 from deployer.check.served import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
-from deployer.image.headers import SITE_CONF, SITE_CSP_CONF
-from deployer.image.sitefiles import read_image_file
+from deployer.headers import SITE_CONF, SITE_CSP_CONF
+from deployer.image.extract import read_image_file
 from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.provenance.sbom import files_from_labels

@@ -14,7 +14,7 @@ import requests
 
 from deployer.engine import Engine
 from deployer.errors import EngineError, SassUnsupported
-from deployer.image.sitefiles import read_image_file
+from deployer.image.extract import read_image_file
 from deployer.site import open_site
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy, served

@@ -17,12 +17,13 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from deployer.built_site import HOT_SITE
 from deployer.check.browser import CHROMIUM_FLAGS, find_chromium
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed
+from deployer.image.extract import read_image_file
 from deployer.image.images import build_site
-from deployer.image.sitefiles import HOT_SITE, read_image_file
 from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.serve.front import LIVE_RELOAD_PATH

@@ -2,9 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from deployer.config import BuildEngine, SiteConfig, is_image_reference, load_config
+from deployer.config import BuildEngine, GemsChoice, SiteConfig, is_image_reference, load_config
 from deployer.errors import ConfigError
-from deployer.image.gems import GemsChoice
 
 
 def write(folder: Path, text: str) -> Path:

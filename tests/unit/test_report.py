@@ -3,11 +3,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from deployer.built_site import BuiltFile, BuiltSite
 from deployer.check.findings import CheckReport, Finding, Kind
 from deployer.engine import ImageInfo, Layer
 from deployer.image.bases import BaseImage, Origin
 from deployer.image.images import SiteImages
-from deployer.image.sitefiles import BuiltFile, BuiltSite
 from deployer.progress import Progress
 from deployer.provenance.sbom import BuiltGem
 from deployer.report import build_summary, show_build, show_check, show_up, status_text, up_summary

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from deployer.csp.derive import CspSettings, SitePolicy, derive_site_policy, source_for
+from deployer.csp.directives import Policy
 from deployer.csp.loads import digest_of
-from deployer.csp.policy import Policy
-from deployer.image.headers import strict_policy
+from deployer.headers import strict_policy
 
 BASE = Policy.parse(strict_policy())
 FONTS = "https://fonts.googleapis.com/css2?family=Inter"

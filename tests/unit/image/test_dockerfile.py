@@ -4,8 +4,8 @@ from typing import Any
 from deployer.image.dockerfile import render_runtime_dockerfile, render_site_dockerfile
 from deployer.image.gems import GemsPlan, GemsWay
 from deployer.image.plugins import JekyllRequirements
-from deployer.image.policy import never_served_find
 from deployer.resources import docker_dir
+from deployer.serving_rules import never_served_find
 
 REQUIREMENTS = JekyllRequirements(
     packages=("jekyll", "brotli", "ruby-jekyll-feed"),

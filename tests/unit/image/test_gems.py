@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from deployer.config import GemsChoice
 from deployer.errors import ConfigError
 from deployer.image.gems import (
-    GemsChoice,
     GemsWay,
     credentials_key,
     gemfile_source,

@@ -4,7 +4,7 @@ from pathlib import Path
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from deployer.image.sitefiles import BuiltFile, BuiltSite
+from deployer.built_site import BuiltFile, BuiltSite
 from deployer.provenance.sbom import (
     cyclonedx,
     files_from_labels,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from deployer.built_site import scan_built_site
 from deployer.check.served import referrers
-from deployer.image.sitefiles import scan_built_site
 from deployer.serve.hot import _STRUCTURAL
 
 

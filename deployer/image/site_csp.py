@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from deployer.built_site import BuiltSite
 from deployer.config import SiteConfig
 from deployer.csp.derive import PageMemo, SitePolicy, derive_site_policy
+from deployer.csp.directives import Policy
 from deployer.csp.loads import stylesheet_reader
-from deployer.csp.policy import Policy
-from deployer.image.headers import (
+from deployer.headers import (
     SITE_CONF,
     SITE_CSP_CONF,
     own_policy,
@@ -24,8 +25,7 @@ from deployer.image.headers import (
     site_headers,
     strict_policy,
 )
-from deployer.image.policy import never_served
-from deployer.image.sitefiles import BuiltSite
+from deployer.serving_rules import never_served
 
 # The URL path nginx answers unknown paths from (error_page 404 in the runtime's nginx.conf).
 NOT_FOUND_URI = "/.sitedeploy/404.html"

@@ -1,6 +1,6 @@
 import pytest
 
-from deployer.image.bases import debian_suite
+from deployer.debian import debian_suite
 
 
 @pytest.mark.parametrize(

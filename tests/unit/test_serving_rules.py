@@ -2,8 +2,8 @@ import re
 
 import pytest
 
-from deployer.image.policy import never_served
 from deployer.resources import docker_dir
+from deployer.serving_rules import never_served
 
 
 @pytest.mark.parametrize(

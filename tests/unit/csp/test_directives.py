@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.csp.policy import Policy, is_source, source_matches
+from deployer.csp.directives import Policy, is_source, source_matches
 
 PAGE = "http://127.0.0.1:8080/blog/index.html"
 STRICT = (

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from deployer.csp.policy import Policy
+from deployer.csp.directives import Policy
 from deployer.resources import docker_dir
 
 DEFAULTS_CONF = "runtime/conf/security-headers.conf"

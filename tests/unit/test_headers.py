@@ -11,7 +11,7 @@ import pytest
 from deployer.config import SiteConfig, load_config
 from deployer.csp.derive import SitePolicy
 from deployer.errors import ConfigError
-from deployer.image.headers import (
+from deployer.headers import (
     SITE_CONF,
     SITE_CSP_CONF,
     default_headers,
@@ -21,7 +21,7 @@ from deployer.image.headers import (
     site_headers,
     strict_policy,
 )
-from deployer.image.site_policy import site_nginx_files
+from deployer.image.site_csp import site_nginx_files
 from tests.unit.image.test_dockerfile import render
 
 CSP = "default-src 'self'; script-src 'self' 'sha256-abc='; frame-ancestors 'none'"
