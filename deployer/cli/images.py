@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from deployer import report
 from deployer.check.served import check_preview, check_url
+from deployer.cli import report
 from deployer.cli.options import Out, build_options, load, reported, site_argument
 from deployer.engine import connect
 from deployer.image.images import build_site

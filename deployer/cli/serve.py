@@ -10,14 +10,14 @@ from typing import Any, Literal
 
 import click
 
-from deployer import report
+from deployer.cli import report
 from deployer.cli.options import Out, build_options, load, preview_options, reported, site_argument
+from deployer.commands.new import new_site
+from deployer.commands.up import up as run_up
+from deployer.commands.watch import watch_and_deploy
 from deployer.engine import connect
-from deployer.new import new_site
 from deployer.serve.preview import preview_logs, preview_status, preview_url, stop_preview
-from deployer.serve.up import UpResult
-from deployer.serve.up import up as run_up
-from deployer.serve.watch import watch_and_deploy
+from deployer.serve.switch import UpResult
 
 
 @click.command()

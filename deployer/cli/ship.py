@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from deployer import report
+from deployer.cli import report
 from deployer.cli.options import (
     Out,
     build_options,
@@ -17,10 +17,10 @@ from deployer.cli.options import (
     reported,
     site_argument,
 )
+from deployer.commands.deploy import DeploySettings
+from deployer.commands.deploy import deploy as run_deploy
 from deployer.engine import connect
 from deployer.errors import ConfigError
-from deployer.ship.deploy import DeploySettings
-from deployer.ship.deploy import deploy as run_deploy
 from deployer.ship.k8s import k8s_yaml
 from deployer.ship.publish import publish as run_publish
 from deployer.ship.swarm import remove_swarm, rollback_swarm, swarm_status

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from deployer.commands.up import up
 from deployer.config import SiteConfig, load_config
 from deployer.engine import Engine
 from deployer.progress import Progress
 from deployer.serve.preview import stop_preview
-from deployer.serve.up import UpResult, up
+from deployer.serve.switch import UpResult
 from deployer.site import Site, open_site
 from tests.conftest import SiteFactory, free_port
 

@@ -21,7 +21,7 @@ from deployer.labels import Label, content_tag
 from deployer.progress import Progress
 from deployer.provenance.inspect import inspect_image
 from deployer.serve.preview import stop_preview
-from deployer.serve.up import UpResult
+from deployer.serve.switch import UpResult
 from deployer.site import Site, builder_tag, open_site
 from tests.conftest import SiteFactory, free_port
 from tests.gemsource import PLUGIN, THEME, GemSource, start_gem_source

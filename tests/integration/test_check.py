@@ -14,13 +14,14 @@ import requests
 
 from deployer.check.findings import CheckReport, Finding
 from deployer.check.served import check_site
+from deployer.commands.up import up
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import PreviewFailed
 from deployer.progress import Progress
 from deployer.resources import site_template_dir
 from deployer.serve.preview import stop_preview
-from deployer.serve.up import UpResult, up
+from deployer.serve.switch import UpResult
 from deployer.site import Site
 from tests.conftest import SiteFactory, planted
 from tests.integration.conftest import deploy

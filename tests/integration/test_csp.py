@@ -40,7 +40,7 @@ from deployer.progress import Progress
 from deployer.provenance.sbom import files_from_labels
 from deployer.resources import site_template_dir
 from deployer.serve.preview import stop_preview
-from deployer.serve.up import UpResult
+from deployer.serve.switch import UpResult
 from deployer.site import Site
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy, served

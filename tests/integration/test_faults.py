@@ -17,6 +17,7 @@ import docker.errors
 import pytest
 import requests
 
+from deployer.commands.up import up
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.errors import DiskFull
@@ -25,7 +26,6 @@ from deployer.image.images import build_site
 from deployer.labels import BOOTSTRAP_REPOSITORY, Role
 from deployer.progress import Progress
 from deployer.serve.preview import find_containers, preview_status, stop_preview
-from deployer.serve.up import up
 from deployer.site import open_site
 from tests.conftest import SiteFactory, free_port
 from tests.integration.conftest import deploy

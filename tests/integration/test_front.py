@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from deployer.commands.up import up
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed
 from deployer.labels import Role
 from deployer.progress import Progress
 from deployer.serve.preview import find_containers, stop_preview
-from deployer.serve.up import up
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
 

@@ -19,7 +19,7 @@ from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.provenance.sbom import files_from_labels
 from deployer.serve.preview import stop_preview
-from deployer.serve.up import UpResult
+from deployer.serve.switch import UpResult
 from deployer.site import Site
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy

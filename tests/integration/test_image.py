@@ -21,7 +21,7 @@ from bench.gen_site import generate
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.serve.preview import stop_preview
-from deployer.serve.up import UpResult
+from deployer.serve.switch import UpResult
 from deployer.site import Site
 from tests.conftest import SiteFactory, planted
 from tests.integration.conftest import deploy

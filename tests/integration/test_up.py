@@ -12,13 +12,14 @@ import docker.errors
 import pytest
 import requests
 
+from deployer.commands.up import up
 from deployer.config import SiteConfig, load_config
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed, PluginUnavailable, PortUnavailable
 from deployer.labels import Label, Role
 from deployer.progress import Progress
 from deployer.serve.preview import find_containers, preview_status, stop_preview
-from deployer.serve.up import UpResult, up
+from deployer.serve.switch import UpResult
 from deployer.site import Site, open_site
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy

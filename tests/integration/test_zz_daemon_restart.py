@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from deployer.commands.up import up
 from deployer.engine import Engine, connect
 from deployer.progress import Progress
 from deployer.serve.preview import preview_status, stop_preview
-from deployer.serve.up import up
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
 

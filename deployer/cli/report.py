@@ -21,7 +21,7 @@ from deployer.progress import Progress
 from deployer.provenance.inspect import InspectResult
 from deployer.provenance.verify import Verification
 from deployer.serve.preview import PreviewStatus
-from deployer.serve.up import UpResult
+from deployer.serve.switch import UpResult
 from deployer.ship.publish import PublishResult
 from deployer.ship.swarm import SwarmStatus
 from deployer.site import Site

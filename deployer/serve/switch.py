@@ -1,21 +1,18 @@
-"""`sitedeploy up`: build, start, check, switch — without the port ever going quiet.
+"""The switch every deploy of the preview makes, without the port ever going quiet.
 
-1. Build the images (a failure here touches nothing that runs).
-2. Start a new server container from the new image in the socket slot the running one
-   is not in, published only on an ephemeral 127.0.0.1 port, and check every built file
-   on it over HTTP.
-3. Only then point the front (which owns the user's port) at it, and wait until the
+1. Start a new server container from the new image in the socket slot the running one
+   is not in, published only on an ephemeral 127.0.0.1 port, and check it there over
+   HTTP (the caller says how: every built file for `up`, the changed ones for a hot edit).
+2. Only then point the front (which owns the user's port) at it, and wait until the
    front reaches the new container (front.route).
-4. Retire the old server gracefully — nginx stops accepting, closes its idle connections
-   and finishes its in-flight requests, for up to DRAIN_SECONDS — and prune the site's
-   older images.
+3. Retire the old server gracefully — nginx stops accepting, closes its idle connections
+   and finishes its in-flight requests, for up to DRAIN_SECONDS.
 
-If step 2 or 3 fails, the new container is removed and the old one keeps serving.
+If step 1 or 2 fails, the new container is removed and the old one keeps serving.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,18 +22,15 @@ from docker.models.containers import Container
 
 from deployer.built_site import BuiltSite
 from deployer.check.findings import CheckReport, Finding, Kind
-from deployer.check.served import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
-from deployer.errors import PreviewFailed, SitedeployError
+from deployer.errors import PreviewFailed
 from deployer.image.before import ASSET_SUFFIXES, npm_warning
-from deployer.image.images import SiteImages, build_site
+from deployer.image.images import SiteImages
 from deployer.labels import Role
 from deployer.progress import Progress
-from deployer.serve.front import free_slot, front_live_reload, route, serving_now
-from deployer.serve.lock import site_lock
+from deployer.serve.front import free_slot, route
 from deployer.serve.preview import (
-    ensure_port_available,
     find_containers,
     logs_tail,
     preview_url,
@@ -101,75 +95,6 @@ def _health_error(url: str, health: CheckReport, strict: bool) -> PreviewFailed:
         f"The new container at {url} failed its check ({len(errors)} errors):\n"
         f"{shown}{extra}\nThe running preview (if any) was left as it was. {why}"
     )
-
-
-def _prune_old_images(engine: Engine, site: Site, keep: set[str]) -> None:
-    """Remove the site's earlier images that no container uses any more."""
-    for repository in site.repositories:
-        with engine.errors(f"Listing the images of {repository}"):
-            images = engine.client.images.list(name=repository)
-        for image in images:
-            if image.id is None or image.id in keep:
-                continue
-            # Still used by a container, or removed already: it stays, or is gone.
-            with contextlib.suppress(SitedeployError), engine.errors(f"Removing {image.id}"):
-                engine.client.images.remove(image.id, noprune=False)
-
-
-def up(
-    engine: Engine,
-    site: Site,
-    config: SiteConfig,
-    progress: Progress,
-    *,
-    strict: bool = False,
-    live_reload: bool = False,
-) -> UpResult:
-    """Build the site and serve it on host:port, replacing the running preview safely.
-
-    With `strict`, the site's own defects (dead links, bad fragments) fail it too. With
-    `live_reload` (watch mode) the front has pages reload when a new version is served.
-    """
-    with site_lock(site):
-        return _up(engine, site, config, progress, strict, live_reload)
-
-
-def _up(
-    engine: Engine,
-    site: Site,
-    config: SiteConfig,
-    progress: Progress,
-    strict: bool,
-    live_reload: bool,
-) -> UpResult:
-    host, port = config.host, config.port
-    ensure_port_available(engine, site, host, port)
-    images = build_site(engine, site, config, progress)
-    url = preview_url(host, port)
-
-    def check(where: str) -> CheckReport:
-        report = check_site(
-            where, images.built, progress, baseurl=images.baseurl, site_url=images.site_url
-        )
-        return report.for_up(strict=strict)
-
-    serving = serving_now(engine, site, host, port)
-    if (
-        serving is not None
-        and serving.attrs.get("Image") == images.image.id
-        and front_live_reload(engine, site) == live_reload
-    ):
-        with progress.step(f"Checking the running preview at {url}"):
-            health = check(url)
-        if health.healthy:
-            return UpResult(images, health, site.container_name, str(serving.name), url, False)
-        progress.warning(f"The running preview at {url} is not healthy; replacing its container.")
-    result = serve_image(
-        engine, site, images, check, config, progress,
-        serving=serving, strict=strict, live_reload=live_reload,
-    )  # fmt: skip
-    _prune_old_images(engine, site, keep={images.image.id, images.builder.id})
-    return result
 
 
 def serve_image(

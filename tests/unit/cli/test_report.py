@@ -5,14 +5,21 @@ from rich.console import Console
 
 from deployer.built_site import BuiltFile, BuiltSite
 from deployer.check.findings import CheckReport, Finding, Kind
+from deployer.cli.report import (
+    build_summary,
+    show_build,
+    show_check,
+    show_up,
+    status_text,
+    up_summary,
+)
 from deployer.engine import ImageInfo, Layer
 from deployer.image.bases import BaseImage, Origin
 from deployer.image.images import SiteImages
 from deployer.progress import Progress
 from deployer.provenance.sbom import BuiltGem
-from deployer.report import build_summary, show_build, show_check, show_up, status_text, up_summary
 from deployer.serve.preview import PreviewStatus
-from deployer.serve.up import UpResult
+from deployer.serve.switch import UpResult
 from deployer.site import Site
 
 
