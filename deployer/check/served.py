@@ -1,4 +1,4 @@
-"""`sitedeploy check`: the whole check of a served site, and the one `up` runs.
+"""The whole check of a served site (`check`, `up`), and the part a hot edit runs first.
 
 1. The deployment (health.py): every built file served with its bytes and type; 404s.
 2. The links (crawl.py): every reference of every page, stylesheet, feed and sitemap.
@@ -12,23 +12,15 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from deployer.built_site import HOT_SITE, BuiltSite, scan_built_site
+from deployer.built_site import BuiltSite
 from deployer.check.browser import check_in_browser
 from deployer.check.crawl import check_links
 from deployer.check.csp_audit import audit_policies
 from deployer.check.findings import CheckReport
 from deployer.check.health import WORKERS, check_served_files, file_url, wait_until_serving
 from deployer.check.http import HttpClient
-from deployer.config import SiteConfig
-from deployer.engine import Engine
-from deployer.errors import NotRunning
-from deployer.image.extract import extract_built_site
-from deployer.image.images import build_site
-from deployer.labels import Label, content_tag
 from deployer.progress import Progress
-from deployer.serve.preview import preview_status
 from deployer.serving_rules import never_served
-from deployer.site import Site, builder_tag, cache_dir
 
 
 def check_site(
@@ -137,59 +129,3 @@ def check_changed(
     report.findings = [*served.findings, *links.findings, *blocked]
     report.seconds = time.monotonic() - started
     return report
-
-
-def check_preview(
-    engine: Engine, site: Site, progress: Progress, *, external: bool, browser: bool
-) -> CheckReport:
-    """Check the site's running preview against the `_site` of the image it runs."""
-    status = preview_status(engine, site)
-    if status.url is None or status.server is None:
-        raise NotRunning(
-            f"No preview of {site.path} is answering (state: {status.state}). Start one with "
-            f"`sitedeploy up {site.path}`, or check another copy with --url."
-        )
-    server = engine.find_container(status.server)
-    if server is None:
-        raise NotRunning(f"{status.server} went away while we looked; run the check again.")
-    labels = dict(server.labels or {})
-    content_hash = labels.get(Label.CONTENT_HASH, "")
-    image = engine.find_image(str(server.attrs.get("Image", "")))
-    if image is not None and Label.HOT_EDITS in (image.labels or {}):
-        # A hot edit of `up --watch`: its files are the hot copy of `_site`.
-        built = scan_built_site(cache_dir(site) / HOT_SITE)
-    else:
-        builder = builder_tag(site, content_tag(content_hash))
-        built = extract_built_site(engine, builder, site, content_hash)
-    return check_site(
-        status.url,
-        built,
-        progress,
-        baseurl=labels.get(Label.BASEURL, ""),
-        site_url=labels.get(Label.SITE_URL, ""),
-        external=external,
-        browser=browser,
-    )
-
-
-def check_url(
-    engine: Engine,
-    site: Site,
-    config: SiteConfig,
-    url: str,
-    progress: Progress,
-    *,
-    external: bool,
-    browser: bool,
-) -> CheckReport:
-    """Check any served copy of the site (a deploy) against the folder's current build."""
-    images = build_site(engine, site, config, progress)
-    return check_site(
-        url.rstrip("/"),
-        images.built,
-        progress,
-        baseurl=images.baseurl,
-        site_url=images.site_url,
-        external=external,
-        browser=browser,
-    )

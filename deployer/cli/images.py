@@ -8,13 +8,13 @@ from typing import Any
 
 import click
 
-from deployer.check.served import check_preview, check_url
 from deployer.cli import report
 from deployer.cli.options import Out, build_options, load, reported, site_argument
+from deployer.commands.check import check_preview, check_url
+from deployer.commands.inspect import InspectSettings
+from deployer.commands.inspect import inspect as run_inspect
 from deployer.engine import connect
 from deployer.image.images import build_site
-from deployer.provenance.inspect import InspectSettings
-from deployer.provenance.inspect import inspect as run_inspect
 
 
 @click.command()

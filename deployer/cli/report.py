@@ -13,12 +13,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from deployer.check.findings import CheckReport, Finding, Severity
+from deployer.commands.inspect import InspectResult
 from deployer.engine import ImageInfo
 from deployer.errors import SitedeployError
 from deployer.image.images import SiteImages
 from deployer.labels import content_tag
 from deployer.progress import Progress
-from deployer.provenance.inspect import InspectResult
 from deployer.provenance.verify import Verification
 from deployer.serve.preview import PreviewStatus
 from deployer.serve.switch import UpResult

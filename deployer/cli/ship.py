@@ -19,10 +19,10 @@ from deployer.cli.options import (
 )
 from deployer.commands.deploy import DeploySettings
 from deployer.commands.deploy import deploy as run_deploy
+from deployer.commands.publish import publish as run_publish
 from deployer.engine import connect
 from deployer.errors import ConfigError
 from deployer.ship.k8s import k8s_yaml
-from deployer.ship.publish import publish as run_publish
 from deployer.ship.swarm import remove_swarm, rollback_swarm, swarm_status
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deployer.commands.publish import publish
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import ConfigError, RolledBack
 from deployer.progress import Progress
-from deployer.ship.publish import PublishSettings, publish
+from deployer.ship.publish import PublishSettings
 from deployer.ship.swarm import SwarmResult, SwarmStatus, deploy_swarm, swarm_status
 from deployer.site import Site
 

@@ -11,7 +11,7 @@ image pulled from a registry as well as on one built here:
   version, and the site's own files (count, bytes, content hash);
 * the Content-Security-Policy: how it was made, and where each source it allows came from.
 
-`--verify` rebuilds the site with the same inputs and compares: same inputs, same bytes.
+`--verify` (commands/inspect.py) rebuilds the site with the same inputs and compares.
 """
 
 from __future__ import annotations
@@ -21,16 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deployer.config import SiteConfig
 from deployer.debian import debian_suite
 from deployer.engine import Engine
-from deployer.errors import ConfigError, EngineError, SitedeployError
+from deployer.errors import EngineError, SitedeployError
 from deployer.labels import BaseStage, Label, base
-from deployer.progress import Progress
 from deployer.provenance.recipe import RecipeLine, pair_recipe, stage_instructions
 from deployer.provenance.sbom import cyclonedx, summary
-from deployer.provenance.verify import Verification, verify_site
-from deployer.site import Site, latest_tag
 
 
 @dataclass
@@ -140,54 +136,3 @@ def write_sbom(found: Inspection, path: Path) -> None:
     path.write_text(
         cyclonedx(found.image, found.image_id, found.labels, runtime_suite(found.labels))
     )
-
-
-@dataclass(frozen=True)
-class InspectResult:
-    """What `inspect` found, and (with --verify) whether a rebuild reproduced it."""
-
-    inspection: Inspection
-    sbom_path: Path | None = None
-    verification: Verification | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.verification is None or self.verification.reproduced
-
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"ok": self.ok, **self.inspection.as_dict()}
-        if self.verification is not None:
-            data["verification"] = self.verification.as_dict()
-        return data
-
-
-@dataclass(frozen=True)
-class InspectSettings:
-    image: str | None = None  # inspect this image instead of the site's latest
-    sbom: Path | None = None  # write the CycloneDX bill of materials here
-    verify: bool = False  # rebuild the site and compare
-
-
-def inspect(
-    engine: Engine,
-    loaded: tuple[Site, SiteConfig] | None,
-    settings: InspectSettings,
-    progress: Progress,
-) -> InspectResult:
-    """`sitedeploy inspect`: the site's latest image (or `settings.image`), its SBOM file,
-    and with `verify` a rebuild from the site's current inputs."""
-    if settings.verify and (settings.image or loaded is None):
-        raise ConfigError("--verify rebuilds a site: give SITE, not --image.")
-    if settings.image:
-        reference = settings.image
-    elif loaded is not None:
-        reference = latest_tag(loaded[0])
-    else:
-        raise ConfigError("inspect needs SITE or --image.")
-    found = inspect_image(engine, reference)
-    if settings.sbom:
-        write_sbom(found, settings.sbom)
-    verification = None
-    if settings.verify and loaded is not None:
-        verification = verify_site(engine, *loaded, progress)
-    return InspectResult(found, settings.sbom, verification)

@@ -1,7 +1,7 @@
-"""`sitedeploy publish`: push the image `up` previewed to a registry, and verify it there.
+"""Pushing a site's image to a registry, and verifying it there.
 
-The image is the one built for the site's current content (reused, not rebuilt, when
-nothing changed), tagged `REGISTRY/REPOSITORY:TAG` for every tag. The daemon pushes; we
+The image is the one built for the site's current content (commands/publish.py builds or
+reuses it), tagged `REGISTRY/REPOSITORY:TAG` for every tag. The daemon pushes; we
 show per-layer progress, retry transient failures (a reset connection, a 5xx) a bounded
 number of times, and turn the other failures into one clear error each. Then the registry's
 own API must report the same digest for every tag, and every layer blob must exist.
@@ -17,7 +17,7 @@ from typing import Any
 from deployer.config import SiteConfig, is_image_reference
 from deployer.engine import Engine, push_failure, push_failure_kind
 from deployer.errors import ConfigError, EngineError, RegistryError
-from deployer.image.images import SiteImages, build_site
+from deployer.image.images import SiteImages
 from deployer.labels import content_tag
 from deployer.progress import Progress, follow_events
 from deployer.ship.registry import Credentials, Registry
@@ -102,9 +102,9 @@ def git_commit(folder: str) -> str | None:
     return head.stdout.strip() or None if head.returncode == 0 else None
 
 
-def default_tags(site: Site, images: SiteImages) -> list[str]:
+def default_tags(site: Site, content_hash: str) -> list[str]:
     """Stable for the same content: the content hash, plus `git-<commit>` for a clean checkout."""
-    tags = [content_tag(images.content_hash)]
+    tags = [content_tag(content_hash)]
     commit = git_commit(str(site.path))
     if commit:
         tags.append(f"git-{commit}")
@@ -177,27 +177,23 @@ class _Push:
         return True
 
 
-def publish(
-    engine: Engine, site: Site, config: SiteConfig, progress: Progress, settings: PublishSettings
+def push_site(
+    engine: Engine,
+    remote: Registry,
+    repository: str,
+    tags: list[str],
+    images: SiteImages,
+    settings: PublishSettings,
+    progress: Progress,
 ) -> PublishResult:
-    """Build (or reuse) the site's image, push every tag, verify the registry holds it."""
-    registry, repository = settings.target(config)
-    tags = list(settings.tags)
-    validate_target(registry, repository, tags)
-    started = time.monotonic()
-    remote = Registry(registry, settings.credentials)
-    if not settings.dry_run:
-        with progress.step(f"Asking {registry} whether it is a registry"):
-            remote.ping()
-    images = build_site(engine, site, config, progress)
-    tags = tags or default_tags(site, images)
-    name = f"{registry}/{repository}"
+    """Push every tag of the site's image to `remote`, then verify the registry holds it
+    (with `settings.dry_run`, only say what would be pushed where)."""
+    name = f"{remote.host}/{repository}"
     result = PublishResult(
-        registry, repository, tags, [f"{name}:{t}" for t in tags], images.image.id,
+        remote.host, repository, tags, [f"{name}:{t}" for t in tags], images.image.id,
         dry_run=settings.dry_run, images=images,
     )  # fmt: skip
     if settings.dry_run:
-        result.seconds = time.monotonic() - started
         return result
 
     auth = settings.credentials.as_auth_config() if settings.credentials else None
@@ -210,7 +206,7 @@ def publish(
             push = _push_with_retries(engine, remote, auth, name, tag, progress, result)
         if result.digest and push.digest and push.digest != result.digest:
             raise RegistryError(
-                f"{registry} reported digest {push.digest} for {tag} but {result.digest} "
+                f"{remote.host} reported digest {push.digest} for {tag} but {result.digest} "
                 "for an earlier tag of the same image; run publish again."
             )
         result.digest = push.digest or result.digest
@@ -231,7 +227,6 @@ def publish(
         for diff_id, layer in zip(diff_ids, manifest.get("layers", []), strict=False)
         if diff_id in pushed
     )
-    result.seconds = time.monotonic() - started
     return result
 
 

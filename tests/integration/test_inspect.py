@@ -13,13 +13,14 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
+from deployer.commands.inspect import verify_site
+from deployer.commands.publish import publish
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.image.images import build_site
 from deployer.progress import Progress
 from deployer.provenance.inspect import inspect_image
-from deployer.provenance.verify import verify_site
-from deployer.ship.publish import PublishSettings, publish
+from deployer.ship.publish import PublishSettings
 from deployer.site import open_site
 from tests.conftest import SiteFactory
 from tests.registry import RunningRegistry, start_registry

@@ -14,11 +14,12 @@ from pathlib import Path
 import docker.errors
 import pytest
 
+from deployer.commands.publish import publish
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.errors import RegistryError
 from deployer.progress import Progress
-from deployer.ship.publish import PublishResult, PublishSettings, publish
+from deployer.ship.publish import PublishResult, PublishSettings
 from deployer.ship.registry import Credentials
 from deployer.site import open_site
 from tests.conftest import SiteFactory, free_port

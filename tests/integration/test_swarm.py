@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from deployer.commands.publish import publish
 from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.progress import Progress
 from deployer.resources import docker_dir
-from deployer.ship.publish import PublishSettings, publish
+from deployer.ship.publish import PublishSettings
 from deployer.ship.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
 from deployer.site import Site, open_site
 from tests.conftest import SiteFactory, free_port

@@ -1,0 +1,43 @@
+"""`sitedeploy publish`: push the image `up` previewed to a registry, and verify it there.
+
+The image is the one built for the site's current content (reused, not rebuilt, when
+nothing changed); ship/publish.py pushes every tag and reads it back through the
+registry's API.
+"""
+
+from __future__ import annotations
+
+import time
+
+from deployer.config import SiteConfig
+from deployer.engine import Engine
+from deployer.image.images import build_site
+from deployer.progress import Progress
+from deployer.ship.publish import (
+    PublishResult,
+    PublishSettings,
+    default_tags,
+    push_site,
+    validate_target,
+)
+from deployer.ship.registry import Registry
+from deployer.site import Site
+
+
+def publish(
+    engine: Engine, site: Site, config: SiteConfig, progress: Progress, settings: PublishSettings
+) -> PublishResult:
+    """Build (or reuse) the site's image, push every tag, verify the registry holds it."""
+    registry, repository = settings.target(config)
+    tags = list(settings.tags)
+    validate_target(registry, repository, tags)
+    started = time.monotonic()
+    remote = Registry(registry, settings.credentials)
+    if not settings.dry_run:
+        with progress.step(f"Asking {registry} whether it is a registry"):
+            remote.ping()
+    images = build_site(engine, site, config, progress)
+    tags = tags or default_tags(site, images.content_hash)
+    result = push_site(engine, remote, repository, tags, images, settings, progress)
+    result.seconds = time.monotonic() - started
+    return result
