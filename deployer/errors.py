@@ -73,6 +73,10 @@ class PreviewFailed(SitedeployError):
     """The preview container did not start or did not become healthy."""
 
 
+class TimedOut(SitedeployError):
+    """Something sitedeploy waited for did not happen in time (waiting.wait_until)."""
+
+
 class NotRunning(SitedeployError):
     """A command needs the site's preview, and none is running."""
 

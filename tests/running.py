@@ -12,7 +12,19 @@ import threading
 import time
 from pathlib import Path
 
+# The installed command, beside this interpreter (the virtual environment's).
 SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """`sitedeploy ARGS` run to its end: exit code, stdout and stderr (a failure is data)."""
+    return subprocess.run(
+        [SITEDEPLOY, *args],
+        capture_output=True, text=True, timeout=timeout, check=False, input=stdin,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
 
 
 class Running:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import secrets
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -22,6 +21,7 @@ from deployer.check.findings import Finding, Kind
 from deployer.check.http import Answer, HttpClient, HttpFailure
 from deployer.errors import PreviewFailed
 from deployer.serving_rules import never_served
+from deployer.waiting import wait_until
 
 WORKERS = 8
 KEPT_FOR_LINKS = (".html", ".htm", ".css", ".xml", ".rss", ".atom")
@@ -57,17 +57,22 @@ NEEDS_CHARSET = ("text/html", "text/css", "text/plain", "application/javascript"
 
 def wait_until_serving(url: str, timeout: float = 30.0) -> None:
     """Poll `url` until it answers any HTTP status; raise PreviewFailed at the deadline."""
-    deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     http = HttpClient(workers=1)
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
+        nonlocal last_error
         try:
             http.request(url, timeout=2)
-            return
         except HttpFailure as error:
             last_error = error
-            time.sleep(0.1)
-    raise PreviewFailed(f"{url} did not answer within {timeout:.0f} s (last error: {last_error}).")
+            return False
+        return True
+
+    wait_until(
+        timeout, answers, f"{url} to answer", error=PreviewFailed,
+        hint=lambda: f"The last error: {last_error}.",
+    )  # fmt: skip
 
 
 def file_url(base: str, baseurl: str, path: str) -> str:

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from deployer.digests import file_sha256
@@ -21,6 +20,7 @@ from deployer.engine import Engine
 from deployer.errors import BaseImageError
 from deployer.labels import BOOTSTRAP_REPOSITORY, Label, bootstrap_tag
 from deployer.progress import Progress
+from deployer.waiting import poll
 
 # What the official images do to a fresh rootfs (debuerreotype's "slimify" and apt
 # settings): no docs, man pages or translations; apt keeps no package caches, so an
@@ -85,15 +85,16 @@ _STOP_SIGNALS = ((signal.SIGINT, 30.0), (signal.SIGTERM, 10.0), (signal.SIGKILL,
 
 def _group_gone(process: subprocess.Popen[str], seconds: float) -> bool:
     """True once no process of `process`'s group is left (within `seconds`)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+
+    def gone() -> bool:
         process.poll()  # reap the leader, so that only live members keep the group
         try:
             os.killpg(process.pid, 0)
         except ProcessLookupError:
             return True
-        time.sleep(0.05)
-    return False
+        return False
+
+    return poll(seconds, gone, every=0.05) is not None
 
 
 def _stop(process: subprocess.Popen[str]) -> None:

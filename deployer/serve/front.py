@@ -57,6 +57,7 @@ from deployer.serve.preview import (
     start,
 )
 from deployer.site import Site
+from deployer.waiting import wait_until
 
 CONFIG_DIR = "/etc/sitedeploy/front"
 SLOTS_DIR = "/run/sitedeploy"
@@ -286,28 +287,34 @@ def _wait_for_server(
 ) -> None:
     """Wait until `url` + `path` is answered by `server`; raise at the deadline (or as
     soon as the front has exited: it could not listen there)."""
-    deadline = time.monotonic() + timeout
     checks = 0
-    while time.monotonic() < deadline:
-        if served_by(url, path) == _hostname(server):
-            return
+
+    def answered() -> bool:
+        nonlocal checks
         checks += 1
         if checks % 10 == 0:
-            with engine.errors(f"Inspecting {front.name}"):
-                front.reload()
-            if front.status == "exited":
-                said = logs_tail(engine, front)
-                if "Address already in use" in said or "Permission denied" in said:
-                    raise PortUnavailable(
-                        f"{url} cannot be opened: {said.splitlines()[-1]}. Stop what uses "
-                        "it, or choose another port with --port."
-                    )
-                raise PreviewFailed(f"The front {front.name} exited. Its nginx said:\n{said}")
-        time.sleep(0.02)
-    raise PreviewFailed(
-        f"{url} is still not answered by the new container {server.name} after "
-        f"{timeout:.0f} s; see `docker logs {server.name}` and the front's logs."
-    )
+            _raise_if_exited(engine, front, url)
+        return served_by(url, path) == _hostname(server)
+
+    wait_until(
+        timeout, answered, f"{url} to answer from the new container {server.name}",
+        every=0.02, error=PreviewFailed,
+        hint=f"See `docker logs {server.name}` and the front's logs ({front.name}).",
+    )  # fmt: skip
+
+
+def _raise_if_exited(engine: Engine, front: Container, url: str) -> None:
+    with engine.errors(f"Inspecting {front.name}"):
+        front.reload()
+    if front.status != "exited":
+        return
+    said = logs_tail(engine, front)
+    if "Address already in use" in said or "Permission denied" in said:
+        raise PortUnavailable(
+            f"{url} cannot be opened: {said.splitlines()[-1]}. Stop what uses "
+            "it, or choose another port with --port."
+        )
+    raise PreviewFailed(f"The front {front.name} exited. Its nginx said:\n{said}")
 
 
 def _create(

@@ -28,8 +28,10 @@ from deployer.errors import SwarmError
 from deployer.progress import Progress
 from deployer.ship.swarm_services import front_changed, front_spec, names, runs, site_spec
 from deployer.site import Site, site_filter
+from deployer.waiting import poll, wait_until
 
 CONVERGE_TIMEOUT = 600.0
+FRONT_TIMEOUT = 120.0
 _DONE = {"completed", "rollback_completed", "paused", "rollback_paused"}
 
 
@@ -120,8 +122,9 @@ def _converge(
     `after`: the StartedAt of the update before ours, so its final state is not mistaken
     for the end of ours (None for a service just created).
     """
-    deadline = time.monotonic() + CONVERGE_TIMEOUT
-    while time.monotonic() < deadline:
+
+    # The answer is the update's final state in a 1-tuple: the state itself may be None.
+    def finished() -> tuple[str | None] | None:
         status = _update_status(service)
         state = status.get("State")
         ours = state is not None and status.get("StartedAt") != after
@@ -130,14 +133,14 @@ def _converge(
         progress.detail(
             f"update: {state if ours else 'starting'}; {running}/{replicas} tasks on {image[-19:]}"
         )
-        finished = (ours and state in _DONE) or (after is None and state is None)
-        if finished and running >= replicas:
-            return state if ours else None
-        time.sleep(0.5)
-    raise SwarmError(
-        f"Service {service.name} did not converge within {CONVERGE_TIMEOUT:.0f} s; see "
-        f"`docker service ps {service.name}`."
-    )
+        done = (ours and state in _DONE) or (after is None and state is None)
+        return (state if ours else None,) if done and running >= replicas else None
+
+    (state,) = wait_until(
+        CONVERGE_TIMEOUT, finished, f"service {service.name} to converge", every=0.5,
+        error=SwarmError, hint=f"See `docker service ps {service.name}`.",
+    )  # fmt: skip
+    return state
 
 
 def deploy_swarm(
@@ -183,16 +186,16 @@ def deploy_swarm(
 def _wait_for_front(engine: Engine, front_name: str) -> None:
     service = engine.find_service(front_name)
     assert service is not None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+
+    def running() -> bool:
         with engine.errors(f"Listing the tasks of {front_name}"):
             tasks = service.tasks(filters={"desired-state": "running"})
-        if tasks and all(task["Status"]["State"] == "running" for task in tasks):
-            return
-        time.sleep(0.5)
-    raise SwarmError(
-        f"The front service {front_name} did not start; see `docker service ps {front_name}`."
-    )
+        return bool(tasks) and all(task["Status"]["State"] == "running" for task in tasks)
+
+    wait_until(
+        FRONT_TIMEOUT, running, f"the front service {front_name} to start", every=0.5,
+        error=SwarmError, hint=f"See `docker service ps {front_name}`.",
+    )  # fmt: skip
 
 
 def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
@@ -286,9 +289,8 @@ def remove_swarm(engine: Engine, site: Site) -> list[str]:
                 service.remove()
                 removed.append(name)
         tasks = site_filter(site)
-        deadline = time.monotonic() + 60
-        while engine.client.containers.list(filters=tasks) and time.monotonic() < deadline:
-            time.sleep(0.5)  # the overlay network can only go once its tasks are gone
+        # The overlay network can only go once its tasks are gone.
+        poll(60, lambda: not engine.client.containers.list(filters=tasks), every=0.5)
         for config in engine.client.configs.list(filters={"name": f"{site.container_name}-front-"}):
             config.remove()
         for found in engine.client.networks.list(names=[network]):

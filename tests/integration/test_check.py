@@ -4,10 +4,7 @@ against a real container, and nothing on the starter site."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -25,10 +22,10 @@ from deployer.serve.switch import UpResult
 from deployer.site import Site
 from tests.conftest import SiteFactory, planted
 from tests.integration.conftest import deploy
+from tests.running import cli
 
 pytestmark = pytest.mark.engine
 
-SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
 Deployed = tuple[Site, SiteConfig, UpResult]
 
 DEFECTS: dict[str, str | bytes | None] = {
@@ -155,10 +152,7 @@ def test_starter_site_has_no_errors_or_warnings_even_in_a_browser(
 
 def test_cli_check_exits_1_and_reports_every_finding_as_json(defects: Deployed) -> None:
     site, _config, _result = defects
-    run = subprocess.run(
-        [SITEDEPLOY, "check", str(site.path), "--json"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    run = cli("check", str(site.path), "--json", timeout=300)
     assert run.returncode == 1
     report = json.loads(run.stdout)
     assert report["ok"] is False and report["errors"] >= 5
@@ -194,10 +188,7 @@ def tampered(engine: Engine, defects: Deployed) -> Iterator[str]:
 
 def test_check_url_finds_a_file_served_with_other_bytes(tampered: str, defects: Deployed) -> None:
     site, _config, _result = defects
-    run = subprocess.run(
-        [SITEDEPLOY, "check", str(site.path), "--url", tampered, "--json"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    run = cli("check", str(site.path), "--url", tampered, "--json", timeout=300)
     assert run.returncode == 1
     wrong = [f for f in json.loads(run.stdout)["findings"] if f["kind"] == "wrong-bytes"]
     assert [f["url"] for f in wrong] == [f"{tampered}/assets/fonts.css"]

@@ -29,7 +29,7 @@ from deployer.serve.preview import find_containers, preview_status, stop_preview
 from deployer.site import open_site
 from tests.conftest import SiteFactory, free_port
 from tests.integration.conftest import deploy
-from tests.running import SITEDEPLOY, Running
+from tests.running import Running, cli
 
 pytestmark = pytest.mark.engine
 
@@ -120,10 +120,7 @@ def test_ctrl_c_during_the_build_keeps_the_old_preview(
     time.sleep(3)  # inside `jekyll build`, which now sleeps
 
     # A second `up` of the same site meanwhile is refused, naming the first.
-    second = subprocess.run(
-        [SITEDEPLOY, "up", str(folder), "--port", str(config.port)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    second = cli("up", str(folder), "--port", str(config.port), timeout=120)
     assert second.returncode == 1
     assert f"Another sitedeploy process (pid {first.process.pid}) is deploying" in second.stderr
 
@@ -200,10 +197,8 @@ def test_a_preview_removed_behind_our_back_is_reported_and_recovered(
     engine.client.containers.get(before.server).remove(force=True)
     status = preview_status(engine, site)
     assert (status.state, status.answering, status.server) == ("running", False, None)
-    cli = subprocess.run(
-        [SITEDEPLOY, "status", str(site.path)], capture_output=True, text=True, check=False
-    )
-    assert cli.returncode == 3 and "NOT answering" in cli.stdout
+    shown = cli("status", str(site.path))
+    assert shown.returncode == 3 and "NOT answering" in shown.stdout
 
     recovered = up(engine, site, config, Progress(quiet=True))
     assert recovered.replaced

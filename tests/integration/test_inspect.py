@@ -4,8 +4,6 @@ travel through a registry, and a rebuild with the same inputs gives the same byt
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,10 +22,9 @@ from deployer.ship.publish import PublishSettings
 from deployer.site import open_site
 from tests.conftest import SiteFactory
 from tests.registry import RunningRegistry, start_registry
+from tests.running import cli
 
 pytestmark = pytest.mark.engine
-
-SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +82,7 @@ def test_sbom_names_nginx_and_every_library_with_dpkgs_versions(
 
 def test_sbom_file_is_valid_cyclonedx(built: Path, tmp_path: Path) -> None:
     target = tmp_path / "sbom.json"
-    run = subprocess.run([SITEDEPLOY, "inspect", str(built), "--sbom", str(target)],
-                         capture_output=True, text=True, check=False)  # fmt: skip
+    run = cli("inspect", str(built), "--sbom", str(target))
     assert run.returncode == 0, run.stderr
     assert JsonStrictValidator(SchemaVersion.V1_5).validate_str(target.read_text()) is None
     names = {c["name"] for c in json.loads(target.read_text())["components"]}
@@ -112,8 +108,7 @@ def test_labels_survive_a_push_and_pull(
         engine.client.images.remove(tag, force=True)
     reference = f"{registry.host}/team/travel@{pushed.digest}"
     engine.client.images.pull(reference)
-    run = subprocess.run([SITEDEPLOY, "inspect", "--image", reference, "--json"],
-                         capture_output=True, text=True, check=False)  # fmt: skip
+    run = cli("inspect", "--image", reference, "--json")
     assert run.returncode == 0, run.stderr
     there = json.loads(run.stdout)
     assert there["sbom"] == here.sbom
@@ -135,8 +130,7 @@ def test_verify_reproduces_twice_and_fails_when_a_post_changes(
         assert checked.differences == []
     post = folder / "_posts" / "2026-03-20-notes-on-the-image.md"
     post.write_text(post.read_text() + "\nA changed sentence.\n")
-    run = subprocess.run([SITEDEPLOY, "inspect", str(folder), "--verify", "--json"],
-                         capture_output=True, text=True, check=False)  # fmt: skip
+    run = cli("inspect", str(folder), "--verify", "--json")
     assert run.returncode == 1
     verification = json.loads(run.stdout)["verification"]
     assert not verification["same_inputs"]

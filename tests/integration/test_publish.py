@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,10 +23,10 @@ from deployer.ship.registry import Credentials
 from deployer.site import open_site
 from tests.conftest import SiteFactory, free_port
 from tests.registry import RunningRegistry, start_registry
+from tests.running import SITEDEPLOY, cli
 
 pytestmark = pytest.mark.engine
 
-SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
 PASSWORD = "correct-horse-battery-8472"
 
 
@@ -63,16 +62,6 @@ def run_publish(
         **kwargs,  # type: ignore[arg-type]
     )
     return publish(engine, open_site(folder), load_config(folder), Progress(quiet=True), settings)
-
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SITEDEPLOY, *args],
-        capture_output=True, text=True, timeout=600, check=False, input=stdin,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
 
 
 def test_publish_then_pull_back_by_digest(

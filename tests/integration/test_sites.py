@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -18,9 +15,9 @@ from deployer.image.extract import read_image_file
 from deployer.site import open_site
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy, served
+from tests.running import cli
 
 pytestmark = pytest.mark.engine
-SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
 
 GITHUB_PAGES_GEMFILE = """source "https://rubygems.org"
 gem "github-pages", "~> 228", group: :jekyll_plugins
@@ -119,9 +116,7 @@ def test_a_long_build_says_how_far_jekyll_is(engine: Engine, make_site: SiteFact
         for day in range(1, 29)
     }
     folder = make_site("progress", posts)
-    result = subprocess.run(
-        [SITEDEPLOY, "build", str(folder)], capture_output=True, text=True, timeout=600
-    )
+    result = cli("build", str(folder), timeout=600)
     assert result.returncode == 0, result.stderr
     lines = [line.strip() for line in result.stderr.splitlines()]
     assert any(

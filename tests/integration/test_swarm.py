@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,10 +24,9 @@ from deployer.ship.swarm import deploy_swarm, remove_swarm, rollback_swarm, swar
 from deployer.site import Site, open_site
 from tests.conftest import SiteFactory, free_port
 from tests.registry import RunningRegistry, start_registry
+from tests.running import cli
 
 pytestmark = pytest.mark.engine
-
-SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +116,7 @@ def test_deploy_without_a_swarm_is_a_clear_error(engine: Engine, make_site: Site
     """(First in this module: the swarm fixture of the next tests is not up yet.)"""
     if engine.client.info()["Swarm"]["LocalNodeState"] == "active":
         pytest.skip("this daemon is a swarm manager")
-    run = subprocess.run([SITEDEPLOY, "deploy", str(make_site("noswarm")), "--swarm", "--status"],
-                         capture_output=True, text=True, check=False)  # fmt: skip
+    run = cli("deploy", str(make_site("noswarm")), "--swarm", "--status")
     assert run.returncode == 1
     assert "is not a swarm manager" in run.stderr and "docker swarm init" in run.stderr
 
@@ -187,23 +183,30 @@ def test_cli_deploy_status_and_remove(
 ) -> None:
     folder = make_site("swarmcli")
     port = free_port()
-    deployed = subprocess.run(
-        [SITEDEPLOY, "deploy", str(folder), "--swarm", "--replicas", "2", "--port", str(port),
-         "--registry", registry.host, "--repository", "team/cli", "--json"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    deployed = cli(
+        "deploy",
+        str(folder),
+        "--swarm",
+        "--replicas",
+        "2",
+        "--port",
+        str(port),
+        "--registry",
+        registry.host,
+        "--repository",
+        "team/cli",
+        "--json",
+        timeout=600,
+    )
     assert deployed.returncode == 0, deployed.stderr
     report = json.loads(deployed.stdout)
     assert report["replicas"] == {"desired": 2, "running": 2}
     assert all(
         task["image"].startswith(f"{registry.host}/team/cli@sha256:") for task in report["tasks"]
     )
-    status = subprocess.run([SITEDEPLOY, "deploy", str(folder), "--swarm", "--status", "--json"],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    status = cli("deploy", str(folder), "--swarm", "--status", "--json")
     assert json.loads(status.stdout)["url"] == f"http://127.0.0.1:{port}"
-    removed = subprocess.run([SITEDEPLOY, "deploy", str(folder), "--swarm", "--remove"],
-                             capture_output=True, text=True, check=False)  # fmt: skip
+    removed = cli("deploy", str(folder), "--swarm", "--remove")
     assert removed.returncode == 0 and "-site" in removed.stderr and "-front" in removed.stderr
-    gone = subprocess.run([SITEDEPLOY, "deploy", str(folder), "--swarm", "--status"],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    gone = cli("deploy", str(folder), "--swarm", "--status")
     assert gone.returncode == 1 and "No swarm deploy of" in gone.stderr

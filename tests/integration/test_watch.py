@@ -7,7 +7,6 @@ import base64
 import contextlib
 import gzip
 import hashlib
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from deployer.serve.hot import HotBuilder, HotEdit
 from deployer.serve.preview import preview_status, stop_preview
 from deployer.site import Site, cache_dir, open_site
 from tests.conftest import SiteFactory, free_port
-from tests.running import SITEDEPLOY, Running
+from tests.running import Running, cli
 
 pytestmark = pytest.mark.engine
 
@@ -134,12 +133,7 @@ def test_saves_are_hot_edits_that_reload_the_browser_and_publish_stays_clean(
         policy = requests.get(url + "/about/", timeout=10).headers["Content-Security-Policy"]
         assert f"'sha256-{digest}'" in policy
         # The whole check, in Chromium too, passes on the watch preview (hot files).
-        check = subprocess.run(
-            [SITEDEPLOY, "check", str(folder), "--browser", "-q", "--json"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        check = cli("check", str(folder), "--browser", "-q", "--json")
         assert check.returncode == 0, check.stdout + check.stderr
 
         # A configuration change is built afresh, and the edits start over.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,13 +18,12 @@ from deployer.progress import Progress
 from deployer.serve.preview import preview_status, stop_preview
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
+from tests.running import cli
 
 pytestmark = [
     pytest.mark.engine,
     pytest.mark.skipif(os.geteuid() != 0, reason="restarting dockerd needs root"),
 ]
-
-SITEDEPLOY = str(Path(sys.executable).parent / "sitedeploy")
 
 
 def _engine_answers() -> bool:
@@ -48,9 +46,7 @@ def _restart_dockerd() -> None:
         while Path(f"/proc/{pid}").exists():
             assert time.monotonic() < deadline, "dockerd did not stop"
             time.sleep(0.2)
-        status = subprocess.run(
-            [SITEDEPLOY, "status", "."], capture_output=True, text=True, check=False
-        )
+        status = cli("status", ".")
         assert status.returncode == 1
         assert "Cannot reach the Docker daemon" in status.stderr  # status tells the truth
         with Path("/var/log/dockerd.log").open("ab") as log:
@@ -85,6 +81,6 @@ def test_preview_comes_back_after_a_daemon_restart(
         time.sleep(1)
     assert (status.container, status.server) == (before.container, before.server)
     assert requests.get(before.url + "/", timeout=10).status_code == 200
-    cli = subprocess.run([SITEDEPLOY, "status"], capture_output=True, text=True, check=False)
-    assert cli.returncode == 0 and "(answering)" in cli.stdout
+    shown = cli("status")
+    assert shown.returncode == 0 and "(answering)" in shown.stdout
     stop_preview(engine, site)
