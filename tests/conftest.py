@@ -13,7 +13,6 @@ import secrets
 import shutil
 import socket
 import tarfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from deployer.engine import Engine, connect
 from deployer.labels import Label
 from deployer.resources import site_template_dir
 from deployer.site import Site
+from deployer.waiting import wait_until
 
 TEST_PREFIX = "sdtest"
 
@@ -36,6 +36,11 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart the Docker daemon run after all the others (which share it)."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_engine") is not None)
 
 
 @pytest.fixture(scope="session")
@@ -82,13 +87,15 @@ def planted(
             archive.addfile(info, io.BytesIO(data))
     container.put_archive(folder, payload.getvalue())
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         try:
             requests.get(url, timeout=2)
-            break
         except requests.ConnectionError:
-            time.sleep(0.2)
+            return False
+        return True
+
+    wait_until(20, answers, f"the planted server at {url} to answer", every=0.2)
     return container, url
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import bcrypt
 import requests
 
+from deployer.waiting import wait_until
 from tests.conftest import free_port
 
 CERTS_DIR = Path("/etc/docker/certs.d")
@@ -47,16 +47,20 @@ class RunningRegistry:
             stderr=log,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             try:
                 requests.get(
                     f"{self.url}/v2/", timeout=1, verify=str(self.ca) if self.tls else True
                 )
-                return
             except requests.RequestException:
-                time.sleep(0.1)
-        raise AssertionError(f"docker-registry did not start; see {self.root}/registry.log")
+                return False
+            return True
+
+        wait_until(
+            20, answers, f"docker-registry at {self.url}",
+            hint=f"See {self.root}/registry.log.",
+        )  # fmt: skip
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -41,7 +41,8 @@ class Running:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -72,13 +73,14 @@ class Running:
         """Ctrl-C: SIGINT to the whole process group; return the exit code."""
         os.killpg(self.process.pid, signal.SIGINT)
         code = self.process.wait(timeout=120)
+        self._reader.join(timeout=30)
         while not self.lines.empty():
             self.output.append(self.lines.get())
         return code
 
     def finish(self, timeout: float = 600) -> int:
         code = self.process.wait(timeout=timeout)
-        time.sleep(0.2)
+        self._reader.join(timeout=30)  # until its output has been read to the end
         while not self.lines.empty():
             self.output.append(self.lines.get())
         return code

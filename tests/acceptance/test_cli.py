@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from deployer.waiting import wait_until
 from tests.conftest import free_port
+from tests.running import cli
 
 pytestmark = pytest.mark.engine
-
-SITEDEPLOY = shutil.which("sitedeploy") or str(Path(sys.executable).parent / "sitedeploy")
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SITEDEPLOY, *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -37,17 +21,17 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
      "rollback", "k8s"],
 )  # fmt: skip
 def test_every_command_has_help(command: str) -> None:
-    result = run(command, "--help")
+    result = cli(command, "--help")
     assert result.returncode == 0
     assert "Usage: sitedeploy " + command in result.stdout
 
 
 def test_new_refuses_to_overwrite(tmp_path: Path) -> None:
     target = tmp_path / "site"
-    assert run("new", str(target)).returncode == 0
+    assert cli("new", str(target)).returncode == 0
     assert (target / "_config.yml").is_file()
     (target / "index.md").write_text("mine")
-    again = run("new", str(target))
+    again = cli("new", str(target))
     assert again.returncode == 1
     assert "already exists and is not empty" in again.stderr
     assert (target / "index.md").read_text() == "mine"
@@ -55,10 +39,10 @@ def test_new_refuses_to_overwrite(tmp_path: Path) -> None:
 
 def test_new_up_status_logs_down(sites_root: Path) -> None:
     folder = sites_root / "sdtest-cli"
-    assert run("new", str(folder)).returncode == 0
+    assert cli("new", str(folder)).returncode == 0
     port = free_port()
 
-    result = run("up", str(folder), "--port", str(port), "--json")
+    result = cli("up", str(folder), "--port", str(port), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     for key in (
@@ -72,30 +56,33 @@ def test_new_up_status_logs_down(sites_root: Path) -> None:
     assert "Preview: http://127.0.0.1:" in result.stderr
     assert requests.get(report["url"], timeout=10).status_code == 200
 
-    status = run("status", str(folder), "--json")
+    status = cli("status", str(folder), "--json")
     assert status.returncode == 0
     state = json.loads(status.stdout)
     assert (state["state"], state["answering"], state["url"]) == ("running", True, report["url"])
     assert (state["container"], state["server"]) == (report["container"], report["server"])
     assert state["image"] == report["image"]
 
-    time.sleep(1.5)  # the access log is flushed every second
-    logs = run("logs", str(folder))
-    assert logs.returncode == 0
-    assert '"GET / HTTP/1.1" 200' in logs.stdout
+    # nginx flushes its access log every second: wait for the request to be written.
+    def logged() -> bool:
+        logs = cli("logs", str(folder))
+        assert logs.returncode == 0, logs.stderr
+        return '"GET / HTTP/1.1" 200' in logs.stdout
 
-    down = run("down", str(folder))
+    wait_until(10, logged, "the request in the preview's logs", every=0.2)
+
+    down = cli("down", str(folder))
     assert down.returncode == 0
     assert report["container"] in down.stderr
-    after = run("status", str(folder))
+    after = cli("status", str(folder))
     assert after.returncode == 3
     assert "No preview of" in after.stdout
 
 
 def test_unreachable_daemon_is_one_clear_error(sites_root: Path) -> None:
     folder = sites_root / "sdtest-nodaemon"
-    run("new", str(folder))
-    result = run("up", str(folder), env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    cli("new", str(folder))
+    result = cli("up", str(folder), env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert result.returncode == 1
     assert result.stderr.startswith(
         "Error: Cannot reach the Docker daemon at unix:///nonexistent/docker.sock (DOCKER_HOST)"
@@ -105,24 +92,24 @@ def test_unreachable_daemon_is_one_clear_error(sites_root: Path) -> None:
 
 
 def test_bad_flag_and_not_a_site(tmp_path: Path) -> None:
-    bad_port = run("up", str(tmp_path), "--port", "70000")
+    bad_port = cli("up", str(tmp_path), "--port", "70000")
     assert bad_port.returncode == 1
     assert "--port: expected a port number from 1 to 65535, got 70000" in bad_port.stderr
-    not_a_site = run("up", str(tmp_path))
+    not_a_site = cli("up", str(tmp_path))
     assert not_a_site.returncode == 1
     assert "has no _config.yml, so it is not a Jekyll site" in not_a_site.stderr
 
 
 def test_json_failure_is_one_json_object(tmp_path: Path) -> None:
-    result = run("build", str(tmp_path), "--json")
+    result = cli("build", str(tmp_path), "--json")
     assert result.returncode == 1
     assert json.loads(result.stdout)["ok"] is False
 
 
 def test_report_shows_sizes_and_every_layer(sites_root: Path) -> None:
     folder = sites_root / "sdtest-report"
-    run("new", str(folder))
-    result = run("report", str(folder))
+    cli("new", str(folder))
+    result = cli("report", str(folder))
     assert result.returncode == 0, result.stderr
     assert "nginx (final)" in result.stderr and "builder (Ruby)" in result.stderr
     assert "times smaller" in result.stderr
@@ -135,9 +122,9 @@ def test_k8s_writes_valid_hardened_manifests(tmp_path: Path) -> None:
     import yaml
 
     folder = tmp_path / "blog"
-    run("new", str(folder))
+    cli("new", str(folder))
     image = "registry.example.com/team/blog@sha256:" + "0" * 64
-    result = run(
+    result = cli(
         "k8s", str(folder), "--image", image, "--replicas", "3", "--host", "blog.example.com"
     )
     assert result.returncode == 0, result.stderr
@@ -146,6 +133,6 @@ def test_k8s_writes_valid_hardened_manifests(tmp_path: Path) -> None:
     for document in documents:
         kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
     assert documents[0]["spec"]["template"]["spec"]["containers"][0]["image"] == image
-    unpinned = run("k8s", str(folder), "--image", "team/blog:latest")
+    unpinned = cli("k8s", str(folder), "--image", "team/blog:latest")
     assert unpinned.returncode == 1
     assert "has no known digest here" in unpinned.stderr or "not pinned" in unpinned.stderr

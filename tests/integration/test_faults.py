@@ -27,13 +27,19 @@ from deployer.labels import BOOTSTRAP_REPOSITORY, Role
 from deployer.progress import Progress
 from deployer.serve.preview import find_containers, preview_status, stop_preview
 from deployer.site import open_site
+from deployer.waiting import wait_until
 from tests.conftest import SiteFactory, free_port
 from tests.integration.conftest import deploy
 from tests.running import Running, cli
 
 pytestmark = pytest.mark.engine
 
-SLOW_PLUGIN = "Jekyll::Hooks.register :site, :post_write do |_site|\n  sleep 120\nend\n"
+SLOW_PLUGIN = """Jekyll::Hooks.register :site, :post_write do |_site|
+  puts "SLOW-PLUGIN-ASLEEP"
+  $stdout.flush
+  sleep 120
+end
+"""
 TEMP_FOLDERS = (Path("/tmp"), Path("/var/tmp"))
 
 
@@ -47,6 +53,10 @@ def _marker(folder: Path, text: str) -> None:
 
 def _page_marks(text: str) -> list[str]:
     return re.findall(r"MARK-\w+", text)
+
+
+def _wait_for_mark(marks: Counter[str], mark: str, times: int = 50) -> None:
+    wait_until(30, lambda: marks[mark] >= times, f"the load to get {mark} {times} times")
 
 
 def test_redeploys_under_load_never_fail_a_request(engine: Engine, make_site: SiteFactory) -> None:
@@ -90,7 +100,8 @@ def test_redeploys_under_load_never_fail_a_request(engine: Engine, make_site: Si
             result = up(engine, site, config, Progress(quiet=True))
             assert result.replaced and result.switch_seconds is not None
             switches.append(result.switch_seconds)
-            time.sleep(0.5)
+            # The load meets the new version for a while before the next switch.
+            _wait_for_mark(marks, f"MARK-{version}")
     finally:
         stop.set()
         for thread in threads:
@@ -115,9 +126,8 @@ def test_ctrl_c_during_the_build_keeps_the_old_preview(
     (folder / "_plugins").mkdir()
     (folder / "_plugins" / "slow.rb").write_text(SLOW_PLUGIN)
 
-    first = Running("up", str(folder), "--port", str(config.port))
-    first.wait_for("with Jekyll")
-    time.sleep(3)  # inside `jekyll build`, which now sleeps
+    first = Running("up", str(folder), "--port", str(config.port), "-v")
+    first.wait_for("SLOW-PLUGIN-ASLEEP")  # inside `jekyll build`, which now sleeps
 
     # A second `up` of the same site meanwhile is refused, naming the first.
     second = cli("up", str(folder), "--port", str(config.port), timeout=120)
@@ -173,9 +183,9 @@ def test_ctrl_c_during_the_base_bootstrap_leaves_nothing_behind(
     folder = make_site("sigint-bootstrap")
     temp_before = _temp_files()
     try:
-        run = Running("build", str(folder))
+        run = Running("build", str(folder), "-v")
         run.wait_for("Bootstrapping")
-        time.sleep(4)  # mmdebstrap is downloading and unpacking
+        run.wait_for("I: installing essential packages")  # the root filesystem is mounted
         assert run.interrupt() != 0
         with pytest.raises(docker.errors.ImageNotFound):
             engine.client.images.get(stand_in)
@@ -224,10 +234,10 @@ def test_watch_redeploys_on_save_and_survives_a_broken_save(
         page = f"{url}/news/2026/01/05/welcome-to-sitedeploy.html"
         post.write_text(post.read_text() + "\nEDITED-ONCE\n")
         saved = time.monotonic()
-        deadline = saved + 120
-        while "EDITED-ONCE" not in requests.get(page, timeout=10).text:
-            assert time.monotonic() < deadline, "".join(run.output)
-            time.sleep(0.1)
+        wait_until(
+            120, lambda: "EDITED-ONCE" in requests.get(page, timeout=10).text,
+            f"{page} to serve the edit", hint=lambda: "".join(run.output),
+        )  # fmt: skip
         print(f"\nwatch: edit-to-served {time.monotonic() - saved:.2f} s")
         run.wait_for("Serving the change")
 

@@ -24,6 +24,7 @@ from deployer.errors import JekyllFailed
 from deployer.labels import Role
 from deployer.progress import Progress
 from deployer.serve.preview import find_containers, stop_preview
+from deployer.waiting import wait_until
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
 
@@ -80,6 +81,15 @@ class Client:
             connection.close()
 
 
+def _wait_until_seen(clients: tuple[Client, ...], mark: str, times: int = 50) -> None:
+    """Until every client got `mark` `times` times: the load meets each version a while."""
+
+    def seen() -> bool:
+        return all(sum(1 for _, m in client.seen if m == mark) >= times for client in clients)
+
+    wait_until(30, seen, f"every client to get {mark} {times} times")
+
+
 def _wrk_summary(output: str) -> tuple[int, int, int]:
     """Requests, socket errors and non-2xx/3xx answers from wrk's report."""
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
@@ -112,7 +122,7 @@ def test_redeploys_keep_client_connections_and_fail_no_request(
     deployed: list[tuple[float, str]] = []
     switches: list[float] = []  # reported, not judged: timing belongs to the benchmark
     try:
-        time.sleep(1)
+        _wait_until_seen((kept, fresh), "MARK-v0")
         for version in ("v1", "v2", "broken", "v3"):
             if version == "broken":
                 (folder / "_posts" / "2026-06-01-broken.md").write_text(
@@ -127,7 +137,7 @@ def test_redeploys_keep_client_connections_and_fail_no_request(
             deployed.append((time.monotonic(), f"MARK-{version}"))
             assert result.replaced and result.switch_seconds is not None
             switches.append(round(result.switch_seconds, 3))
-            time.sleep(1)
+            _wait_until_seen((kept, fresh), f"MARK-{version}")
     finally:
         stop.set()
         for thread in threads:

@@ -6,7 +6,6 @@ import gzip
 import http.client
 import io
 import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +22,7 @@ from deployer.engine import Engine
 from deployer.serve.preview import stop_preview
 from deployer.serve.switch import UpResult
 from deployer.site import Site
+from deployer.waiting import wait_until
 from tests.conftest import SiteFactory, planted
 from tests.integration.conftest import deploy
 
@@ -86,17 +86,19 @@ def test_image_metadata_is_hardened_and_traceable(engine: Engine, starter: Deplo
     assert labels["io.sitedeploy.content-hash"] == result.images.content_hash
 
 
+def _wait_healthy(engine: Engine, name: str) -> None:
+    def healthy() -> bool:
+        return bool(
+            engine.client.containers.get(name).attrs["State"]["Health"]["Status"] == "healthy"
+        )
+
+    wait_until(40, healthy, f"{name} to report healthy", every=1)
+
+
 def test_the_image_healthcheck_reports_healthy(engine: Engine, starter: Deployed) -> None:
     _site, _config, result = starter
     for name in (result.server, result.container):  # the site, and the front proxying to it
-        container = engine.client.containers.get(name)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            container.reload()
-            if container.attrs["State"]["Health"]["Status"] == "healthy":
-                break
-            time.sleep(1)
-        assert container.attrs["State"]["Health"]["Status"] == "healthy", name
+        _wait_healthy(engine, name)
 
 
 SECURITY_HEADERS = {

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from deployer.resources import docker_dir
 from deployer.ship.publish import PublishSettings
 from deployer.ship.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
 from deployer.site import Site, open_site
+from deployer.waiting import wait_until
 from tests.conftest import SiteFactory, free_port
 from tests.registry import RunningRegistry, start_registry
 from tests.running import cli
@@ -134,14 +134,14 @@ def test_rolling_updates_rollback_and_a_failed_version(
         v1 = _publish(engine, site, registry)
         first = deploy_swarm(engine, site, v1, replicas=3, port=port, progress=progress)
         assert first.created
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        def serves_v1() -> bool:
             try:
-                if "SWARM-v1" in requests.get(url + "/", timeout=5).text:
-                    break
+                return "SWARM-v1" in requests.get(url + "/", timeout=5).text
             except requests.RequestException:
-                pass
-            time.sleep(0.5)
+                return False
+
+        wait_until(60, serves_v1, f"{url} to serve SWARM-v1", every=0.5)
         status = swarm_status(engine, site)
         assert (status.desired, status.running) == (3, 3)
 

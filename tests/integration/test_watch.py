@@ -29,6 +29,7 @@ from deployer.serve.front import LIVE_RELOAD_PATH
 from deployer.serve.hot import HotBuilder, HotEdit
 from deployer.serve.preview import preview_status, stop_preview
 from deployer.site import Site, cache_dir, open_site
+from deployer.waiting import wait_until
 from tests.conftest import SiteFactory, free_port
 from tests.running import Running, cli
 
@@ -92,12 +93,10 @@ def test_saves_are_hot_edits_that_reload_the_browser_and_publish_stays_clean(
             saved = time.monotonic()
             run.wait_for("Serving the edited pages")
             # The page reloads by itself (its policy forbids evaluating test code in it).
-            deadline = time.monotonic() + 10
-            while "HOT-EDIT-ONE" not in _content(page):
-                assert time.monotonic() < deadline, "the page did not reload:\n" + "".join(
-                    run.output
-                )
-                page.wait_for_timeout(20)
+            wait_until(
+                10, lambda: "HOT-EDIT-ONE" in _content(page), "the page to reload",
+                every=0.02, hint=lambda: "".join(run.output),
+            )  # fmt: skip
             print(
                 f"\nhot edit: shown in the browser {time.monotonic() - saved:.2f} s after the save"
             )

@@ -1,12 +1,11 @@
-"""The Docker daemon restarts under a running preview (this module runs last: it restarts
-the engine every other test uses)."""
+"""The Docker daemon restarts under a running preview (marked `restarts_engine`: the
+session runs it after every other test, which all share that engine)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,15 @@ import requests
 from deployer.commands.up import up
 from deployer.engine import Engine, connect
 from deployer.progress import Progress
-from deployer.serve.preview import preview_status, stop_preview
+from deployer.serve.preview import PreviewStatus, preview_status, stop_preview
+from deployer.waiting import wait_until
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
 from tests.running import cli
 
 pytestmark = [
     pytest.mark.engine,
+    pytest.mark.restarts_engine,
     pytest.mark.skipif(os.geteuid() != 0, reason="restarting dockerd needs root"),
 ]
 
@@ -42,10 +43,7 @@ def _restart_dockerd() -> None:
         pid = int(subprocess.check_output(["pgrep", "-xo", "dockerd"]).split()[0])
         command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 60
-        while Path(f"/proc/{pid}").exists():
-            assert time.monotonic() < deadline, "dockerd did not stop"
-            time.sleep(0.2)
+        wait_until(60, lambda: not Path(f"/proc/{pid}").exists(), "dockerd to stop", every=0.2)
         status = cli("status", ".")
         assert status.returncode == 1
         assert "Cannot reach the Docker daemon" in status.stderr  # status tells the truth
@@ -53,10 +51,7 @@ def _restart_dockerd() -> None:
             subprocess.Popen(
                 command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
             )
-    deadline = time.monotonic() + 60
-    while not _engine_answers():
-        assert time.monotonic() < deadline, "dockerd did not come back"
-        time.sleep(0.5)
+    wait_until(60, _engine_answers, "dockerd to come back", every=0.5)
 
 
 def test_preview_comes_back_after_a_daemon_restart(
@@ -72,13 +67,11 @@ def test_preview_comes_back_after_a_daemon_restart(
     monkeypatch.chdir(site.path)
     _restart_dockerd()
 
-    deadline = time.monotonic() + 90
-    while True:
+    def answering() -> PreviewStatus | None:
         status = preview_status(engine, site)
-        if status.answering:
-            break
-        assert time.monotonic() < deadline, status
-        time.sleep(1)
+        return status if status.answering else None
+
+    status = wait_until(90, answering, "the preview to answer again", every=1)
     assert (status.container, status.server) == (before.container, before.server)
     assert requests.get(before.url + "/", timeout=10).status_code == 200
     shown = cli("status")
