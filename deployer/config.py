@@ -7,7 +7,6 @@ Flags default to None so that an unset flag never overrides the file.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import ipaddress
 import re
@@ -17,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deployer.config_tables import CSP_SECTION, HEADERS_SECTION, csp_table, headers_table
 from deployer.csp.derive import CspSettings
-from deployer.csp.directives import DIRECTIVES, SCRIPT_DIRECTIVES, is_source
 from deployer.errors import ConfigError
-from deployer.headers import header_problem, own_policy
+from deployer.headers import own_policy
+from deployer.suggest import did_you_mean
 
 CONFIG_FILE = "sitedeploy.toml"
 
@@ -78,6 +78,7 @@ _REFERENCE = re.compile(
 )
 _SITE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_HTTP_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")  # a gem source, a Debian mirror
 
 
 def is_image_reference(value: str) -> bool:
@@ -147,7 +148,7 @@ def _string_list(item: Check, what: str) -> Check:
 
 
 def _source(value: Any) -> str | None:
-    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+    if not isinstance(value, str) or not _HTTP_URL.match(value):
         return f"expected the http(s) URL of a gem source, got {value!r}"
     if "@" in value.split("/")[2]:
         # It would end up in the builder image's Bundler config: never a password there.
@@ -156,7 +157,7 @@ def _source(value: Any) -> str | None:
 
 
 def _mirror(value: Any) -> str | None:
-    if isinstance(value, str) and re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+    if isinstance(value, str) and _HTTP_URL.match(value):
         return None
     return f"expected an http(s) URL of a Debian mirror, got {value!r}"
 
@@ -223,178 +224,98 @@ _FIELDS = (
 )
 
 
-# A table whose keys are the site's to choose (header names), each checked on its own.
-HEADERS_SECTION = "headers"
-CSP_SECTION = "csp"
-CSP_MODES = ("derived", "strict")
-_CSP_UNSAFE = re.compile(r"[\"\\$;,\x00-\x1f\x7f]")
-_COMPANION_HOST = re.compile(r"^(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
-
-
-def source_problem(directive: str, source: Any) -> str | None:
-    """Why `source` cannot be added to `directive` by `[csp]`, or None if it can."""
-    if directive not in DIRECTIVES:
-        close = difflib.get_close_matches(str(directive), sorted(DIRECTIVES), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        return f"{directive!r} is not a Content-Security-Policy directive{hint}"
-    if not isinstance(source, str) or _CSP_UNSAFE.search(source) or not is_source(source):
-        return (
-            f"{source!r} is not a source expression (an origin such as "
-            "'https://cdn.example.com', a quoted keyword or a quoted hash)"
-        )
-    if directive in SCRIPT_DIRECTIVES:
-        lowered = source.lower()
-        if lowered in {"'unsafe-inline'", "*"} or lowered.endswith(":") or "*" in lowered:
-            return (
-                f"{source} is refused for scripts: it would run scripts an attacker injects. "
-                "Allow the script's origin or its 'sha256-…' hash; a site that wants it anyway "
-                "sets its whole policy itself: [headers] Content-Security-Policy"
-            )
-    return None
-
-
-def _sources_problem(
-    table: Any, where: str
-) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], list[str]]:
-    """A `{directive = [sources]}` table, validated: the pairs and every problem."""
-    if not isinstance(table, dict):
-        return (), [f"{where}: expected a table of directive = [sources], got {table!r}"]
-    pairs, problems = [], []
-    for directive, sources in table.items():
-        if not isinstance(sources, list) or not sources:
-            problems.append(f"{where} {directive}: expected a list of sources, got {sources!r}")
-            continue
-        found = [source_problem(directive, source) for source in sources]
-        problems.extend(f"{where} {directive}: {problem}" for problem in found if problem)
-        if not any(found):
-            pairs.append((directive, tuple(sources)))
-    return tuple(pairs), problems
-
-
 def _qualified(section: str, key: str) -> str:
     return f"[{section}] {key}" if section else key
 
 
-def _line_of(text: str, section: str, key: str) -> int | None:
-    """The 1-based line where `key` is set in `section` of a TOML text, if we can find it."""
-    current = ""
-    assignment = re.compile(rf"^\s*(?:{re.escape(section)}\.)?([\"']?){re.escape(key)}\1\s*=")
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = re.match(r"^\s*\[([^\]]+)\]", line)
-        if header:
-            current = header.group(1).strip()
-            continue
-        if current == section and assignment.match(line):
-            return number
-        if current == "" and section and re.match(rf"^\s*{re.escape(section)}\.{key}\s*=", line):
-            return number
-    return None
+@dataclass(frozen=True)
+class _Located:
+    """sitedeploy.toml's text, to name the line of each problem."""
+
+    path: Path
+    text: str
+
+    def key(self, section: str, key: str) -> str:
+        """`path:line` where `key` is set in `section` ("" for the top), else `path`."""
+        assignment = re.compile(rf"^\s*(?:{re.escape(section)}\.)?([\"']?){re.escape(key)}\1\s*=")
+        dotted = re.compile(rf"^\s*{re.escape(section)}\.{re.escape(key)}\s*=")
+        current = ""
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            header = re.match(r"^\s*\[([^\]]+)\]", line)
+            if header:
+                current = header.group(1).strip()
+            elif (current == section and assignment.match(line)) or (
+                current == "" and section and dotted.match(line)
+            ):
+                return f"{self.path}:{number}"
+        return str(self.path)
+
+    def section(self, section: str) -> str:
+        """`path:line` of the `[section]` header, else `path`."""
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            if re.match(rf"^\s*\[\s*{re.escape(section)}\s*\]", line):
+                return f"{self.path}:{number}"
+        return str(self.path)
 
 
-def _header_line(text: str, section: str) -> int | None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf"^\s*\[\s*{re.escape(section)}\s*\]", line):
-            return number
-    return None
+_KNOWN = {(f.section, f.key): f for f in _FIELDS}
+_SECTIONS = {f.section for f in _FIELDS if f.section} | {HEADERS_SECTION, CSP_SECTION}
+
+Found = tuple[dict[str, Any], list[str]]  # values by attribute, and problems
 
 
-def _validate_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+def _field(toml: _Located, section: str, key: str, value: Any) -> Found:
+    """One key of the schema: its value, or why it cannot be used."""
+    place, name = toml.key(section, key), _qualified(section, key)
+    entry = _KNOWN.get((section, key))
+    if entry is None:
+        hint = did_you_mean(name, (_qualified(s, k) for s, k in _KNOWN))
+        return {}, [f"{place}: unknown key {name}{hint}"]
+    problem = entry.check(value)
+    if problem:
+        return {}, [f"{place}: {name}: {problem}"]
+    return {entry.attribute: value}, []
+
+
+def _entry(toml: _Located, key: str, value: Any) -> Found:
+    """One top-level entry of the file: a key, a section of keys, or a table of the site's."""
+    if key == HEADERS_SECTION and isinstance(value, dict):
+        headers, said = headers_table(value, lambda name: toml.key(HEADERS_SECTION, name))
+        return {"headers": headers}, said
+    if key == CSP_SECTION and isinstance(value, dict):
+        settings, said = csp_table(value, lambda name: toml.key(CSP_SECTION, name))
+        return {"csp": settings}, said
+    if isinstance(value, dict) and key in _SECTIONS:
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for inner, inner_value in value.items():
+            found, said = _field(toml, key, inner, inner_value)
+            values.update(found)
+            problems.extend(said)
+        return values, problems
+    if isinstance(value, dict):
+        hint = did_you_mean(key, _SECTIONS, shown=lambda name: f"[{name}]")
+        return {}, [f"{toml.section(key)}: unknown section [{key}]{hint}"]
+    return _field(toml, "", key, value)
+
+
+def _validate_file(path: Path) -> Found:
     """Read sitedeploy.toml; return the values by attribute and every problem found."""
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         return {}, [f"{path}: not valid TOML: {error}"]
-
-    known = {(f.section, f.key): f for f in _FIELDS}
-    sections = {f.section for f in _FIELDS if f.section} | {HEADERS_SECTION, CSP_SECTION}
+    toml = _Located(path, text)
     values: dict[str, Any] = {}
     problems: list[str] = []
-
-    def where(section: str, key: str) -> str:
-        line = _line_of(text, section, key)
-        return f"{path}:{line}" if line else str(path)
-
-    def visit(section: str, key: str, value: Any) -> None:
-        entry = known.get((section, key))
-        if entry is None:
-            names = [_qualified(s, k) for s, k in known]
-            close = difflib.get_close_matches(_qualified(section, key), names, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            problems.append(f"{where(section, key)}: unknown key {_qualified(section, key)}{hint}")
-            return
-        problem = entry.check(value)
-        if problem:
-            problems.append(f"{where(section, key)}: {_qualified(section, key)}: {problem}")
-        else:
-            values[entry.attribute] = value
-
-    def visit_headers(table: dict[str, Any]) -> None:
-        seen: dict[str, str] = {}
-        headers = []
-        for name, value in table.items():
-            problem = header_problem(name, value)
-            if not problem and name.lower() in seen:
-                problem = f"{name} is already set as {seen[name.lower()]}"
-            if problem:
-                problems.append(f"{where(HEADERS_SECTION, name)}: [headers] {problem}")
-                continue
-            seen[name.lower()] = name
-            headers.append((name, value))
-        values["headers"] = tuple(headers)
-
-    def visit_csp(table: dict[str, Any]) -> None:
-        settings: dict[str, Any] = {}
-        for key, value in table.items():
-            place = where(CSP_SECTION, key)
-            if key == "mode":
-                if value not in CSP_MODES:
-                    choices = ", ".join(CSP_MODES)
-                    problems.append(
-                        f"{place}: [csp] mode: expected one of {choices}, got {value!r}"
-                    )
-                settings["derive"] = value == "derived"
-            elif key == "allow":
-                settings["allow"], found = _sources_problem(value, f"{place}: [csp] allow")
-                problems.extend(found)
-            elif key == "companions" and isinstance(value, dict):
-                companions = []
-                for host, sources in value.items():
-                    if not _COMPANION_HOST.match(str(host)):
-                        problems.append(
-                            f"{place}: [csp] companions: {host!r} is not a host name "
-                            "(such as cdn.example.com, or *.example.com for its subdomains)"
-                        )
-                        continue
-                    pairs, found = _sources_problem(sources, f"{place}: [csp] companions {host}")
-                    problems.extend(found)
-                    companions.append((host, pairs))
-                settings["companions"] = tuple(companions)
-            else:
-                close = difflib.get_close_matches(key, ["mode", "allow", "companions"], n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
-                problems.append(f"{place}: unknown key [csp] {key}{hint}")
-        values["csp"] = CspSettings(**settings)
-
     for key, value in data.items():
-        if key == HEADERS_SECTION and isinstance(value, dict):
-            visit_headers(value)
-        elif key == CSP_SECTION and isinstance(value, dict):
-            visit_csp(value)
-        elif isinstance(value, dict) and key in sections:
-            for inner, inner_value in value.items():
-                visit(key, inner, inner_value)
-        elif isinstance(value, dict):
-            close = difflib.get_close_matches(key, sorted(sections), n=1)
-            hint = f" (did you mean [{close[0]}]?)" if close else ""
-            line = _header_line(text, key)
-            location = f"{path}:{line}" if line else str(path)
-            problems.append(f"{location}: unknown section [{key}]{hint}")
-        else:
-            visit("", key, value)
+        found, said = _entry(toml, key, value)
+        values.update(found)
+        problems.extend(said)
     if CSP_SECTION in data and own_policy(values.get("headers", ())) is not None:
         problems.append(
-            f"{where(HEADERS_SECTION, 'Content-Security-Policy')}: [headers] sets the whole "
+            f"{toml.key(HEADERS_SECTION, 'Content-Security-Policy')}: [headers] sets the whole "
             "Content-Security-Policy and [csp] derives one: keep one of them (a site's own "
             "policy in [headers] is sent exactly as written)"
         )

@@ -157,3 +157,23 @@ def test_a_site_cannot_both_set_its_policy_and_derive_one(tmp_path: Path) -> Non
     )
     with pytest.raises(ConfigError, match="keep one of them"):
         load_config(tmp_path)
+
+
+def test_companions_of_the_wrong_type_say_so_and_suggest_nothing(tmp_path: Path) -> None:
+    (tmp_path / "sitedeploy.toml").write_text('[csp]\ncompanions = ["cdn.example.org"]\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    message = raised.value.format_message()
+    assert (
+        "sitedeploy.toml:2: [csp] companions: expected a table of host = "
+        "{directive = [sources]}, got ['cdn.example.org']"
+    ) in message
+    assert "did you mean" not in message and "unknown key" not in message
+
+
+def test_a_misspelt_csp_key_is_named_with_the_nearest_one(tmp_path: Path) -> None:
+    (tmp_path / "sitedeploy.toml").write_text("[csp]\ncompanion = {}\n")
+    with pytest.raises(
+        ConfigError, match=r"unknown key \[csp\] companion \(did you mean companions\?\)"
+    ):
+        load_config(tmp_path)
