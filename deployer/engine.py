@@ -157,6 +157,16 @@ class Engine:
         size = int(image.attrs.get("Size", 0))
         return ImageInfo(tag=tag, id=str(image.id), size=size, layers=len(layers))
 
+    def built(self, tag: str) -> ImageInfo:
+        """`image_info` of an image we just built or found (raises if it went meanwhile)."""
+        info = self.image_info(tag)
+        if info is None:
+            raise EngineError(
+                f"The image {tag} is gone from the daemon at {self.host} (removed while we "
+                "worked?); run the command again."
+            )
+        return info
+
     def history(self, reference: str) -> list[Layer]:
         """The image's history, oldest first."""
         with self.errors(f"Reading the history of {reference}"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import shlex
+from dataclasses import dataclass
 from string import Template
 
 from deployer import __version__
@@ -40,28 +41,38 @@ def render_runtime_dockerfile(*, nginx_base: str) -> str:
     return _template("runtime/Dockerfile.in").substitute(version=__version__, nginx_base=nginx_base)
 
 
-def render_site_dockerfile(
-    *,
-    site_name: str,
-    site_id: str,
-    builder_base: str,
-    runtime_image: str,
-    tools_image: str,
-    requirements: JekyllRequirements,
-    buildkit: bool,
-    gems: GemsPlan | None = None,
-    ruby_from_debian: bool = True,
-    before: str | None = None,
-    site_conf_image: str | None = None,
-    brotli_quality: int = 9,
-) -> str:
+@dataclass(frozen=True)
+class SiteRecipe:
+    """What a site's Dockerfile is rendered from: the bases, what Jekyll needs, the gems'
+    way and the builder (BuildKit gets cache mounts)."""
+
+    site_name: str
+    site_id: str
+    builder_base: str
+    runtime_image: str
+    tools_image: str
+    requirements: JekyllRequirements
+    buildkit: bool
+    gems: GemsPlan | None = None
+    ruby_from_debian: bool = True  # Bundler on Debian's Ruby (no official Ruby image here)
+    before: str | None = None  # [build] before
+    brotli_quality: int = 9
+
+
+def render_site_dockerfile(recipe: SiteRecipe, site_conf_image: str | None = None) -> str:
     """The site's multi-stage Dockerfile: builder (Jekyll) -> pack -> nginx.
 
     The builder stage installs the gems the Debian way (packages) or the Bundler way
-    (`gems`; on Debian's Ruby when no official Ruby image was available). The site's own
-    nginx files (`site_conf_image`, see image/conf_image.py) are copied over the runtime's;
-    without them the image has no such layer.
+    (`recipe.gems`; on Debian's Ruby when no official Ruby image was available). The site's
+    own nginx files (`site_conf_image`, see image/conf_image.py) are copied over the
+    runtime's; without them the image has no such layer.
     """
+    requirements, gems, buildkit, site_id = (
+        recipe.requirements,
+        recipe.gems,
+        recipe.buildkit,
+        recipe.site_id,
+    )
     bundler = gems is not None and gems.way is GemsWay.BUNDLER
     configs = ",".join([*requirements.config_files, OVERRIDES_FILE])
     # Only validated gem names reach this JSON, so it needs no shell quoting beyond '…'.
@@ -96,9 +107,9 @@ def render_site_dockerfile(
         f"--mount=type=cache,id=sitedeploy-compress,target={COMPRESS_CACHE} " if buildkit else ""
     )
     builder = _builder_stage(
-        requirements, gems if bundler else None, ruby_from_debian, site_id, buildkit,
-        builder_base=builder_base, overrides=overrides, own_plugins=own_plugins,
-        jekyll_cache_mount=cache_mount, before_step=_before_step(before, buildkit),
+        requirements, gems if bundler else None, recipe.ruby_from_debian, site_id, buildkit,
+        builder_base=recipe.builder_base, overrides=overrides, own_plugins=own_plugins,
+        jekyll_cache_mount=cache_mount, before_step=_before_step(recipe.before, buildkit),
         jekyll_configs=shlex.quote(configs),
     )  # fmt: skip
     site_conf_copy = (
@@ -108,17 +119,17 @@ def render_site_dockerfile(
     )
     return _template("site.Dockerfile.in").substitute(
         version=__version__,
-        site_name=site_name,
+        site_name=recipe.site_name,
         builder_stage=builder,
-        runtime_image=runtime_image,
-        tools_image=tools_image,
+        runtime_image=recipe.runtime_image,
+        tools_image=recipe.tools_image,
         baseurl=requirements.baseurl,
         never_served=never_served_find(),
         compressible=compressible_globs(),
         compress_cache_mount=compress_mount,
         compress_cache=COMPRESS_CACHE,
         compress_min_bytes=COMPRESS_MIN_BYTES,
-        brotli_quality=brotli_quality,
+        brotli_quality=recipe.brotli_quality,
         site_conf_copy=site_conf_copy,
     )
 

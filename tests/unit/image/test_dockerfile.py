@@ -1,7 +1,11 @@
 from pathlib import Path
 from typing import Any
 
-from deployer.image.dockerfile import render_runtime_dockerfile, render_site_dockerfile
+from deployer.image.dockerfile import (
+    SiteRecipe,
+    render_runtime_dockerfile,
+    render_site_dockerfile,
+)
 from deployer.image.gems import GemsPlan, GemsWay
 from deployer.image.plugins import JekyllRequirements
 from deployer.resources import docker_dir
@@ -17,8 +21,10 @@ REQUIREMENTS = JekyllRequirements(
 
 
 def render(buildkit: bool = True, **options: Any) -> str:
-    """The site Dockerfile of a small blog; `options` go to render_site_dockerfile."""
-    return render_site_dockerfile(
+    """The site Dockerfile of a small blog; `options` go to its recipe (but the site's
+    own nginx files: `site_conf_image`)."""
+    conf = options.pop("site_conf_image", None)
+    recipe = SiteRecipe(
         **{
             "site_name": "blog",
             "site_id": "0123456789ab",
@@ -30,6 +36,7 @@ def render(buildkit: bool = True, **options: Any) -> str:
             **options,
         }
     )
+    return render_site_dockerfile(recipe, conf)
 
 
 def test_site_dockerfile_has_named_stages_in_cache_friendly_order() -> None:
