@@ -13,6 +13,7 @@ from typing import cast
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
+from deployer.css import UrlKind, css_urls
 from deployer.pages import parse_page
 
 _URL_ATTRIBUTES = {
@@ -33,8 +34,7 @@ _URL_ATTRIBUTES = {
 }
 _NON_HTTP = ("mailto:", "tel:", "javascript:", "data:", "sms:", "ftp:", "irc:", "news:", "blob:")
 _REFRESH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[;,]\s*(?:url\s*=\s*)?['\"]?([^'\"]+)", re.IGNORECASE)
-_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+?)\1\s*\)|@import\s+(['"])([^'"]+)\3""")
-_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_CSS_KINDS = {UrlKind.IMPORT: "css @import", UrlKind.FONT: "css url()", UrlKind.OTHER: "css url()"}
 
 
 @dataclass(frozen=True)
@@ -98,15 +98,11 @@ def parse_html(html: str | bytes) -> ParsedPage:
 
 def css_references(css: str) -> list[Reference]:
     """`url(...)` and `@import` targets of a stylesheet, with line numbers."""
-    text = _CSS_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), css)
-    found = []
-    for match in _CSS_URL.finditer(text):
-        url = (match.group(2) or match.group(4) or "").strip()
-        if url:
-            line = text.count("\n", 0, match.start()) + 1
-            kind = "css @import" if match.group(4) else "css url()"
-            found.append(Reference(url, kind, line))
-    return found
+    return [
+        Reference(named.url.strip(), _CSS_KINDS[named.kind], named.line)
+        for named in css_urls(css)
+        if named.url.strip()
+    ]
 
 
 def xml_references(xml: str) -> list[Reference]:

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
 
+from deployer.css import UrlKind, css_urls
 from deployer.pages import parse_page
 
 # Script types a browser runs; any other type is a data block it neither runs nor checks.
@@ -49,10 +50,11 @@ _PRELOAD_AS = {
 _ICON_RELS = frozenset({"icon", "apple-touch-icon", "apple-touch-icon-precomposed", "mask-icon"})
 _INERT = frozenset({"template", "noscript"})
 _HANDLER = re.compile(r"^on[a-z]+$")
-_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
-_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]*?)\1\s*\)""", re.IGNORECASE)
-_CSS_IMPORT = re.compile(r"""@import\s+(?:url\(\s*(['"]?)([^'")]+?)\1\s*\)|(['"])([^'"]+)\3)""")
-_FONT_FACE = re.compile(r"@font-face\s*\{[^}]*\}", re.IGNORECASE)
+_CSS_DIRECTIVES = {
+    UrlKind.IMPORT: "style-src-elem",
+    UrlKind.FONT: "font-src",
+    UrlKind.OTHER: "img-src",
+}
 # A script URL written as a string in an inline script: the loader snippets of Disqus,
 # Google Analytics and their like (`s.src = 'https://x.disqus.com/embed.js'`).
 _SCRIPT_LITERAL = re.compile(
@@ -131,28 +133,12 @@ def css_loads(css: str, file: str, *, line_offset: int = 0) -> list[Load]:
     """What a stylesheet (or a `<style>` block, or a `style=` attribute) loads: `@import`
     under style-src, `url()` in `@font-face` under font-src, every other `url()` under
     img-src. `file` is the URL path relative URLs resolve against."""
-    text = _CSS_COMMENT.sub(lambda m: " " * len(m.group(0)), css)
-    fonts = [(m.start(), m.end()) for m in _FONT_FACE.finditer(text)]
-    imports = set()
-    found: list[Load] = []
-
-    def line_at(position: int) -> int:
-        return line_offset + text.count("\n", 0, position) + 1
-
-    for match in _CSS_IMPORT.finditer(text):
-        url = _resolve(match.group(2) or match.group(4) or "", file)
-        imports.add(match.start(2) if match.group(2) else -1)
-        if url:
-            found.append(Load("style-src-elem", url, None, line_at(match.start()), "@import", file))
-    for match in _CSS_URL.finditer(text):
-        if match.start(2) in imports:
-            continue
-        url = _resolve(match.group(2), file)
-        if url is None:
-            continue
-        in_font = any(start <= match.start() < end for start, end in fonts)
-        directive, what = ("font-src", "@font-face url()") if in_font else ("img-src", "url()")
-        found.append(Load(directive, url, None, line_at(match.start()), what, file))
+    found = []
+    for named in css_urls(css):
+        url = _resolve(named.url, file)
+        if url is not None:
+            line = line_offset + named.line
+            found.append(Load(_CSS_DIRECTIVES[named.kind], url, None, line, named.kind.value, file))
     return found
 
 
