@@ -161,6 +161,148 @@ def _attrs(element: lxml.html.HtmlElement) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in element.attrib.items()}
 
 
+def _runs_script(url: str) -> bool:
+    return url.strip().lower().startswith("javascript:")
+
+
+class _PageReader:
+    """Reads one page's elements into what it loads, following its own stylesheets."""
+
+    def __init__(self, page: str, stylesheet: Callable[[str], str | None] | None) -> None:
+        self.page = page
+        self.stylesheet = stylesheet
+        self.found: list[Load] = []
+        self._sheets: set[str] = set()
+
+    def sheet(self, url: str) -> None:
+        """What one of the site's stylesheets loads (its @imports followed once)."""
+        if self.stylesheet is None or url in self._sheets:
+            return
+        self._sheets.add(url)
+        text = self.stylesheet(url)
+        if text is None:
+            return
+        for load in css_loads(text, url.split("?", 1)[0].split("#", 1)[0]):
+            self.found.append(load)
+            if load.directive == "style-src-elem" and load.url:
+                self.sheet(load.url)
+
+    def add(self, directive: str, value: str, line: int, what: str) -> None:
+        """A URL the page names, under `directive` (a `javascript:` URL runs a script)."""
+        if _runs_script(value):
+            self.found.append(
+                Load("script-src-elem", None, None, line, f"javascript: URL ({what})", self.page)
+            )
+            return
+        url = _resolve(value, self.page)
+        if url is not None:
+            self.found.append(Load(directive, url, None, line, what, self.page))
+            if directive == "style-src-elem":
+                self.sheet(url)
+
+    def inline(self, directive: str, text: str, line: int, what: str) -> None:
+        self.found.append(Load(directive, None, digest_of(text), line, what, self.page))
+
+    def attributes(self, attrs: dict[str, str], line: int) -> None:
+        """Event handlers and a `style=` attribute, on any element."""
+        for name, value in attrs.items():
+            if _HANDLER.match(name) and value.strip():
+                self.inline("script-src-attr", value, line, f"{name} handler")
+        style = attrs.get("style", "")
+        if style.strip():
+            self.inline("style-src-attr", style, line, "style attribute")
+            self.found.extend(
+                Load(load.directive, load.url, None, line, f"{load.what} in a style attribute",
+                     self.page)
+                for load in css_loads(style, self.page)
+            )  # fmt: skip
+
+    def script(self, element: lxml.html.HtmlElement, attrs: dict[str, str], line: int) -> None:
+        if attrs.get("type", "").strip().lower() not in _SCRIPT_TYPES:
+            return  # a data block: never run, never checked
+        if "src" in attrs:
+            self.add("script-src-elem", attrs["src"], line, "script src")
+        elif element.text:
+            self.inline("script-src-elem", element.text, line, "inline script")
+            for match in _SCRIPT_LITERAL.finditer(element.text):
+                at = line + element.text.count("\n", 0, match.start())
+                self.add("script-src-elem", match.group(1), at, "script an inline script loads")
+
+    def style(self, element: lxml.html.HtmlElement, line: int) -> None:
+        if element.text is not None:
+            self.inline("style-src-elem", element.text, line, "inline style")
+            self.found.extend(css_loads(element.text, self.page, line_offset=line - 1))
+
+    def link(self, attrs: dict[str, str], line: int) -> None:
+        rels = set(attrs.get("rel", "").lower().split())
+        href = attrs["href"]
+        preload = attrs.get("as", "").lower()
+        if "stylesheet" in rels:
+            self.add("style-src-elem", href, line, "link stylesheet")
+        elif rels & _ICON_RELS:
+            self.add("img-src", href, line, "link icon")
+        elif "manifest" in rels:
+            self.add("manifest-src", href, line, "link manifest")
+        elif "modulepreload" in rels:
+            self.add("script-src-elem", href, line, "link modulepreload")
+        elif "preload" in rels and preload in _PRELOAD_AS:
+            self.add(_PRELOAD_AS[preload], href, line, f"link preload as {preload}")
+
+    def images(self, tag: str, attrs: dict[str, str], line: int, media: bool = False) -> None:
+        """`src` and `srcset` of an image (or a <source>: of a video or audio, `media`)."""
+        what = "source" if tag == "source" else tag
+        if attrs.get("src"):
+            self.add("media-src" if media else "img-src", attrs["src"], line, f"{what} src")
+        for url in _srcset(attrs.get("srcset", "")):
+            self.add("img-src", url, line, f"{what} srcset")
+
+    def element(self, element: lxml.html.HtmlElement) -> None:
+        tag = str(element.tag).lower()
+        attrs = _attrs(element)
+        line = cast(int | None, element.sourceline) or 0  # lxml-stubs mistype it
+        self.attributes(attrs, line)
+        named = _NAMED_URLS.get(tag)
+        if tag == "script":
+            self.script(element, attrs, line)
+        elif tag == "style":
+            self.style(element, line)
+        elif tag == "link" and attrs.get("href"):
+            self.link(attrs, line)
+        elif tag == "img" or (tag == "input" and attrs.get("type", "").lower() == "image"):
+            self.images(tag, attrs, line)
+        elif tag == "source":
+            parent = element.getparent()
+            media = parent is not None and str(parent.tag).lower() in {"video", "audio"}
+            self.images(tag, attrs, line, media=media)
+        elif tag in {"iframe", "frame"} and "srcdoc" in attrs:
+            return  # its content is inline, under the page's own policy
+        elif tag == "form":
+            self.add("form-action", attrs.get("action") or self.page, line, "form action")
+        elif tag == "image":  # SVG
+            image = attrs.get("href") or attrs.get("{http://www.w3.org/1999/xlink}href")
+            if image:
+                self.add("img-src", image, line, "svg image href")
+        elif tag in {"a", "area"} and _runs_script(attrs.get("href", "")):
+            self.add("script-src-elem", attrs["href"], line, f"{tag} href")
+        for attribute, directive in named or ():
+            if attrs.get(attribute):
+                self.add(directive, attrs[attribute], line, f"{tag} {attribute}")
+
+
+# Elements that name what they load in one attribute each: (attribute, directive).
+_NAMED_URLS: dict[str, tuple[tuple[str, str], ...]] = {
+    "video": (("src", "media-src"), ("poster", "img-src")),
+    "audio": (("src", "media-src"),),
+    "track": (("src", "media-src"),),
+    "iframe": (("src", "frame-src"),),
+    "frame": (("src", "frame-src"),),
+    "object": (("data", "object-src"),),
+    "embed": (("src", "object-src"),),
+    "button": (("formaction", "form-action"),),
+    "base": (("href", "base-uri"),),
+}
+
+
 def page_loads(
     html: str | bytes,
     page: str,
@@ -175,129 +317,7 @@ def page_loads(
     root = parse_page(html)
     if root is None:
         return []
-    found: list[Load] = []
-    seen_sheets: set[str] = set()
-
-    def sheet(url: str) -> None:
-        if stylesheet is None or url in seen_sheets:
-            return
-        seen_sheets.add(url)
-        text = stylesheet(url)
-        if text is None:
-            return
-        for load in css_loads(text, url.split("?", 1)[0].split("#", 1)[0]):
-            found.append(load)
-            if load.directive == "style-src-elem" and load.url:
-                sheet(load.url)
-
-    def add(directive: str, value: str, line: int, what: str) -> None:
-        if value.strip().lower().startswith("javascript:"):
-            found.append(
-                Load("script-src-elem", None, None, line, f"javascript: URL ({what})", page)
-            )
-            return
-        url = _resolve(value, page)
-        if url is not None:
-            found.append(Load(directive, url, None, line, what, page))
-            if directive == "style-src-elem":
-                sheet(url)
-
+    reader = _PageReader(page, stylesheet)
     for element in _elements(root):
-        tag = str(element.tag).lower()
-        attrs = _attrs(element)
-        line = cast(int | None, element.sourceline) or 0  # lxml-stubs mistype it
-        for name, value in attrs.items():
-            if _HANDLER.match(name) and value.strip():
-                found.append(
-                    Load("script-src-attr", None, digest_of(value), line, f"{name} handler", page)
-                )
-        if attrs.get("style", "").strip():
-            style = attrs["style"]
-            found.append(
-                Load("style-src-attr", None, digest_of(style), line, "style attribute", page)
-            )
-            found.extend(
-                Load(
-                    load.directive, load.url, None, line, f"{load.what} in a style attribute", page
-                )
-                for load in css_loads(style, page)
-            )
-        if tag == "script":
-            kind = attrs.get("type", "").strip().lower()
-            if kind not in _SCRIPT_TYPES:
-                continue  # a data block: never run, never checked
-            if "src" in attrs:
-                add("script-src-elem", attrs["src"], line, "script src")
-            elif element.text:
-                found.append(
-                    Load(
-                        "script-src-elem",
-                        None,
-                        digest_of(element.text),
-                        line,
-                        "inline script",
-                        page,
-                    )
-                )
-                for match in _SCRIPT_LITERAL.finditer(element.text):
-                    at = line + element.text.count("\n", 0, match.start())
-                    add("script-src-elem", match.group(1), at, "script an inline script loads")
-        elif tag == "style" and element.text is not None:
-            found.append(
-                Load("style-src-elem", None, digest_of(element.text), line, "inline style", page)
-            )
-            found.extend(css_loads(element.text, page, line_offset=line - 1))
-        elif tag == "link" and attrs.get("href"):
-            rels = set(attrs.get("rel", "").lower().split())
-            href = attrs["href"]
-            if "stylesheet" in rels:
-                add("style-src-elem", href, line, "link stylesheet")
-            elif rels & _ICON_RELS:
-                add("img-src", href, line, "link icon")
-            elif "manifest" in rels:
-                add("manifest-src", href, line, "link manifest")
-            elif "modulepreload" in rels:
-                add("script-src-elem", href, line, "link modulepreload")
-            elif "preload" in rels and attrs.get("as", "").lower() in _PRELOAD_AS:
-                directive = _PRELOAD_AS[attrs["as"].lower()]
-                add(directive, href, line, f"link preload as {attrs['as'].lower()}")
-        elif tag == "img" or (tag == "input" and attrs.get("type", "").lower() == "image"):
-            if attrs.get("src"):
-                add("img-src", attrs["src"], line, f"{tag} src")
-            for url in _srcset(attrs.get("srcset", "")):
-                add("img-src", url, line, f"{tag} srcset")
-        elif tag == "source":
-            parent = element.getparent()
-            media = parent is not None and str(parent.tag).lower() in {"video", "audio"}
-            if attrs.get("src"):
-                add("media-src" if media else "img-src", attrs["src"], line, "source src")
-            for url in _srcset(attrs.get("srcset", "")):
-                add("img-src", url, line, "source srcset")
-        elif tag in {"video", "audio"}:
-            if attrs.get("src"):
-                add("media-src", attrs["src"], line, f"{tag} src")
-            if tag == "video" and attrs.get("poster"):
-                add("img-src", attrs["poster"], line, "video poster")
-        elif tag == "track" and attrs.get("src"):
-            add("media-src", attrs["src"], line, "track src")
-        elif tag in {"iframe", "frame"} and attrs.get("src") and "srcdoc" not in attrs:
-            add("frame-src", attrs["src"], line, f"{tag} src")
-        elif tag == "object" and attrs.get("data"):
-            add("object-src", attrs["data"], line, "object data")
-        elif tag == "embed" and attrs.get("src"):
-            add("object-src", attrs["src"], line, "embed src")
-        elif tag == "form":
-            add("form-action", attrs.get("action") or page, line, "form action")
-        elif tag == "button" and attrs.get("formaction"):
-            add("form-action", attrs["formaction"], line, "button formaction")
-        elif tag == "base" and attrs.get("href"):
-            add("base-uri", attrs["href"], line, "base href")
-        elif tag == "image":  # SVG
-            image = attrs.get("href") or attrs.get("{http://www.w3.org/1999/xlink}href")
-            if image:
-                add("img-src", image, line, "svg image href")
-        elif tag in {"a", "area"} and attrs.get("href", "").strip().lower().startswith(
-            "javascript:"
-        ):
-            add("script-src-elem", attrs["href"], line, f"{tag} href")
-    return found
+        reader.element(element)
+    return reader.found
