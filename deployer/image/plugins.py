@@ -193,6 +193,107 @@ class _Wanted:
             self.optional.discard(gem)
 
 
+@dataclass
+class _Resolution:
+    """What reading the site's plugins and theme found so far (the steps below fill it)."""
+
+    where: str  # the Jekyll config file(s), for messages
+    offline: bool
+    wanted: _Wanted = field(default_factory=_Wanted)
+    packages: list[str] = field(default_factory=lambda: list(BASE_PACKAGES))
+    plugins: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unpackaged: list[str] = field(default_factory=list)
+    own_theme: bool = False
+
+
+def _wanted_gems(found: _Resolution, site_dir: Path, settings: dict[str, Any]) -> None:
+    """Every gem the site asks for: `plugins:` (and the old `gems:`), the Gemfile's
+    `:jekyll_plugins` group, and (offline) what github-pages turns on by default."""
+    where, wanted = found.where, found.wanted
+    for gem in _string_list(settings.get("plugins"), f"{where}: plugins"):
+        wanted.add(gem, f"{where}: plugins")
+    legacy = _string_list(settings.get("gems"), f"{where}: gems")
+    if legacy:
+        found.warnings.append(f"{where}: the `gems:` key is deprecated; rename it to `plugins:`.")
+    for gem in legacy:
+        wanted.add(gem, f"{where}: gems")
+    gemfile = site_dir / "Gemfile"
+    gems = gemfile_gems(gemfile.read_text(encoding="utf-8")) if gemfile.is_file() else []
+    for gem, plugin in gems:
+        if plugin:
+            wanted.add(gem, "Gemfile: group :jekyll_plugins")
+    github_pages = any(gem == GITHUB_PAGES for gem, _ in gems) or GITHUB_PAGES in wanted.places
+    if github_pages and found.offline:  # with Bundler, the github-pages gem sets them itself
+        for gem in GITHUB_PAGES_DEFAULTS:
+            wanted.add(gem, "Gemfile: github-pages (on by default)", optional=True)
+
+
+def _theme(found: _Resolution, site_dir: Path, settings: dict[str, Any]) -> None:
+    """The theme's Debian package; or the site is the theme's own repository; or (offline)
+    why it cannot be had. A `remote_theme` cannot be had offline."""
+    where, theme = found.where, settings.get("theme")
+    if theme is not None:
+        name = str(theme)
+        if name.removeprefix("jekyll-theme-") in THEME_PACKAGES:
+            found.packages.append(THEME_PACKAGES[name.removeprefix("jekyll-theme-")])
+        elif not found.offline:
+            pass  # Bundler installs it (from the source, or the site's own gemspec)
+        elif (dependencies := own_theme_dependencies(site_dir, name)) is not None:
+            found.own_theme = True
+            found.warnings.append(
+                f"{where}: theme {name!r} has no Debian package, but this site is the theme's "
+                "own repository: it builds from its own _layouts, _includes and _sass."
+            )
+            for gem in dependencies:
+                found.wanted.add(gem, f"{name}.gemspec")
+        else:
+            found.missing.append(
+                f"{where}: theme {name!r} has no Debian package (packaged themes: "
+                f"{', '.join(sorted(THEME_PACKAGES))}). Use one of those, or copy the theme's "
+                "_layouts, _includes and _sass into the site and remove `theme:`."
+            )
+    if found.offline and settings.get("remote_theme"):
+        found.missing.append(
+            f"{where}: remote_theme {settings['remote_theme']!r} is downloaded from GitHub "
+            "at build time, which this build cannot reach. Copy the theme's _layouts, "
+            "_includes and _sass into the site and remove `remote_theme:`."
+        )
+
+
+def _plugin(found: _Resolution, gem: str, places: list[str], theme: object, skip: bool) -> None:
+    """One wanted gem: a plugin with its Debian package, one Bundler fetches, one left
+    out (skipped, or a github-pages default that cannot work here), or missing."""
+    optional = gem in found.wanted.optional
+    effect = SKIP_EFFECTS.get(gem, _SKIP_DEFAULT)
+    if gem in WITH_JEKYLL or gem in THEME_PACKAGES or gem == theme:
+        return
+    if skip:
+        found.skipped.append(gem)
+        found.warnings.append(f"Building without {gem} ([build] skip_plugins): {effect}.")
+    elif optional and gem in NEEDS_GITHUB:
+        found.warnings.append(
+            f"github-pages: {gem} needs GitHub's API, which this build cannot reach; "
+            f"building without it: {effect}."
+        )
+    elif gem in PLUGIN_PACKAGES:
+        found.plugins.append(gem)
+        found.packages.append(PLUGIN_PACKAGES[gem])
+    elif not found.offline:
+        found.plugins.append(gem)  # Bundler fetches it
+    elif optional:
+        found.warnings.append(
+            f"github-pages: {gem} has no Debian package; building without it: {effect}."
+        )
+    elif places == [f"{theme}.gemspec"] and not gem.startswith("jekyll"):
+        return  # a theme's gemspec also names tools (rake, bundler): not plugins
+    else:
+        found.unpackaged.append(gem)
+        found.missing.append(f"{'; '.join(places)}: plugin {gem!r} has no Debian package.")
+
+
 def read_requirements(
     site_dir: Path,
     config_files: tuple[str, ...] = (),
@@ -207,109 +308,32 @@ def read_requirements(
     missing: the packages are only what Debian can give before Bundler fetches the rest.
     """
     config = read_jekyll_config(site_dir, config_files)
-    where = config.where
     settings = config.settings
-    warnings: list[str] = []
-    wanted = _Wanted()
-    for gem in _string_list(settings.get("plugins"), f"{where}: plugins"):
-        wanted.add(gem, f"{where}: plugins")
-    legacy = _string_list(settings.get("gems"), f"{where}: gems")
-    if legacy:
-        warnings.append(f"{where}: the `gems:` key is deprecated; rename it to `plugins:`.")
-    for gem in legacy:
-        wanted.add(gem, f"{where}: gems")
-    gemfile = site_dir / "Gemfile"
-    gems = gemfile_gems(gemfile.read_text(encoding="utf-8")) if gemfile.is_file() else []
-    for gem, plugin in gems:
-        if plugin:
-            wanted.add(gem, "Gemfile: group :jekyll_plugins")
-    github_pages = (
-        any(gem == GITHUB_PAGES for gem, _plugin in gems) or GITHUB_PAGES in wanted.places
-    )
-    if github_pages and offline:  # with Bundler, the github-pages gem sets them itself
-        for gem in GITHUB_PAGES_DEFAULTS:
-            wanted.add(gem, "Gemfile: github-pages (on by default)", optional=True)
-
-    missing: list[str] = []
-    packages: list[str] = list(BASE_PACKAGES)
+    found = _Resolution(config.where, offline)
+    _wanted_gems(found, site_dir, settings)
+    _theme(found, site_dir, settings)
     theme = settings.get("theme")
-    own_theme = False
-    if theme is not None:
-        name = str(theme)
-        if name.removeprefix("jekyll-theme-") in THEME_PACKAGES:
-            packages.append(THEME_PACKAGES[name.removeprefix("jekyll-theme-")])
-        elif not offline:
-            pass  # Bundler installs it (from the source, or the site's own gemspec)
-        elif (dependencies := own_theme_dependencies(site_dir, name)) is not None:
-            own_theme = True
-            warnings.append(
-                f"{where}: theme {name!r} has no Debian package, but this site is the theme's "
-                "own repository: it builds from its own _layouts, _includes and _sass."
-            )
-            for gem in dependencies:
-                wanted.add(gem, f"{name}.gemspec")
-        else:
-            missing.append(
-                f"{where}: theme {name!r} has no Debian package (packaged themes: "
-                f"{', '.join(sorted(THEME_PACKAGES))}). Use one of those, or copy the theme's "
-                "_layouts, _includes and _sass into the site and remove `theme:`."
-            )
-    if offline and settings.get("remote_theme"):
-        missing.append(
-            f"{where}: remote_theme {settings['remote_theme']!r} is downloaded from GitHub "
-            "at build time, which this build cannot reach. Copy the theme's _layouts, "
-            "_includes and _sass into the site and remove `remote_theme:`."
-        )
-
-    plugins: list[str] = []
-    skipped: list[str] = []
-    unpackaged: list[str] = []
-    for gem, places in wanted.places.items():
-        if gem in WITH_JEKYLL or gem in THEME_PACKAGES or gem == theme:
-            continue
-        if gem in skip_plugins:
-            skipped.append(gem)
-            effect = SKIP_EFFECTS.get(gem, _SKIP_DEFAULT)
-            warnings.append(f"Building without {gem} ([build] skip_plugins): {effect}.")
-        elif gem in wanted.optional and gem in NEEDS_GITHUB:
-            warnings.append(
-                f"github-pages: {gem} needs GitHub's API, which this build cannot reach; "
-                f"building without it: {SKIP_EFFECTS.get(gem, _SKIP_DEFAULT)}."
-            )
-        elif gem in PLUGIN_PACKAGES:
-            plugins.append(gem)
-            packages.append(PLUGIN_PACKAGES[gem])
-        elif not offline:
-            plugins.append(gem)  # Bundler fetches it
-        elif gem in wanted.optional:
-            effect = SKIP_EFFECTS.get(gem, _SKIP_DEFAULT)
-            warnings.append(
-                f"github-pages: {gem} has no Debian package; building without it: {effect}."
-            )
-        elif places == [f"{theme}.gemspec"] and not gem.startswith("jekyll"):
-            continue  # a theme's gemspec also names tools (rake, bundler): not plugins
-        else:
-            unpackaged.append(gem)
-            missing.append(f"{'; '.join(places)}: plugin {gem!r} has no Debian package.")
-    if missing:
-        raise PluginUnavailable("\n".join([*missing, *_fixes(unpackaged)]))
+    for gem, places in found.wanted.places.items():
+        _plugin(found, gem, places, theme, gem in skip_plugins)
+    if found.missing:
+        raise PluginUnavailable("\n".join([*found.missing, *_fixes(found.unpackaged)]))
     if offline:
         check_sass(site_dir)  # a Bundler build has the Sass converter its lock names
 
-    packages.extend(p for p in extra_packages if p not in packages)
+    packages = [*found.packages, *(p for p in extra_packages if p not in found.packages)]
+    plugins_dir = _string_list(settings.get("plugins_dir"), f"{config.where}: plugins_dir")
     return JekyllRequirements(
         packages=tuple(dict.fromkeys(packages)),
-        plugins=tuple(plugins),
+        plugins=tuple(found.plugins),
         theme=str(theme) if theme is not None else None,
         baseurl=baseurl(config),
         config_files=config.files,
-        warnings=tuple(warnings),
+        warnings=tuple(found.warnings),
         site_url=str(settings.get("url") or "").rstrip("/"),
         time=None if "time" in settings else content_time(site_dir),
-        own_theme=own_theme,
-        skipped=tuple(skipped),
-        plugins_dir=tuple(_string_list(settings.get("plugins_dir"), f"{where}: plugins_dir"))
-        or ("_plugins",),
+        own_theme=found.own_theme,
+        skipped=tuple(found.skipped),
+        plugins_dir=tuple(plugins_dir) or ("_plugins",),
         settings=settings,
     )
 
