@@ -47,7 +47,8 @@ MANAGED = frozenset(
 def strict_policy() -> str:
     """The runtime's default Content-Security-Policy (the site's own origin only)."""
     match = _MAP_DEFAULT.search(runtime_csp_conf())
-    assert match, f"no default policy in {CSP_DEFAULTS_CONF}"
+    if match is None:
+        raise ValueError(f"docker/{CSP_DEFAULTS_CONF} has no default policy (a broken install)")
     return match.group(1)
 
 

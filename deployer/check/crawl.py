@@ -98,7 +98,8 @@ def _references(site: _Site) -> list[tuple[str, Reference]]:
     for file in sorted(site.bodies):
         if file.endswith((".html", ".htm")):
             page = site.page(file)
-            assert page is not None
+            if page is None:
+                continue
             found.extend((file, reference) for reference in page.references)
         elif file.endswith(".css"):
             text = site.bodies[file].decode("utf-8", "replace")

@@ -36,15 +36,13 @@ def _fix(load: Load, directive: str) -> str:
 
 def blocked_by(policy: Policy, load: Load, page_url: str) -> tuple[str, str] | None:
     """(the governing directive, its sources) if `policy` blocks `load` on `page_url`."""
-    if load.inline:
+    if load.url is None:  # inline
         allowed = policy.allows_inline(load.directive, load.digest)
     else:
-        assert load.url is not None
         allowed = policy.allows_url(load.directive, urljoin(page_url, load.url), page_url)
-    if allowed:
-        return None
     governing = policy.governing(load.directive)
-    assert governing is not None  # nothing governs it: nothing blocks it
+    if allowed or governing is None:  # nothing governs it: nothing blocks it
+        return None
     return governing[0], " ".join(governing[1])
 
 

@@ -265,7 +265,7 @@ def derive_page(
     page_url = _PAGE_ORIGIN + page
     for load in loads:
         written = _WRITTEN.get(load.directive, load.directive)
-        if load.inline:
+        if load.url is None:  # inline
             if deriver.policy.allows_inline(load.directive, load.digest):
                 continue
             if load.digest is None or written not in SCRIPT_DIRECTIVES:
@@ -277,7 +277,6 @@ def derive_page(
                 deriver.add(written, "'unsafe-hashes'", "event handlers by hash", load.line)
             deriver.add(written, f"'{load.digest}'", load.what, load.line)
             continue
-        assert load.url is not None
         url = urljoin(page_url, load.url)
         if deriver.policy.allows_url(load.directive, url, page_url):
             continue

@@ -122,10 +122,9 @@ def _run(command: list[str], progress: Progress) -> None:
         errors="replace",
         start_new_session=True,  # its own process group: we stop all of it, and wait
     )
-    assert process.stdout is not None
     tail: list[str] = []
     try:
-        for line in process.stdout:
+        for line in process.stdout or ():
             progress.detail(line)
             tail = [*tail[-19:], line.rstrip()]
         code = process.wait()

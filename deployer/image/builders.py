@@ -205,9 +205,8 @@ def _stream(
         text=True,
         errors="replace",
     )
-    assert process.stdout is not None
     try:
-        for line in process.stdout:
+        for line in process.stdout or ():
             shown = parser.feed(line)
             if shown:
                 progress.detail(shown)

@@ -53,6 +53,4 @@ def ensure_runtime(
         }
         request = BuildRequest(context, dockerfile, tag, Role.RUNTIME, labels)
         run_build(builder, request, site, progress)
-    info = engine.image_info(tag)
-    assert info is not None
-    return info, tools
+    return engine.built(tag), tools

@@ -1,8 +1,8 @@
 """The front: the container that owns the user's port, so redeploys never drop it.
 
 Everything about the front is here: which server it answers from now (`serving_now`), the
-decision to create, move or re-point it (`route`), its configuration (docker/front.conf.in)
-and the switch.
+decision to create, move or re-point it (`route`) and the switch; its files (nginx.conf,
+the live link) are front_config.py's.
 
 It is nginx from the runtime image. It reaches the current server on a unix socket: each
 server's /tmp is one of two tmpfs volumes (socket slots a and b) that the front mounts
@@ -25,24 +25,30 @@ from __future__ import annotations
 
 import io
 import tarfile
-import time
-from string import Template
 from typing import Any
 
 from docker.models.containers import Container
 
-from deployer import __version__
 from deployer.engine import Engine
 from deployer.errors import PortUnavailable, PreviewFailed
 from deployer.hardening import (
-    CONTAINER_PORT,
     HEALTH_PATH,
     HEALTHCHECK,
     SOCKET_HELPER,
-    USER_ID,
 )
 from deployer.labels import Label, Role
-from deployer.resources import docker_dir
+from deployer.serve.front_config import (
+    CONFIG_DIR,
+    LIVE_LINK,
+    LIVE_RELOAD_PATH,
+    PROBE_PATH,
+    SLOTS,
+    SLOTS_DIR,
+    config_archive,
+    listen_address,
+    render_front_config,
+    slot_socket,
+)
 from deployer.serve.preview import (
     address_label,
     create_hardened,
@@ -59,92 +65,26 @@ from deployer.serve.preview import (
 from deployer.site import Site
 from deployer.waiting import wait_until
 
-CONFIG_DIR = "/etc/sitedeploy/front"
-SLOTS_DIR = "/run/sitedeploy"
-SLOTS = ("a", "b")
-LIVE_DIR = f"{CONFIG_DIR}/live"  # nginx's (UID 101): the helper renames the link in it
-LIVE_LINK = f"{LIVE_DIR}/site.sock"
-PROBE_PATH = "/.sitedeploy/front-probe"  # the live link's server, past the front's pool
 # Fronts of another layout (an earlier sitedeploy's: a network and reloads) are replaced.
 LAYOUT = "socket-slots-1"
 SWITCH_TIMEOUT = 15.0
 START_TIMEOUT = 30.0
 
 
-def slot_socket(slot: str) -> str:
-    """Where the front finds the socket of the server in `slot`."""
-    return f"{SLOTS_DIR}/{slot}/sitedeploy.sock"
-
-
 def slot_of(server: Container | None) -> str | None:
     return (server.labels or {}).get(Label.SLOT) if server is not None else None
+
+
+def _slot(server: Container) -> str:
+    slot = slot_of(server)
+    if slot not in SLOTS:
+        raise PreviewFailed(f"{server.name} has no socket slot: not a server sitedeploy started.")
+    return str(slot)
 
 
 def free_slot(serving: Container | None) -> str:
     """The slot a new server takes: the one the serving server is not in."""
     return SLOTS[1] if slot_of(serving) == SLOTS[0] else SLOTS[0]
-
-
-def _render(template: str, **values: object) -> str:
-    text = (docker_dir() / template).read_text(encoding="utf-8")
-    return Template(text).substitute(version=__version__, **values)
-
-
-def _listen(host: str, port: int, on_host_network: bool) -> str:
-    if not on_host_network:
-        return str(CONTAINER_PORT)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-# Watch mode: a page a browser asks for (Accept: text/html) gets a script that asks for
-# the page again every 250 ms (as any other client: through the front's pool of
-# connections, so never ahead of what a reload would get, and without the script) and
-# reloads it when its bytes changed. (nginx's brotli_static sends no ETag to compare.)
-# Only there: other clients (`sitedeploy check`, curl) get the site's bytes as they are,
-# and the image never has it.
-LIVE_RELOAD_PATH = "/.sitedeploy/livereload.js"
-LIVE_RELOAD_JS = (
-    '(function(){var seen=null;function poll(){fetch(location.href,{cache:"no-store"})'
-    ".then(function(r){return r.text()}).then(function(now){if(seen!==null&&now!==seen){"
-    "location.reload();return}seen=now;setTimeout(poll,250)},function(){setTimeout(poll,1000)"
-    "})}poll()})();"
-)
-_LIVE_RELOAD_MAPS = """
-    # Watch mode: pages for browsers get the live reload script (see below).
-    map $http_accept $sitedeploy_reload_tag {
-        default "";
-        "~text/html" '<script src="PATH"></script>';
-    }
-    map $http_accept $sitedeploy_upstream_encoding {
-        default $http_accept_encoding;
-        "~text/html" "";  # sub_filter needs the page uncompressed
-    }"""
-_LIVE_RELOAD_FILTER = """
-            proxy_set_header Accept-Encoding $sitedeploy_upstream_encoding;
-            sub_filter "</body>" "$sitedeploy_reload_tag</body>";
-            sub_filter_once on;"""
-_LIVE_RELOAD_SCRIPT = """
-        location = PATH {
-            default_type application/javascript;
-            charset utf-8;
-            add_header Cache-Control "no-store" always;
-            return 200 'SCRIPT';
-        }"""
-
-
-def render_front_config(listen: str, *, live_reload: bool = False) -> str:
-    """The front's nginx.conf (with `live_reload`: watch mode's reload script)."""
-    script = LIVE_RELOAD_JS
-    pieces = {
-        "live_reload_maps": _LIVE_RELOAD_MAPS.replace("PATH", LIVE_RELOAD_PATH),
-        "live_reload_filter": _LIVE_RELOAD_FILTER,
-        "live_reload_script": _LIVE_RELOAD_SCRIPT.replace("PATH", LIVE_RELOAD_PATH).replace(
-            "SCRIPT", script
-        ),
-    }
-    if not live_reload:
-        pieces = dict.fromkeys(pieces, "")
-    return _render("front.conf.in", listen=listen, live=LIVE_LINK, probe=PROBE_PATH, **pieces)
 
 
 def front_live_reload(engine: Engine, site: Site) -> bool:
@@ -155,7 +95,7 @@ def front_live_reload(engine: Engine, site: Site) -> bool:
 
 def _config_of(engine: Engine, front: Container) -> str:
     with engine.errors(f"Reading {front.name}'s configuration"):
-        chunks, _stat = front.get_archive(f"{CONFIG_DIR}/nginx.conf")
+        chunks, _stat = front.getconfig_archive(f"{CONFIG_DIR}/nginx.conf")
         data = b"".join(chunks)
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         for member in archive:
@@ -240,36 +180,15 @@ def _reconfigure(engine: Engine, front: Container, host: str, port: int, live_re
     """Turn watch mode's live reload on or off in a running front (an nginx reload: the
     one time its idle keep-alive connections are closed)."""
     host_network = front.attrs.get("HostConfig", {}).get("NetworkMode") == "host"
-    config = render_front_config(_listen(host, port, host_network), live_reload=live_reload)
+    config = render_front_config(listen_address(host, port, host_network), live_reload=live_reload)
     with engine.errors(f"Reconfiguring {front.name}"):
-        front.put_archive(CONFIG_DIR, _archive(config))
+        front.putconfig_archive(CONFIG_DIR, config_archive(config))
         code, output = front.exec_run(
             ["/usr/sbin/nginx", "-e", "stderr", "-c", f"{CONFIG_DIR}/nginx.conf", "-s", "reload"]
         )
     if code != 0:
         said = output.decode("utf-8", "replace").strip() if isinstance(output, bytes) else ""
         raise PreviewFailed(f"{front.name}: nginx refused the new configuration: {said}")
-
-
-def _archive(config: str, server_slot: str | None = None) -> bytes:
-    """The front's configuration volume: nginx.conf (root's, read-only to nginx) and, for
-    a new front, the live link to `server_slot`, in a folder nginx's user may rename in."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        data = config.encode()
-        info = tarfile.TarInfo("nginx.conf")
-        info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
-        archive.addfile(info, io.BytesIO(data))
-        if server_slot is not None:
-            folder = tarfile.TarInfo(LIVE_DIR.rsplit("/", 1)[1])
-            folder.type, folder.mode = tarfile.DIRTYPE, 0o755
-            folder.uid = folder.gid = USER_ID
-            archive.addfile(folder)
-            link = tarfile.TarInfo(f"{folder.name}/{LIVE_LINK.rsplit('/', 1)[1]}")
-            link.type, link.linkname = tarfile.SYMTYPE, slot_socket(server_slot)
-            link.uid = link.gid = USER_ID
-            archive.addfile(link)
-    return buffer.getvalue()
 
 
 def _hostname(container: Container) -> str:
@@ -327,8 +246,7 @@ def _create(
     live_reload: bool = False,
 ) -> Container:
     """Start a front on host:port proxying to `server` (the port must be free)."""
-    slot = slot_of(server)
-    assert slot in SLOTS, f"{server.name} has no socket slot"
+    slot = _slot(server)
     with engine.errors("Creating the front's configuration volume"):
         volume = engine.client.volumes.create(f"{site.container_name}-front", labels=site.labels)
     volumes = {str(volume.name): {"bind": CONFIG_DIR, "mode": "rw"}}
@@ -365,9 +283,9 @@ def _create(
         volumes=volumes,
         **options,
     )
-    config = render_front_config(_listen(host, port, host_network), live_reload=live_reload)
+    config = render_front_config(listen_address(host, port, host_network), live_reload=live_reload)
     with engine.errors("Writing the front's configuration"):
-        front.put_archive(CONFIG_DIR, _archive(config, slot))
+        front.putconfig_archive(CONFIG_DIR, config_archive(config, slot))
     start(engine, front, host, port)
     _wait_for_server(engine, preview_url(host, port), server, front, timeout=START_TIMEOUT)
     return front
@@ -375,8 +293,7 @@ def _create(
 
 def _link(engine: Engine, front: Container, server: Container) -> None:
     """Point the front's live link at `server`'s socket, atomically."""
-    slot = slot_of(server)
-    assert slot in SLOTS, f"{server.name} has no socket slot"
+    slot = _slot(server)
     with engine.errors(f"Switching {front.name} to {server.name}"):
         code, output = front.exec_run([SOCKET_HELPER, "point", LIVE_LINK, slot_socket(slot)])
     if code != 0:
@@ -391,7 +308,8 @@ def _point(engine: Engine, front: Container, server: Container, previous: Contai
     of upstream connections, which still hold connections to the previous server until
     the caller stops it)."""
     address = front_address(front)
-    assert address is not None
+    if address is None:
+        raise PreviewFailed(f"{front.name} does not say where it listens; `sitedeploy down` it.")
     url = preview_url(*address)
     _link(engine, front, server)
     try:

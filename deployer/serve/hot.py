@@ -320,8 +320,7 @@ def layered_image(
             if extra_files:
                 encoded = {p.lstrip("/"): t.encode() for p, t in extra_files.items()}
                 container.put_archive("/", _tar(encoded))
-            image = engine.find_image(serving)
-            assert image is not None
+            image = engine.client.images.get(serving)
             container.commit(
                 repository=site.repository,
                 tag=tag,

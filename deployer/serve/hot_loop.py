@@ -124,15 +124,15 @@ class HotLoop:
 
     def _serve(self, edit: HotEdit, changed_at: float) -> UpResult:
         """Lay `edit` over the serving image, check what changed, and switch to it."""
+        if self.images is None:
+            raise NotHot("no hot builder yet")
         try:
-            return self._switch(edit, changed_at)
+            return self._switch(self.images, edit, changed_at)
         except BaseException:
             self.behind = True  # the builder has these files; the preview does not
             raise
 
-    def _switch(self, edit: HotEdit, changed_at: float) -> UpResult:
-        images = self.images
-        assert images is not None
+    def _switch(self, images: SiteImages, edit: HotEdit, changed_at: float) -> UpResult:
         built = updated_site(images.built, edit.changed)
         if any(path.endswith(".css") for path in edit.changed):
             self.policies.clear()  # what pages load through their stylesheets may differ
@@ -147,10 +147,8 @@ class HotLoop:
             tag = layered_image(
                 self.engine, self.site, images.image.tag, edit, extra, labels, number
             )
-        info = self.engine.image_info(tag)
-        assert info is not None
         hot = replace(
-            images, image=info, built=built, reused=False, csp=policy.as_dict(),
+            images, image=self.engine.built(tag), built=built, reused=False, csp=policy.as_dict(),
             seconds=time.monotonic() - changed_at, layers=tuple(self.engine.history(tag)),
         )  # fmt: skip
 

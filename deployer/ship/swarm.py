@@ -185,7 +185,8 @@ def deploy_swarm(
 
 def _wait_for_front(engine: Engine, front_name: str) -> None:
     service = engine.find_service(front_name)
-    assert service is not None
+    if service is None:
+        raise SwarmError(f"The front service {front_name} went away as it was deployed.")
 
     def running() -> bool:
         with engine.errors(f"Listing the tasks of {front_name}"):

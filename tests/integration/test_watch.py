@@ -25,7 +25,7 @@ from deployer.image.extract import read_image_file
 from deployer.image.images import build_site
 from deployer.labels import Label
 from deployer.progress import Progress
-from deployer.serve.front import LIVE_RELOAD_PATH
+from deployer.serve.front_config import LIVE_RELOAD_PATH
 from deployer.serve.hot import HotBuilder, HotEdit
 from deployer.serve.preview import preview_status, stop_preview
 from deployer.site import Site, cache_dir, open_site

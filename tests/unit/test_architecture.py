@@ -149,3 +149,23 @@ def test_only_the_named_modules_import_docker_py(module: str) -> None:
     assert not imports_docker or module in DOCKER_IMPORTERS, (
         f"{module} imports docker-py; engine.py wraps it (see ARCHITECTURE.md)"
     )
+
+
+def test_no_assert_in_product_code() -> None:
+    """`python -O` drops asserts: a check that matters raises a real error instead."""
+    found = [
+        f"{MODULES[module].relative_to(PACKAGE.parent)}:{node.lineno}"
+        for module in sorted(MODULES)
+        for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8")))
+        if isinstance(node, ast.Assert)
+    ]
+    assert found == []
+
+
+def test_no_module_over_400_lines() -> None:
+    long = {
+        str(path.relative_to(PACKAGE.parent)): lines
+        for path in MODULES.values()
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}

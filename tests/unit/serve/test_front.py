@@ -5,11 +5,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from deployer.serve.front import (
+from deployer.serve.front import free_slot
+from deployer.serve.front_config import (
     LIVE_LINK,
     LIVE_RELOAD_PATH,
     PROBE_PATH,
-    free_slot,
     render_front_config,
     slot_socket,
 )
