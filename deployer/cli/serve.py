@@ -16,6 +16,7 @@ from deployer.commands.new import new_site
 from deployer.commands.up import up as run_up
 from deployer.commands.watch import watch_and_deploy
 from deployer.engine import connect
+from deployer.progress import Progress
 from deployer.serve.preview import preview_logs, preview_status, preview_url, stop_preview
 from deployer.serve.switch import UpResult
 
@@ -25,7 +26,7 @@ from deployer.serve.switch import UpResult
 def new(destination: Path) -> None:
     """Create a new site in DESTINATION from the starter template (never overwrites)."""
     created = new_site(destination)
-    click.echo(f"Created {created}. Next: sitedeploy up {created}", err=True)
+    Progress().success(f"Created {created}. Next: sitedeploy up {created}")
 
 
 @click.command()
@@ -136,6 +137,6 @@ def down(site: Path) -> None:
     folder, _config = load(site)
     removed = stop_preview(connect(), folder)
     if removed:
-        click.echo(f"Stopped and removed {', '.join(removed)}.", err=True)
+        Progress().success(f"Stopped and removed {', '.join(removed)}.")
     else:
-        click.echo(f"No preview of {folder.path} was running.", err=True)
+        Progress().info(f"No preview of {folder.path} was running.")

@@ -22,6 +22,7 @@ from deployer.commands.deploy import deploy as run_deploy
 from deployer.commands.publish import publish as run_publish
 from deployer.engine import connect
 from deployer.errors import ConfigError
+from deployer.progress import Progress
 from deployer.ship.k8s import k8s_yaml
 from deployer.ship.swarm import remove_swarm, rollback_swarm, swarm_status
 
@@ -160,6 +161,6 @@ def k8s(site: Path, image: str, replicas: int, host: str | None, output: Path | 
     text = k8s_yaml(load(site)[0], image, replicas=replicas, host=host)
     if output:
         output.write_text(text)
-        click.echo(f"Wrote {output}.", err=True)
+        Progress().success(f"Wrote {output}.")
     else:
         click.echo(text, nl=False)
