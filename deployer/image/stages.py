@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from deployer.built_site import BuiltSite
 from deployer.engine import Engine
 from deployer.errors import SitedeployError
-from deployer.image.builders import Builder, BuildKitCLI, BuildOutput, BuildRequest, run_build
+from deployer.image.build_log import BuildOutput
+from deployer.image.builders import Builder, BuildKitCLI, BuildRequest, run_build
 from deployer.image.context import BuildContext
 from deployer.image.dockerfile import BUILDER_STAGE, FINAL_STAGE, PACK_STAGE
 from deployer.image.extract import extract_built_site, read_image_file

@@ -95,7 +95,7 @@ def front_live_reload(engine: Engine, site: Site) -> bool:
 
 def _config_of(engine: Engine, front: Container) -> str:
     with engine.errors(f"Reading {front.name}'s configuration"):
-        chunks, _stat = front.getconfig_archive(f"{CONFIG_DIR}/nginx.conf")
+        chunks, _stat = front.get_archive(f"{CONFIG_DIR}/nginx.conf")
         data = b"".join(chunks)
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         for member in archive:
@@ -182,7 +182,7 @@ def _reconfigure(engine: Engine, front: Container, host: str, port: int, live_re
     host_network = front.attrs.get("HostConfig", {}).get("NetworkMode") == "host"
     config = render_front_config(listen_address(host, port, host_network), live_reload=live_reload)
     with engine.errors(f"Reconfiguring {front.name}"):
-        front.putconfig_archive(CONFIG_DIR, config_archive(config))
+        front.put_archive(CONFIG_DIR, config_archive(config))
         code, output = front.exec_run(
             ["/usr/sbin/nginx", "-e", "stderr", "-c", f"{CONFIG_DIR}/nginx.conf", "-s", "reload"]
         )
@@ -285,7 +285,7 @@ def _create(
     )
     config = render_front_config(listen_address(host, port, host_network), live_reload=live_reload)
     with engine.errors("Writing the front's configuration"):
-        front.putconfig_archive(CONFIG_DIR, config_archive(config, slot))
+        front.put_archive(CONFIG_DIR, config_archive(config, slot))
     start(engine, front, host, port)
     _wait_for_server(engine, preview_url(host, port), server, front, timeout=START_TIMEOUT)
     return front

@@ -1,4 +1,4 @@
-from deployer.image.builders import PlainProgressParser, parse_classic_stream
+from deployer.image.build_log import PlainProgressParser, parse_classic_stream
 
 BUILDKIT_FAILURE = """#1 [internal] load build definition from Dockerfile
 #1 sha256:2708f41c69e0f7f8d807ea1538295a4256ba2cbbd96410f8cce03994dcd2af92
