@@ -34,6 +34,8 @@ from deployer.errors import (
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 _T = TypeVar("_T")
 _PORT_TAKEN = ("address already in use", "port is already allocated")
+# nginx (a front that could not listen): `bind() to 0.0.0.0:80 failed (13: Permission denied)`.
+_BIND_FAILED = "bind() to "
 NO_SPACE = "no space left on device"
 
 
@@ -64,6 +66,11 @@ def refusal(action: str, host: str, explanation: str) -> SitedeployError:
     if any(needle in lowered for needle in _PORT_TAKEN):
         return PortUnavailable(
             f"{action}: the port is already in use ({explanation}). Stop what uses it, or "
+            "choose another port with --port (or [preview] port in sitedeploy.toml)."
+        )
+    if _BIND_FAILED in lowered:
+        return PortUnavailable(
+            f"{action}: the port cannot be opened ({explanation}). Stop what uses it, or "
             "choose another port with --port (or [preview] port in sitedeploy.toml)."
         )
     if NO_SPACE in lowered:

@@ -29,7 +29,7 @@ from typing import Any
 
 from docker.models.containers import Container
 
-from deployer.engine import Engine
+from deployer.engine import Engine, refusal
 from deployer.errors import PortUnavailable, PreviewFailed
 from deployer.hardening import (
     HEALTH_PATH,
@@ -228,11 +228,9 @@ def _raise_if_exited(engine: Engine, front: Container, url: str) -> None:
     if front.status != "exited":
         return
     said = logs_tail(engine, front)
-    if "Address already in use" in said or "Permission denied" in said:
-        raise PortUnavailable(
-            f"{url} cannot be opened: {said.splitlines()[-1]}. Stop what uses "
-            "it, or choose another port with --port."
-        )
+    failure = refusal(f"Opening {url}", engine.host, said.splitlines()[-1] if said else "")
+    if isinstance(failure, PortUnavailable):
+        raise failure
     raise PreviewFailed(f"The front {front.name} exited. Its nginx said:\n{said}")
 
 

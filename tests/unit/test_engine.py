@@ -47,6 +47,8 @@ def test_reason_survives_a_cycle() -> None:
          PortUnavailable, "choose another port with --port"),
         ("listen tcp 0.0.0.0:80: bind: address already in use",
          PortUnavailable, "choose another port with --port"),
+        ('nginx: [emerg] bind() to 0.0.0.0:80 failed (13: Permission denied)',
+         PortUnavailable, "the port cannot be opened"),
         ("write /var/lib/docker/x: no space left on device", DiskFull, "docker system prune"),
         ("conflict: unable to remove repository reference", EngineError, "refused: conflict"),
     ],
