@@ -120,18 +120,13 @@ def _host(value: Any) -> str | None:
     return None
 
 
-def _gems(value: Any) -> str | None:
-    choices = [g.value for g in GemsChoice]
-    if value in choices:
-        return None
-    return f"expected one of {', '.join(choices)}, got {value!r}"
+def _one_of(choices: type[enum.Enum]) -> Check:
+    values = [str(member.value) for member in choices]
 
+    def check(value: Any) -> str | None:
+        return None if value in values else f"expected one of {', '.join(values)}, got {value!r}"
 
-def _engine(value: Any) -> str | None:
-    choices = [e.value for e in BuildEngine]
-    if value in choices:
-        return None
-    return f"expected one of {', '.join(choices)}, got {value!r}"
+    return check
 
 
 def _string_list(item: Check, what: str) -> Check:
@@ -175,7 +170,7 @@ _FIELDS = (
     _Field("", "name", "name", _string(_SITE_NAME, "a lower-case name (a-z, 0-9, '.', '_', '-')")),
     _Field("images", "builder", "builder_image", _image, "--builder-image"),
     _Field("images", "nginx", "nginx_image", _image, "--nginx-image"),
-    _Field("build", "engine", "engine", _engine, "--engine"),
+    _Field("build", "engine", "engine", _one_of(BuildEngine), "--engine"),
     _Field(
         "build",
         "jekyll_config",
@@ -198,7 +193,7 @@ _FIELDS = (
         ),
     ),
     _Field("build", "debian_mirror", "debian_mirror", _mirror),
-    _Field("build", "gems", "gems", _gems, "--gems"),
+    _Field("build", "gems", "gems", _one_of(GemsChoice), "--gems"),
     _Field("build", "gem_mirror", "gem_mirror", _source),
     _Field("images", "ruby", "ruby_image", _image, "--ruby-image"),
     _Field("build", "before", "before", _string(re.compile(r"^\S[^\x00]*$"), "a shell command")),
