@@ -1,9 +1,10 @@
 """The `sitedeploy` command line: parse options, call one library function, render its result.
 
-Nothing here talks to Docker or decides anything: each command loads the site, calls the
-entry of its stage (build, serve, check, ship, provenance) and hands the typed result to
-`report` (people, on stderr) and to `--json` (machines, on stdout). The commands live in
-`serve.py` (preview), `images.py` (build, report, check, inspect) and `ship.py`.
+Nothing here talks to Docker or decides anything: each command loads the site, calls its
+command (`deployer/commands/`) or, for a single step, the entry of a stage, and hands the
+typed result to `report` (people, on stderr) and to `--json` (machines, on stdout). The
+click commands live in `serve.py` (preview), `images.py` (build, report, check, inspect)
+and `ship.py`.
 """
 
 from __future__ import annotations

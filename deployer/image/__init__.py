@@ -1,4 +1,4 @@
-"""Stage 1, build: from a site folder to its images (builder, nginx runtime, final site image).
+"""Stage 1, image: from a site folder to its images (builder, nginx runtime, final site image).
 
 Entry: `deployer.image.images.build_site`.
 """

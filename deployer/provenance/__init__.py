@@ -1,5 +1,6 @@
 """Provenance: where every byte of an image came from (recipe, bases, bill of materials),
-read from the image's own labels, and the reproducibility check.
+written into the image's labels as it is built and read back from them; and the verdict
+of a rebuild (`commands/inspect.py` runs it).
 
-Entry: `deployer.provenance.inspect.inspect`.
+Entries: `deployer.provenance.inspect.inspect_image`, `deployer.provenance.sbom`.
 """

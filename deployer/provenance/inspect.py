@@ -1,4 +1,4 @@
-"""`sitedeploy inspect`: what is in an image, and where every byte of it came from.
+"""What is in an image, and where every byte of it came from (`sitedeploy inspect`).
 
 Everything is read from the image itself (its labels and history), so it works on an
 image pulled from a registry as well as on one built here:

@@ -1,5 +1,5 @@
 """Stage 2, serve: the local preview — hardened containers, the front that owns the port,
-the zero-downtime switch, and watch mode.
+the zero-downtime switch, and the hot loop of watch mode.
 
-Entry: `deployer.serve.up.up`.
+Entries: `deployer.serve.switch.serve_image`, `deployer.serve.hot_loop.HotLoop`.
 """

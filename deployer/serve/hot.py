@@ -1,4 +1,4 @@
-"""The hot loop of `up --watch`: Jekyll kept warm, and each save a small layer.
+"""The hot builder of `up --watch`: Jekyll kept warm, and each save a small layer.
 
 A **hot builder** is a container of the site's builder image running
 docker/jekyll/sitedeploy-hot.rb: one Jekyll site kept in memory (its caches warm, as with
@@ -12,6 +12,7 @@ which brings every page the edit touched (indexes, feeds, neighbours) and correc
 the first answer could not know. The new image is the
 serving image plus one layer of those files (and the site's csp.conf when a page's policy
 changed), committed from a container of the serving image — seconds instead of a build.
+(serve/hot_loop.py drives it: it serves each layer through the switch.)
 
 What a hot edit cannot be (a config, Gemfile, plugin or sitedeploy.toml change, a removed
 output file) and every CLEAN_EVERY edits, the watch loop runs a full `up` instead, so a

@@ -1,6 +1,6 @@
 """Stage 4, ship: the image to a registry, then onto an existing engine (Docker Swarm,
 Kubernetes manifests).
 
-Entries: `deployer.ship.publish.publish`, `deployer.ship.deploy.deploy`,
-`deployer.ship.k8s.k8s_manifests`.
+Entries: `deployer.ship.publish.push_site`, `deployer.ship.swarm.deploy_swarm`,
+`deployer.ship.k8s.k8s_yaml`.
 """
