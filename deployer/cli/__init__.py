@@ -3,7 +3,7 @@
 Nothing here talks to Docker or decides anything: each command loads the site, calls its
 command (`deployer/commands/`) or, for a single step, the entry of a stage, and hands the
 typed result to `report` (people, on stderr) and to `--json` (machines, on stdout). The
-click commands live in `serve.py` (preview), `images.py` (build, report, check, inspect)
+click commands live in `serve.py` (preview), `images.py` (build, report, inspect), `check.py`
 and `ship.py`.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from deployer import __version__
-from deployer.cli import images, serve, ship
+from deployer.cli import check, images, serve, ship
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -26,7 +26,7 @@ def main() -> None:
 
 
 for command in (
-    serve.new, serve.up, images.build, images.report_command, images.check, ship.publish,
+    serve.new, serve.up, images.build, images.report_command, check.check, ship.publish,
     ship.deploy, ship.rollback, ship.k8s, images.inspect, serve.status, serve.logs, serve.down,
 ):  # fmt: skip
     main.add_command(command)

@@ -1,4 +1,4 @@
-"""The commands about a site's images and what they serve: build, report, check, inspect."""
+"""The commands about a site's images: build, report, inspect."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import click
 
 from deployer.cli import report
 from deployer.cli.options import Out, build_options, load, reported, site_argument
-from deployer.commands.check import check_preview, check_url
 from deployer.commands.inspect import InspectSettings
 from deployer.commands.inspect import inspect as run_inspect
 from deployer.engine import connect
@@ -45,31 +44,6 @@ def report_command(site: Path, out: Out, **options: Any) -> None:
     images = build_site(connect(), *load(site, **options), out.progress)
     report.show_build(out.progress, images, show_layers=True)
     out.emit({"ok": True, **report.build_summary(images)})
-
-
-@click.command()
-@site_argument
-@click.option("--url", help="Check the site served at URL (e.g. a deploy) instead of the preview.")
-@click.option("--external", is_flag=True, help="Also fetch external links (short timeout).")
-@click.option("--browser", is_flag=True, help="Also open every page in headless Chromium.")
-@reported
-def check(site: Path, out: Out, url: str | None, external: bool, browser: bool) -> None:
-    """Prove the served site works: every file, link, fragment, feed and sitemap entry.
-
-    Without --url it checks SITE's running preview against the _site its image was built
-    from; with --url, any served copy against SITE's current build. Exits 1 when there are
-    errors (warnings do not fail).
-    """
-    folder, config = load(site)
-    engine, how = connect(), {"external": external, "browser": browser}
-    if url:
-        found = check_url(engine, folder, config, url, out.progress, **how)
-    else:
-        found = check_preview(engine, folder, out.progress, **how)
-    report.show_check(out.progress, found)
-    out.emit({"ok": found.healthy, **found.as_dict()})
-    if not found.healthy:
-        sys.exit(1)
 
 
 @click.command()

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.engine
 @pytest.mark.parametrize(
     "command",
     ["new", "up", "build", "check", "status", "logs", "down", "report", "publish", "deploy",
-     "rollback", "k8s"],
+     "rollback", "k8s", "inspect"],
 )  # fmt: skip
 def test_every_command_has_help(command: str) -> None:
     result = cli(command, "--help")
