@@ -10,7 +10,6 @@ for the link check, so nothing is fetched twice.
 from __future__ import annotations
 
 import hashlib
-import posixpath
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,38 +19,14 @@ from deployer.built_site import BuiltFile, BuiltSite
 from deployer.check.findings import Finding, Kind
 from deployer.check.http import Answer, HttpClient, HttpFailure
 from deployer.errors import PreviewFailed
+from deployer.mime import accepted_types, served_type
 from deployer.serving_rules import never_served
 from deployer.waiting import wait_until
 
 WORKERS = 8
 KEPT_FOR_LINKS = (".html", ".htm", ".css", ".xml", ".rss", ".atom")
 
-# What browsers need per extension (any of the types listed); unlisted extensions are not
-# judged. Text types must also name their charset.
-EXPECTED_TYPES: dict[str, tuple[str, ...]] = {
-    ".html": ("text/html",),
-    ".htm": ("text/html",),
-    ".css": ("text/css",),
-    ".js": ("application/javascript", "text/javascript"),
-    ".mjs": ("application/javascript", "text/javascript"),
-    ".json": ("application/json",),
-    ".xml": ("text/xml", "application/xml", "application/atom+xml", "application/rss+xml"),
-    ".svg": ("image/svg+xml",),
-    ".txt": ("text/plain",),
-    ".png": ("image/png",),
-    ".jpg": ("image/jpeg",),
-    ".jpeg": ("image/jpeg",),
-    ".gif": ("image/gif",),
-    ".webp": ("image/webp",),
-    ".avif": ("image/avif",),
-    ".ico": ("image/x-icon", "image/vnd.microsoft.icon"),
-    ".woff": ("font/woff", "application/font-woff"),
-    ".woff2": ("font/woff2",),
-    ".pdf": ("application/pdf",),
-    ".wasm": ("application/wasm",),
-    ".mp4": ("video/mp4",),
-    ".webm": ("video/webm",),
-}
+# Text types a browser must be told the charset of (nginx.conf's charset_types has them).
 NEEDS_CHARSET = ("text/html", "text/css", "text/plain", "application/javascript", "text/javascript")
 
 
@@ -90,12 +65,14 @@ class Served:
 
 
 def _type_problem(path: str, content_type: str) -> Finding | None:
-    expected = EXPECTED_TYPES.get(posixpath.splitext(path)[1].lower())
+    expected = accepted_types(path)
     if expected is None:
         return None
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in expected:
-        return Finding(Kind.WRONG_TYPE, path, f"served as {content_type!r}, expected {expected[0]}")
+        return Finding(
+            Kind.WRONG_TYPE, path, f"served as {content_type!r}, expected {served_type(path)}"
+        )
     if media in NEEDS_CHARSET and "charset=" not in content_type.lower():
         return Finding(Kind.MISSING_CHARSET, path, f"served as {content_type!r} without a charset")
     return None

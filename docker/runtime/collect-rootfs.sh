@@ -1,7 +1,7 @@
 #!/bin/sh
 # Copy nginx and exactly what it loads into an empty root filesystem at $1:
-# the binary, its modules, the shared libraries `ldd` names for them, mime.types,
-# our configuration, an unprivileged user, and the health check binary.
+# the binary, its modules, the shared libraries `ldd` names for them,
+# our configuration (mime.types included), an unprivileged user, and the health check binary.
 #
 # Every file is recorded with where it came from in /build/sbom.tsv (path, sha256,
 # Debian package, version; "sitedeploy" for our own files). sitedeploy stamps that
@@ -44,9 +44,8 @@ for library in $(ldd /usr/sbin/nginx /usr/lib/nginx/modules/ngx_http_brotli_stat
         | sort -u); do
     from_debian "$library"
 done
-from_debian /etc/nginx/mime.types
 
-for conf in /build/conf/*.conf; do
+for conf in /build/conf/*.conf /build/conf/mime.types; do
     ours "$conf" "/etc/nginx/$(basename "$conf")" 0644
 done
 ours /build/healthcheck /usr/local/bin/healthcheck 0755

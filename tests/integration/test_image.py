@@ -19,12 +19,13 @@ from docker.models.containers import Container
 from bench.gen_site import generate
 from deployer.config import SiteConfig
 from deployer.engine import Engine
+from deployer.mime import served_types
 from deployer.serve.preview import stop_preview
 from deployer.serve.switch import UpResult
 from deployer.site import Site
 from deployer.waiting import wait_until
 from tests.conftest import SiteFactory, planted
-from tests.integration.conftest import deploy
+from tests.integration.conftest import deploy, served
 
 pytestmark = pytest.mark.engine
 
@@ -314,3 +315,28 @@ def test_every_text_file_of_a_large_site_is_served_precompressed(
                 plain.append(path)
         assert plain == [], (encoding, plain[:5])
     stop_preview(engine, site)
+
+
+def test_every_extension_of_the_table_is_served_with_its_type(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    """One file of each extension the runtime's mime.types names (.mjs, .wasm,
+    .webmanifest, .avif, .jxl, .woff2, .map, .ics … among them), each served with that
+    type — the type `up`'s own check expects, read from the same table."""
+    folder = make_site("types")
+    (folder / "types").mkdir()
+    table = served_types()
+    for extension in table:
+        (folder / "types" / f"sample{extension}").write_bytes(b"sitedeploy sample file\n" * 20)
+    with served(engine, folder) as result:
+        assert result.health.errors == []
+        wrong = {}
+        for extension, expected in table.items():
+            answer = requests.get(f"{result.url}/types/sample{extension}", timeout=10)
+            media = answer.headers["Content-Type"].split(";")[0].strip()
+            if answer.status_code != 200 or media != expected:
+                wrong[extension] = (answer.status_code, answer.headers["Content-Type"])
+        assert wrong == {}
+        module = requests.get(f"{result.url}/types/sample.mjs", timeout=10)
+        assert module.headers["Content-Type"] == "text/javascript; charset=utf-8"
+        assert {".mjs", ".wasm", ".webmanifest", ".avif", ".jxl", ".woff2", ".map"} <= set(table)
