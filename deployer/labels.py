@@ -35,6 +35,7 @@ class Label(enum.StrEnum):
     RUNTIME_DOCKERFILE = f"{PREFIX}.runtime-dockerfile"
     HEADERS = f"{PREFIX}.headers"
     CSP = f"{PREFIX}.csp"  # JSON: the policy, and where each allowed source came from
+    REDIRECTS = f"{PREFIX}.redirects"  # JSON [[uri, status, target], …] the image answers
     HOT_EDITS = f"{PREFIX}.hot-edits"  # edit layers over the clean build (`up --watch`)
     GEMS_WAY = f"{PREFIX}.gems.way"  # bundler or debian
     GEMS = f"{PREFIX}.gems"  # JSON [[name, version, where from], …]

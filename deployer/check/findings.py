@@ -54,6 +54,7 @@ class Kind(enum.StrEnum):
     MISSING_CHARSET = "missing-charset", Group.DEPLOYMENT
     NOT_FOUND_PAGE = "not-found-page", Group.DEPLOYMENT
     SERVED_SECRET = "served-secret", Group.DEPLOYMENT
+    WRONG_REDIRECT = "wrong-redirect", Group.DEPLOYMENT  # one the image promises
     BROKEN_LINK = "broken-link", Group.SITE
     BAD_FRAGMENT = "bad-fragment", Group.SITE
     REDIRECT_LOOP = "redirect-loop", Group.SITE
@@ -109,6 +110,7 @@ class CheckReport:
     url: str
     files_checked: int = 0
     links_checked: int = 0
+    redirects_checked: int = 0  # the image's own (its base path, moved pages)
     pages_in_browser: int = 0
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
@@ -157,6 +159,7 @@ class CheckReport:
             "url": self.url,
             "files_checked": self.files_checked,
             "links_checked": self.links_checked,
+            "redirects_checked": self.redirects_checked,
             "pages_in_browser": self.pages_in_browser,
             "seconds": round(self.seconds, 2),
             "errors": len(self.errors),

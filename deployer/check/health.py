@@ -13,13 +13,15 @@ import hashlib
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from deployer.built_site import BuiltFile, BuiltSite
 from deployer.check.findings import Finding, Kind
 from deployer.check.http import Answer, HttpClient, HttpFailure
 from deployer.errors import PreviewFailed
+from deployer.hardening import HEALTH_PATH
 from deployer.mime import accepted_types, served_type
+from deployer.redirects import Redirect
 from deployer.serving_rules import never_served
 from deployer.waiting import wait_until
 
@@ -160,3 +162,37 @@ def check_served_files(
         served.findings.append(not_found)
     served.files_checked = len(wanted)
     return served
+
+
+def check_redirects(
+    http: HttpClient, pool: ThreadPoolExecutor, base: str, redirects: tuple[Redirect, ...]
+) -> list[Finding]:
+    """Each redirect the image promises (its base path, moved pages) answers as promised."""
+
+    def check(redirect: Redirect) -> Finding | None:
+        url = f"{base.rstrip('/')}{quote(redirect.uri)}"
+        try:
+            answer = http.request(url)
+        except HttpFailure as error:
+            return Finding(Kind.UNREACHABLE, url, f"request failed: {error}")
+        location = answer.headers.get("Location", "")
+        wanted = urlsplit(quote(redirect.target, safe="/:?#%")).path
+        if (answer.status, urlsplit(location).path) == (redirect.status, wanted):
+            return None
+        return Finding(
+            Kind.WRONG_REDIRECT, url,
+            f"answered {answer.status} {location or '(no Location)'}, expected "
+            f"{redirect.status} to {redirect.target}",
+        )  # fmt: skip
+
+    return [finding for finding in pool.map(check, redirects) if finding]
+
+
+def serves_our_image(base: str) -> bool:
+    """Does a sitedeploy image answer at `base`? (Its health location, which answers 204
+    and names the container, is in no other server.)"""
+    try:
+        answer = HttpClient(workers=1).request(f"{base.rstrip('/')}{HEALTH_PATH}", timeout=5)
+    except HttpFailure:
+        return False
+    return answer.status == 204 and "X-Served-By" in answer.headers

@@ -17,9 +17,16 @@ from deployer.check.browser import check_in_browser
 from deployer.check.crawl import check_links
 from deployer.check.csp_audit import audit_policies
 from deployer.check.findings import CheckReport
-from deployer.check.health import WORKERS, check_served_files, file_url, wait_until_serving
+from deployer.check.health import (
+    WORKERS,
+    check_redirects,
+    check_served_files,
+    file_url,
+    wait_until_serving,
+)
 from deployer.check.http import HttpClient
 from deployer.progress import Progress
+from deployer.redirects import Redirect
 from deployer.serving_rules import never_served
 
 
@@ -32,8 +39,10 @@ def check_site(
     site_url: str = "",
     external: bool = False,
     browser: bool = False,
+    redirects: tuple[Redirect, ...] = (),
 ) -> CheckReport:
-    """Check the site served at `base` against the `_site` it was built from."""
+    """Check the site served at `base` against the `_site` it was built from (and the
+    redirects its image answers itself)."""
     started = time.monotonic()
     wait_until_serving(base)
     report = CheckReport(url=base)
@@ -54,9 +63,11 @@ def check_site(
             )
         with progress.step("Judging every page's loads by the policy it was served with"):
             blocked = audit_policies(base, baseurl, served.bodies, served.policies, site_url)
+        moved = check_redirects(http, pool, base, redirects)
     report.files_checked = served.files_checked
     report.links_checked = links.links_checked
-    report.findings = [*served.findings, *links.findings, *blocked]
+    report.redirects_checked = len(redirects)
+    report.findings = [*served.findings, *links.findings, *blocked, *moved]
     if browser:
         pages = [
             file_url(base, baseurl, f.path)

@@ -89,7 +89,8 @@ def up_summary(result: UpResult, edit_to_served: float | None = None) -> dict[st
     summary = build_summary(result.images)
     summary.update(
         {
-            "url": result.url,
+            "url": result.page_url,
+            "root_url": result.url,
             "container": result.container,
             "server": result.server,
             "replaced": result.replaced,
@@ -186,7 +187,7 @@ def show_up(progress: Progress, result: UpResult, edit_to_served: float | None =
             f"Moved {result.url} to the new container in {result.switch_seconds:.2f} s "
             "(the port answered throughout)."
         )
-    progress.success(f"Preview: {result.url}  (served by {result.server})")
+    progress.success(f"Preview: {result.page_url}  (served by {result.server})")
     if edit_to_served is not None and result.edited_only:
         progress.info(
             f"Serving the edited pages {edit_to_served:.1f} s after the save; the whole site "
@@ -363,7 +364,7 @@ def status_text(site: Site, state: PreviewStatus) -> str:
     answering = "answering" if state.answering else "NOT answering"
     return (
         f"{state.container}: {state.state}{health}\n"
-        f"  url:    {state.url} ({answering})\n"
+        f"  url:    {state.page_url} ({answering})\n"
         f"  server: {state.server or 'none answering'}\n"
         f"  image:  {state.image or '-'}"
     )

@@ -65,8 +65,10 @@ def up(site: Path, out: Out, watch: bool, hot: bool, strict: bool, **options: An
     """
     folder, config = load(site, **options)
     engine = connect()
+    shown = [preview_url(config.host, config.port)]  # the page the last deploy served
 
     def deployed(result: UpResult, edit_to_served: float | None = None) -> None:
+        shown[0] = result.page_url
         report.show_up(out.progress, result, edit_to_served)
         out.emit({"ok": True, **report.up_summary(result, edit_to_served)}, one_line=True)
 
@@ -90,8 +92,8 @@ def up(site: Path, out: Out, watch: bool, hot: bool, strict: bool, **options: An
         )
     except KeyboardInterrupt:
         out.progress.info(
-            f"Stopped watching. The preview keeps running at "
-            f"{preview_url(config.host, config.port)}; `sitedeploy down {site}` stops it."
+            f"Stopped watching. The preview keeps running at {shown[0]}; "
+            f"`sitedeploy down {site}` stops it."
         )
 
 

@@ -4,8 +4,11 @@ runs, or any served copy (a deploy, with --url) against the folder's current bui
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from deployer.built_site import HOT_SITE, scan_built_site
 from deployer.check.findings import CheckReport
+from deployer.check.health import serves_our_image
 from deployer.check.served import check_site
 from deployer.config import SiteConfig
 from deployer.engine import Engine
@@ -14,6 +17,7 @@ from deployer.image.extract import extract_built_site
 from deployer.image.images import build_site
 from deployer.labels import Label, content_tag
 from deployer.progress import Progress
+from deployer.redirects import redirects_from_label
 from deployer.serve.preview import preview_status
 from deployer.site import Site, builder_tag, cache_dir
 
@@ -48,6 +52,7 @@ def check_preview(
         site_url=labels.get(Label.SITE_URL, ""),
         external=external,
         browser=browser,
+        redirects=redirects_from_label(labels.get(Label.REDIRECTS)),
     )
 
 
@@ -61,14 +66,28 @@ def check_url(
     external: bool,
     browser: bool,
 ) -> CheckReport:
-    """Check any served copy of the site (a deploy) against the folder's current build."""
+    """Check any served copy of the site (a deploy) against the folder's current build.
+
+    `url` is where the server answers, with or without the site's base path. The redirects
+    the image answers itself are checked where our image serves (a deploy of it, not
+    another host's copy such as GitHub Pages, whose `/` may be another site)."""
     images = build_site(engine, site, config, progress)
+    root = server_root(url, images.baseurl)
     return check_site(
-        url.rstrip("/"),
+        root,
         images.built,
         progress,
         baseurl=images.baseurl,
         site_url=images.site_url,
         external=external,
         browser=browser,
+        redirects=images.redirects if serves_our_image(root) else (),
     )
+
+
+def server_root(url: str, baseurl: str) -> str:
+    """`url` without a trailing slash and without the site's base path, if it ends so."""
+    root = url.rstrip("/")
+    if baseurl and urlsplit(root).path.endswith(baseurl):
+        root = root[: -len(baseurl)]
+    return root

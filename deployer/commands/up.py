@@ -72,8 +72,9 @@ def _up(
 
     def check(where: str) -> CheckReport:
         report = check_site(
-            where, images.built, progress, baseurl=images.baseurl, site_url=images.site_url
-        )
+            where, images.built, progress, baseurl=images.baseurl, site_url=images.site_url,
+            redirects=images.redirects,
+        )  # fmt: skip
         return report.for_up(strict=strict)
 
     serving = serving_now(engine, site, host, port)

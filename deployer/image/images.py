@@ -40,11 +40,18 @@ from deployer.image.gems import GemsPlan, GemsWay, plan_gems, ruby_image
 from deployer.image.plugins import JekyllRequirements, read_requirements
 from deployer.image.runtime import ensure_runtime
 from deployer.image.secrets import build_secrets
-from deployer.image.site_csp import site_nginx_files, site_policy
+from deployer.image.site_csp import site_policy
+from deployer.image.site_nginx import site_nginx_files
 from deployer.image.stages import FinalStage, SiteBuild
 from deployer.labels import BOOTSTRAP_KEYS, LATEST, BaseStage, Label, base, content_tag
 from deployer.progress import Progress
 from deployer.provenance.sbom import BuiltGem, gems_from_labels, replace_file
+from deployer.redirects import (
+    Redirect,
+    base_path_redirect,
+    redirects_from_label,
+    redirects_label,
+)
 from deployer.site import Site
 
 
@@ -72,6 +79,7 @@ class SiteImages:
     csp: dict[str, Any] = field(default_factory=dict)  # the policy sent (SitePolicy.as_dict)
     jekyll_configs: str = ""  # `jekyll build --config`, as the builder ran it
     kept_ignores: tuple[str, ...] = ()  # default ignores the build context kept
+    redirects: tuple[Redirect, ...] = ()  # what the image answers with a redirect itself
 
     @property
     def csp_summary(self) -> str:
@@ -232,7 +240,8 @@ def _final_stage(engine: Engine, plan: _Plan, built: BuiltSite) -> FinalStage:
     is derived from the pages) and the labels only the nginx image carries."""
     requirements, config = plan.requirements, plan.config
     policy = site_policy(config, built, requirements.baseurl, requirements.site_url)
-    files, skipped = site_nginx_files(config, policy)
+    redirects = base_path_redirect(requirements.baseurl)
+    files, skipped = site_nginx_files(config, policy, redirects)
     warnings = (
         (
             f"CSP: {len(skipped)} pages keep the default policy (nginx cannot name "
@@ -241,7 +250,11 @@ def _final_stage(engine: Engine, plan: _Plan, built: BuiltSite) -> FinalStage:
         if skipped
         else ()
     )
-    labels = {**_base_details(*plan.bases), Label.CSP: policy.label()}
+    labels = {
+        **_base_details(*plan.bases),
+        Label.CSP: policy.label(),
+        Label.REDIRECTS: redirects_label(redirects),
+    }
     if files:  # the bill of materials names the files the image really has
         runtime = engine.find_image(plan.runtime.tag)
         sbom = dict(runtime.labels if runtime else {})
@@ -312,4 +325,5 @@ def build_site(
         csp=json.loads(final_labels.get(Label.CSP) or "{}"),
         jekyll_configs=",".join([*plan.requirements.config_files, OVERRIDES_FILE]),
         kept_ignores=plan.kept_ignores,
+        redirects=redirects_from_label(final_labels.get(Label.REDIRECTS)),
     )

@@ -2,8 +2,7 @@
 
 `[headers] Content-Security-Policy` is the site's own and sent as it is; `[csp] mode =
 "strict"` keeps the runtime's self-only policy; otherwise (`derived`, the default) every
-page gets the policy its own loads need (`csp/derive.py`). The site's nginx files that
-differ from the runtime's (csp.conf, security-headers.conf) are what its image adds.
+page gets the policy its own loads need (`csp/derive.py`).
 """
 
 from __future__ import annotations
@@ -17,12 +16,7 @@ from deployer.csp.derive import PageMemo, SitePolicy, derive_site_policy
 from deployer.csp.directives import Policy
 from deployer.csp.loads import stylesheet_reader
 from deployer.headers import (
-    SITE_CONF,
-    SITE_CSP_CONF,
     own_policy,
-    render_conf,
-    render_csp_conf,
-    site_headers,
     strict_policy,
 )
 from deployer.serving_rules import never_served
@@ -70,15 +64,3 @@ def site_policy(
     reader = stylesheet_reader(_read_file(built.root), baseurl, site_url)
     pages = site_pages(built, baseurl)
     return derive_site_policy(pages, Policy.parse(strict), config.csp, reader, memo)
-
-
-def site_nginx_files(config: SiteConfig, policy: SitePolicy) -> tuple[dict[str, str], list[str]]:
-    """The nginx files the site's image adds over the runtime's (path -> text; none when
-    the runtime's serve it as it should be), and pages left on the default policy."""
-    files: dict[str, str] = {}
-    if config.headers:
-        files[SITE_CONF] = render_conf(site_headers(config.headers))
-    conf, skipped = render_csp_conf(policy.default, policy.pages)
-    if conf != render_csp_conf(strict_policy(), {})[0]:
-        files[SITE_CSP_CONF] = conf
-    return files, skipped

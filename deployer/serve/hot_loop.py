@@ -23,7 +23,8 @@ from deployer.engine import Engine, ImageInfo
 from deployer.errors import SitedeployError
 from deployer.headers import SITE_CSP_CONF, render_csp_conf, strict_policy
 from deployer.image.images import SiteImages
-from deployer.image.site_csp import site_nginx_files, site_policy
+from deployer.image.site_csp import site_policy
+from deployer.image.site_nginx import site_nginx_files
 from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.serve.front import serving_now
@@ -69,7 +70,7 @@ class HotLoop:
             self.config, self.images.built, self.images.baseurl, self.images.site_url,
             self.policies,
         )  # fmt: skip
-        self.nginx_files = site_nginx_files(self.config, policy)[0]
+        self.nginx_files = site_nginx_files(self.config, policy, self.images.redirects)[0]
         self.builder = HotBuilder.start(self.engine, self.site, result.images)
         self.edits = 0
         self.versions += 1
@@ -137,7 +138,7 @@ class HotLoop:
         if any(path.endswith(".css") for path in edit.changed):
             self.policies.clear()  # what pages load through their stylesheets may differ
         policy = site_policy(self.config, built, images.baseurl, images.site_url, self.policies)
-        files = site_nginx_files(self.config, policy)[0]
+        files = site_nginx_files(self.config, policy, images.redirects)[0]
         if SITE_CSP_CONF in self.nginx_files and SITE_CSP_CONF not in files:
             files[SITE_CSP_CONF] = render_csp_conf(strict_policy(), {})[0]
         extra = {path: text for path, text in files.items() if self.nginx_files.get(path) != text}
@@ -187,6 +188,7 @@ class HotLoop:
                 report = check_site(
                     result.url, result.built, Progress(quiet=True),
                     baseurl=result.images.baseurl, site_url=result.images.site_url,
+                    redirects=result.images.redirects,
                 ).for_up(strict=self.strict)  # fmt: skip
             except SitedeployError as error:
                 if version == self.versions:

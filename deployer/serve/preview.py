@@ -245,8 +245,14 @@ class PreviewStatus:
     health: str | None  # the image HEALTHCHECK's verdict for the front
     server: str | None  # the site container the front proxies to
     image: str | None  # that container's image
-    url: str | None
+    url: str | None  # the server's root (where the front listens)
     answering: bool = False  # the URL answered our own request just now
+    baseurl: str = ""  # the site's base path, as the served image was built
+
+    @property
+    def page_url(self) -> str | None:
+        """The URL of the site's home page (under its base path): the one to open."""
+        return page_url(self.url, self.baseurl) if self.url else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -255,9 +261,16 @@ class PreviewStatus:
             "health": self.health,
             "server": self.server,
             "image": self.image,
-            "url": self.url,
+            "url": self.page_url,
+            "root_url": self.url,
             "answering": self.answering,
         }
+
+
+def page_url(root: str, baseurl: str) -> str:
+    """The site's home page on a server at `root`: under its base path (`/repo/`), as
+    `jekyll serve` prints it; the root itself for a site without one."""
+    return f"{root.rstrip('/')}{baseurl}/" if baseurl else root
 
 
 def current_server(engine: Engine, site: Site, url: str | None) -> Container | None:
@@ -287,6 +300,7 @@ def preview_status(engine: Engine, site: Site) -> PreviewStatus:
         image=str(server.attrs.get("Config", {}).get("Image")) if server else None,
         url=url,
         answering=server is not None,
+        baseurl=(server.labels or {}).get(Label.BASEURL, "") if server else "",
     )
 
 

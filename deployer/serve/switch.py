@@ -33,6 +33,7 @@ from deployer.serve.front import free_slot, route
 from deployer.serve.preview import (
     find_containers,
     logs_tail,
+    page_url,
     preview_url,
     published_url,
     remove_container,
@@ -60,6 +61,11 @@ class UpResult:
     @property
     def built(self) -> BuiltSite:
         return self.images.built
+
+    @property
+    def page_url(self) -> str:
+        """The site's home page: `url` and the site's base path (`url` is the root)."""
+        return page_url(self.url, self.images.baseurl)
 
     @property
     def warnings(self) -> list[str | Finding]:

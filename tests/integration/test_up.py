@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from deployer.serve.switch import UpResult
 from deployer.site import Site, open_site
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
+from tests.running import cli
 
 pytestmark = pytest.mark.engine
 
@@ -251,6 +253,27 @@ def test_messy_site_builds_and_serves_under_its_baseurl(messy: Deployed) -> None
     assert cjk.status_code == 200 and "正文。" in cjk.text
     missing = requests.get(f"{result.url}/blog/nope", timeout=10)
     assert missing.status_code == 404 and "Not found" in missing.text
+
+
+def test_a_base_path_site_is_shown_at_its_base_path_and_its_root_redirects_there(
+    messy: Deployed,
+) -> None:
+    site, _config, result = messy
+    assert result.page_url == f"{result.url}/blog/"
+    root = requests.get(f"{result.url}/", allow_redirects=False, timeout=10)
+    assert (root.status_code, root.headers["Location"]) == (302, "/blog/")
+    assert result.health.redirects_checked == 1
+    status = json.loads(cli("status", str(site.path), "--json").stdout)
+    assert (status["url"], status["root_url"]) == (result.page_url, result.url)
+    # The URL as printed (with the base path) checks the same files; the image's
+    # redirect is checked there too, since our image serves it.
+    checked = json.loads(cli("check", str(site.path), "--url", result.page_url, "--json").stdout)
+    assert (
+        checked["redirects_checked"] == 1
+        and checked["files_checked"] == result.health.files_checked
+    )
+    kinds = {finding["kind"] for finding in checked["findings"]}
+    assert kinds.isdisjoint({"wrong-redirect", "not-served", "wrong-bytes", "wrong-type"}), kinds
 
 
 def test_messy_site_warnings_are_reported_not_swallowed(messy: Deployed) -> None:

@@ -21,7 +21,7 @@ from deployer.headers import (
     site_headers,
     strict_policy,
 )
-from deployer.image.site_csp import site_nginx_files
+from deployer.image.site_nginx import site_nginx_files
 from tests.unit.image.test_dockerfile import render
 
 CSP = "default-src 'self'; script-src 'self' 'sha256-abc='; frame-ancestors 'none'"
