@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -42,6 +43,9 @@ class BuildRequest:
     build_args: dict[str, str] = field(default_factory=dict)
     network_host: bool = False  # RUN steps share the host's network (a loopback gem source)
     secrets: dict[str, str] = field(default_factory=dict)  # id -> host file (BuildKit only)
+    # What to say after Jekyll's own message when `jekyll build` fails (its reason, its
+    # output) — the fix, and whose fault it is; "fix the file named above" without one.
+    explain_jekyll: Callable[[str, list[str]], str] | None = None
 
 
 class Builder(Protocol):
@@ -219,16 +223,24 @@ def _tail(lines: list[str], count: int = 15) -> str:
     return "\n".join(f"  {line}" for line in lines[-count:])
 
 
-def _raise_for(output: BuildOutput, site: Site, what: str) -> None:
+def _raise_for(
+    output: BuildOutput,
+    site: Site,
+    what: str,
+    explain_jekyll: Callable[[str, list[str]], str] | None = None,
+) -> None:
     step = output.failed_step
     text = "\n".join([output.error or "", *(step.lines if step else [])])
     if NO_SPACE in text:
         raise out_of_space(f"Building {what}")
     if step and "jekyll build" in step.instruction:
-        raise JekyllFailed(
-            f"Jekyll could not build {site.path}:\n{jekyll_error(step.lines)}\n"
-            "Fix the file named above and run again."
+        reason = jekyll_error(step.lines)
+        fix = (
+            explain_jekyll(reason, step.lines)
+            if explain_jekyll
+            else "Fix the file named above and run again."
         )
+        raise JekyllFailed(f"Jekyll could not build {site.path}:\n{reason}\n{fix}")
     if step and "bundle install" in step.instruction:
         raise GemsFailed(
             f"Bundler could not install the gems of {site.path}:\n{bundler_error(step.lines)}"
@@ -251,5 +263,7 @@ def run_build(
     message, a package that would not install, a full disk)."""
     output = builder.build(request, progress)
     if output.error or not output.image_id:
-        _raise_for(output, site, request.tag or f"the {request.target} stage")
+        _raise_for(
+            output, site, request.tag or f"the {request.target} stage", request.explain_jekyll
+        )
     return output

@@ -18,6 +18,7 @@ import shutil
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from rich.filesize import decimal
@@ -34,6 +35,7 @@ from deployer.image.before import npm_warning, unrun_npm_build
 from deployer.image.builders import Builder, choose_builder
 from deployer.image.conf_image import conf_image
 from deployer.image.context import BuildContext, left_out_text, needed_ignores, scan_context
+from deployer.image.diagnose import BuildSetting, explain
 from deployer.image.dockerfile import OVERRIDES_FILE, SiteRecipe, render_site_dockerfile
 from deployer.image.extract import extract_built_site
 from deployer.image.gems import GemsPlan, GemsWay, plan_gems, ruby_image
@@ -285,6 +287,10 @@ def build_site(
         engine, site, plan.builder, plan.context, plan.dockerfile, plan.content_hash, progress,
         suffix=f"verify-{rebuild}" if rebuild else content_tag(plan.content_hash),
         rebuild=rebuild, network_host=plan.gems.network_host,
+        explain_jekyll=partial(explain, BuildSetting(
+            site.path, plan.requirements.config_files, plan.requirements.plugins_dir,
+            debian=plan.gems.way is GemsWay.DEBIAN,
+        )),
     )  # fmt: skip
     warnings = list(plan.warnings)
     dockerfile = plan.dockerfile

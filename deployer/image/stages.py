@@ -59,6 +59,7 @@ class SiteBuild:
     rebuild: str | None
     network_host: bool = False
     secrets: dict[str, str] = field(default_factory=dict)
+    explain_jekyll: Callable[[str, list[str]], str] | None = None
 
     @property
     def tag(self) -> str:
@@ -77,7 +78,7 @@ class SiteBuild:
             request = BuildRequest(
                 self.context, self.dockerfile, self.builder_tag, BUILDER_STAGE,
                 {**labels, Label.ROLE: Role.BUILDER}, args, self.network_host,
-                self.secrets,
+                self.secrets, self.explain_jekyll,
             )  # fmt: skip
             output = run_build(self.builder, request, site, progress)
             jekyll_step = output.step("jekyll build")

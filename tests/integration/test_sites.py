@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from deployer.engine import Engine
-from deployer.errors import EngineError, SassUnsupported
+from deployer.errors import EngineError, JekyllFailed, SassUnsupported
 from deployer.image.extract import read_image_file
 from deployer.site import open_site
 from tests.conftest import SiteFactory
@@ -201,3 +201,36 @@ def test_an_npm_build_nothing_runs_is_named_with_what_the_pages_miss(
             "Pages reference files that package.json's build ('tailwindcss -o assets/tw.css') "
             f"would make, and nothing runs it: {result.url}/assets/tw.css."
         )
+
+
+def test_a_ruby_symbol_in_the_config_is_named_with_its_line_and_fix(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    """Debian's Jekyll reads YAML with Psych's safe loader, which refuses a symbol; its
+    own message names no file."""
+    folder = make_site("symbol", {"_config.yml": "title: Symbols\nsass:\n  style: :compressed\n"})
+    with pytest.raises(JekyllFailed) as raised:
+        deploy(engine, folder)
+    message = raised.value.message
+    assert "Tried to load unspecified class: Symbol" in message
+    assert f"{folder}/_config.yml" not in message and "_config.yml:3: :compressed" in message
+    assert "the offline fallback" in message and "`style: compressed`" in message
+
+
+def test_a_plugin_that_calls_bundler_is_named_with_the_ways_out(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    folder = make_site(
+        "bundlerplugin",
+        {
+            "Gemfile": GITHUB_PAGES_GEMFILE,
+            "_config.yml": "title: Bundled\ntheme: minima\n",
+            "sitedeploy.toml": '[build]\ngems = "debian"\nskip_plugins = ["jemoji"]\n',
+            "_plugins/bundler.rb": 'require "bundler/setup"\nBundler.require(:jekyll_plugins)\n',
+        },
+    )
+    with pytest.raises(JekyllFailed) as raised:
+        deploy(engine, folder)
+    message = raised.value.message
+    assert '_plugins/bundler.rb:1: require "bundler/setup"' in message
+    assert "[build] gem_mirror" in message and "rescue LoadError" in message
