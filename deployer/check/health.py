@@ -131,11 +131,21 @@ def _check_not_found(http: HttpClient, base: str, built: BuiltSite) -> Finding |
 
 
 def check_served_files(
-    http: HttpClient, pool: ThreadPoolExecutor, base: str, built: BuiltSite, baseurl: str
+    http: HttpClient,
+    pool: ThreadPoolExecutor,
+    base: str,
+    built: BuiltSite,
+    baseurl: str,
+    redirected: frozenset[str] = frozenset(),
 ) -> Served:
-    """Request every built file from `base` and compare it with `built`."""
+    """Request every built file from `base` and compare it with `built` (but for those
+    whose URL the image answers with a redirect, `redirected`: check_redirects asks)."""
     served = Served()
-    wanted = [f for f in built.files if not never_served(f.path)]
+    wanted = [
+        f
+        for f in built.files
+        if not never_served(f.path) and f"{baseurl}/{f.path}" not in redirected
+    ]
     refused = [f for f in built.files if never_served(f.path)]
     for file, (finding, answer) in zip(
         wanted, pool.map(lambda f: _check_file(http, base, baseurl, f), wanted), strict=True

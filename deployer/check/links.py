@@ -7,14 +7,13 @@ Pure functions over text: HTML pages (attributes, ids, meta refresh), stylesheet
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
 from deployer.css import UrlKind, css_urls
-from deployer.pages import parse_page
+from deployer.pages import parse_page, refresh_target
 
 _URL_ATTRIBUTES = {
     "a": ("href",),
@@ -33,7 +32,6 @@ _URL_ATTRIBUTES = {
     "input": ("src",),
 }
 _NON_HTTP = ("mailto:", "tel:", "javascript:", "data:", "sms:", "ftp:", "irc:", "news:", "blob:")
-_REFRESH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[;,]\s*(?:url\s*=\s*)?['\"]?([^'\"]+)", re.IGNORECASE)
 _CSS_KINDS = {UrlKind.IMPORT: "css @import", UrlKind.FONT: "css url()", UrlKind.OTHER: "css url()"}
 
 
@@ -78,9 +76,9 @@ def parse_html(html: str | bytes) -> ParsedPage:
         if tag == "a" and values.get("name"):
             page.ids.add(values["name"])
         if tag == "meta" and values.get("http-equiv", "").lower() == "refresh":
-            match = _REFRESH.match(values.get("content", ""))
-            if match:
-                page.refresh = match.group(2).strip()
+            refresh = refresh_target(values.get("content", ""))
+            if refresh:
+                page.refresh = refresh[1]
                 page.references.append(Reference(page.refresh, "meta refresh", line))
         for name in _URL_ATTRIBUTES.get(tag, ()):
             value = values.get(name, "").strip()

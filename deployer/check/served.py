@@ -49,7 +49,8 @@ def check_site(
     http = HttpClient(WORKERS)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         with progress.step(f"Requesting all {len(built.files)} built files from {base}"):
-            served = check_served_files(http, pool, base, built, baseurl)
+            redirected = frozenset(redirect.uri for redirect in redirects)
+            served = check_served_files(http, pool, base, built, baseurl, redirected)
         with progress.step("Following every link, fragment, feed and sitemap entry"):
             links = check_links(
                 http,
@@ -115,10 +116,12 @@ def check_changed(
     *,
     baseurl: str = "",
     site_url: str = "",
+    redirects: tuple[Redirect, ...] = (),
 ) -> CheckReport:
     """What `up --watch` checks before it switches to a hot edit: the changed files are
-    served right, and every reference of the changed pages — and of the pages that name
-    them — resolves, and their policies. (The whole site is checked after the switch.)"""
+    served right (or redirected, as the image promises), and every reference of the
+    changed pages — and of the pages that name them — resolves, and their policies. (The
+    whole site is checked after the switch.)"""
     started = time.monotonic()
     wait_until_serving(base)
     report = CheckReport(url=base)
@@ -126,7 +129,8 @@ def check_changed(
     http = HttpClient(WORKERS)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         with progress.step(f"Requesting the {len(subset.files)} changed files from {base}"):
-            served = check_served_files(http, pool, base, subset, baseurl)
+            redirected = frozenset(redirect.uri for redirect in redirects)
+            served = check_served_files(http, pool, base, subset, baseurl, redirected)
         bodies = dict(served.bodies)
         for path in referrers(built, changed, baseurl):
             bodies.setdefault(path, (built.root / path).read_bytes())

@@ -50,9 +50,9 @@ from deployer.progress import Progress
 from deployer.provenance.sbom import BuiltGem, gems_from_labels, replace_file
 from deployer.redirects import (
     Redirect,
-    base_path_redirect,
     redirects_from_label,
     redirects_label,
+    site_redirects,
 )
 from deployer.site import Site
 
@@ -242,7 +242,7 @@ def _final_stage(engine: Engine, plan: _Plan, built: BuiltSite) -> FinalStage:
     is derived from the pages) and the labels only the nginx image carries."""
     requirements, config = plan.requirements, plan.config
     policy = site_policy(config, built, requirements.baseurl, requirements.site_url)
-    redirects = base_path_redirect(requirements.baseurl)
+    redirects = site_redirects(built, requirements.baseurl, requirements.site_url)
     files, skipped = site_nginx_files(config, policy, redirects)
     warnings = (
         (

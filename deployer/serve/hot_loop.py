@@ -27,6 +27,7 @@ from deployer.image.site_csp import site_policy
 from deployer.image.site_nginx import site_nginx_files
 from deployer.labels import Label
 from deployer.progress import Progress
+from deployer.redirects import redirects_label, site_redirects
 from deployer.serve.front import serving_now
 from deployer.serve.hot import (
     CLEAN_EVERY,
@@ -138,25 +139,31 @@ class HotLoop:
         if any(path.endswith(".css") for path in edit.changed):
             self.policies.clear()  # what pages load through their stylesheets may differ
         policy = site_policy(self.config, built, images.baseurl, images.site_url, self.policies)
-        files = site_nginx_files(self.config, policy, images.redirects)[0]
+        redirects = site_redirects(built, images.baseurl, images.site_url)
+        files = site_nginx_files(self.config, policy, redirects)[0]
         if SITE_CSP_CONF in self.nginx_files and SITE_CSP_CONF not in files:
             files[SITE_CSP_CONF] = render_csp_conf(strict_policy(), {})[0]
         extra = {path: text for path, text in files.items() if self.nginx_files.get(path) != text}
         number = self.edits + 1
-        labels: dict[str, str] = {Label.HOT_EDITS: str(number), Label.CSP: policy.label()}
+        labels: dict[str, str] = {
+            Label.HOT_EDITS: str(number),
+            Label.CSP: policy.label(),
+            Label.REDIRECTS: redirects_label(redirects),
+        }
         with self.progress.step(f"Laying the {len(edit.changed)} changed files over the image"):
             tag = layered_image(
                 self.engine, self.site, images.image.tag, edit, extra, labels, number
             )
         hot = replace(
             images, image=self.engine.built(tag), built=built, reused=False, csp=policy.as_dict(),
+            redirects=redirects,
             seconds=time.monotonic() - changed_at, layers=tuple(self.engine.history(tag)),
         )  # fmt: skip
 
         def check(where: str) -> CheckReport:
             report = check_changed(
                 where, built, set(edit.changed), self.progress,
-                baseurl=images.baseurl, site_url=images.site_url,
+                baseurl=images.baseurl, site_url=images.site_url, redirects=redirects,
             )  # fmt: skip
             return report.for_up(strict=self.strict)
 

@@ -234,3 +234,47 @@ def test_a_plugin_that_calls_bundler_is_named_with_the_ways_out(
     message = raised.value.message
     assert '_plugins/bundler.rb:1: require "bundler/setup"' in message
     assert "[build] gem_mirror" in message and "rescue LoadError" in message
+
+
+def test_redirect_from_pages_are_answered_with_301s(engine: Engine, make_site: SiteFactory) -> None:
+    """A docs site with a collection and moved pages (jekyll-redirect-from): the old URLs
+    answer 301 to the new ones, the meta-refresh page itself is still there for whoever
+    asks for its file, and the check asks for every one."""
+    folder = make_site(
+        "redirects",
+        {
+            "_config.yml": (
+                "title: Docs\ntheme: minima\nurl: https://docs.example.com\nbaseurl: /proj\n"
+                "plugins: [jekyll-redirect-from]\n"
+                "collections:\n  guides:\n    output: true\n    permalink: /guides/:name/\n"
+            ),
+            "_guides/install.md": (
+                "---\ntitle: Install\nredirect_from:\n  - /install/\n  - /setup.html\n---\n"
+                "How to install.\n"
+            ),
+            "moved.md": "---\ntitle: Moved\nredirect_to: https://elsewhere.example.org/x\n---\n",
+            "links.md": "---\ntitle: Links\n---\n[old]({{ '/install/' | relative_url }})\n",
+        },
+    )
+    with served(engine, folder) as result:
+        root = result.url
+        moved = {
+            "/proj/install/": "/proj/guides/install/",
+            "/proj/install": "/proj/guides/install/",
+            "/proj/setup.html": "/proj/guides/install/",
+            "/proj/moved.html": "https://elsewhere.example.org/x",
+            "/proj/moved": "https://elsewhere.example.org/x",
+        }
+        for old, new in moved.items():
+            answer = requests.get(root + old, allow_redirects=False, timeout=10)
+            assert (answer.status_code, answer.headers.get("Location")) == (301, new), old
+        page = requests.get(f"{root}/proj/install/index.html", timeout=10)
+        assert page.status_code == 200 and 'http-equiv="refresh"' in page.text
+        assert result.health.redirects_checked >= len(moved) + 1  # and / to /proj/
+        assert not [f for f in result.health.findings if f.kind == "wrong-redirect"]
+        notices = [f for f in result.health.warnings if f.kind == "redirect"]
+        assert any(f.url.endswith("/proj/install/") for f in notices)
+        inspected = json.loads(cli("inspect", str(folder), "--json").stdout)
+        assert ["/proj/setup.html", 301, "/proj/guides/install/"] in json.loads(
+            inspected["labels"]["io.sitedeploy.redirects"]
+        )

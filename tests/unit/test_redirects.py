@@ -7,9 +7,11 @@ import http.server
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+from deployer.built_site import scan_built_site
 from deployer.check.findings import Kind
 from deployer.check.health import check_redirects
 from deployer.check.http import HttpClient
@@ -20,6 +22,7 @@ from deployer.redirects import (
     redirects_label,
     render_redirects_conf,
     runtime_redirects_conf,
+    site_redirects,
 )
 
 
@@ -83,3 +86,44 @@ def test_the_check_asks_for_each_promised_redirect(server: str) -> None:
     assert [(f.kind, f.url, f.detail) for f in found] == [
         (Kind.WRONG_REDIRECT, f"{server}/old/", "answered 200 (no Location), expected 301 to /new/")
     ]
+
+
+REDIRECT_PAGE = """<!DOCTYPE html>
+<html lang="en-US">
+  <meta charset="utf-8">
+  <title>Redirecting&hellip;</title>
+  <link rel="canonical" href="{to}">
+  <script>location="{to}"</script>
+  <meta http-equiv="refresh" content="0; url={to}">
+  <meta name="robots" content="noindex">
+  <h1>Redirecting&hellip;</h1>
+  <a href="{to}">Click here if you are not redirected.</a>
+</html>
+"""
+
+
+def test_jekyll_redirect_from_pages_become_301s(tmp_path: Path) -> None:
+    pages = {
+        "old/index.html": REDIRECT_PAGE.format(to="https://example.com/docs/new/"),
+        "older.html": REDIRECT_PAGE.format(to="/docs/new/"),
+        "旧/index.html": REDIRECT_PAGE.format(to="https://example.com/docs/关于/"),
+        "away/index.html": REDIRECT_PAGE.format(to="https://elsewhere.org/x"),
+        # A meta refresh of the site's own (no noindex, a delay): a page, not a redirect.
+        "slow.html": '<meta http-equiv="refresh" content="5; url=/docs/new/">',
+        "new/index.html": "<p>new</p>",
+    }
+    for path, html in pages.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(html)
+    found = site_redirects(scan_built_site(tmp_path), "/docs", "https://example.com")
+    assert found == (
+        Redirect("/", 302, "/docs/"),
+        Redirect("/docs/away", 301, "https://elsewhere.org/x"),
+        Redirect("/docs/away/", 301, "https://elsewhere.org/x"),
+        Redirect("/docs/old", 301, "/docs/new/"),
+        Redirect("/docs/old/", 301, "/docs/new/"),
+        Redirect("/docs/older", 301, "/docs/new/"),
+        Redirect("/docs/older.html", 301, "/docs/new/"),
+        Redirect("/docs/旧", 301, "/docs/关于/"),
+        Redirect("/docs/旧/", 301, "/docs/关于/"),
+    )
