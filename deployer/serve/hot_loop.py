@@ -27,7 +27,12 @@ from deployer.image.site_csp import site_policy
 from deployer.image.site_nginx import site_nginx_files
 from deployer.labels import Label
 from deployer.progress import Progress
-from deployer.redirects import redirects_label, site_redirects
+from deployer.redirects import (
+    SITE_REDIRECTS_CONF,
+    redirects_label,
+    render_redirects_conf,
+    site_redirects,
+)
 from deployer.serve.front import serving_now
 from deployer.serve.hot import (
     CLEAN_EVERY,
@@ -141,8 +146,11 @@ class HotLoop:
         policy = site_policy(self.config, built, images.baseurl, images.site_url, self.policies)
         redirects = site_redirects(built, images.baseurl, images.site_url)
         files = site_nginx_files(self.config, policy, redirects)[0]
+        # A file of the site's own that is no longer needed goes back to the runtime's.
         if SITE_CSP_CONF in self.nginx_files and SITE_CSP_CONF not in files:
             files[SITE_CSP_CONF] = render_csp_conf(strict_policy(), {})[0]
+        if SITE_REDIRECTS_CONF in self.nginx_files and SITE_REDIRECTS_CONF not in files:
+            files[SITE_REDIRECTS_CONF] = render_redirects_conf(())
         extra = {path: text for path, text in files.items() if self.nginx_files.get(path) != text}
         number = self.edits + 1
         labels: dict[str, str] = {
