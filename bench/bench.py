@@ -15,7 +15,9 @@ fragments planted) it measures, as medians of --runs runs where timing is involv
    `Accept-Encoding: gzip`; a redeploy while wrk (keep-alive) loads the port: its socket
    errors and non-2xx answers, ours and the baseline's;
 5. check time: `sitedeploy check` vs html-proofer (on `_site`) and linkchecker (over HTTP,
-   its per-host throttle lifted), and what each found.
+   its per-host throttle lifted), and what each found;
+6. a link-heavy generated site (`{% link %}` everywhere) under Debian's Jekyll as it is
+   and with the upstream fix sitedeploy loads into it (bench/linkheavy.py).
 
 It never fails on a number; it fails only when something could not be measured.
 """
@@ -34,12 +36,13 @@ sys.path.insert(0, str(ROOT))
 from bench.builds import BuildMeasures  # noqa: E402
 from bench.common import RESULTS, Unmeasurable, free_port  # noqa: E402
 from bench.gems import GemMeasures  # noqa: E402
+from bench.linkheavy import LinkMeasures  # noqa: E402
 from bench.render import markdown  # noqa: E402
 from bench.serving import ServeMeasures  # noqa: E402
 from bench.watching import WatchMeasures  # noqa: E402
 
 
-class Bench(BuildMeasures, ServeMeasures, GemMeasures, WatchMeasures):
+class Bench(BuildMeasures, ServeMeasures, GemMeasures, WatchMeasures, LinkMeasures):
     """Every measurement, on one set of sites."""
 
 
@@ -81,6 +84,8 @@ def main() -> None:
             site["checks"] = bench.checks(folder, port)
             site["gem_ways"] = bench.gem_ways(folder)
             results["sites"][name] = site
+        print("bench: a link-heavy site under Debian's Jekyll", file=sys.stderr)
+        results["link_heavy"] = bench.link_heavy()
     except Unmeasurable as error:
         print(f"bench: could not measure: {error}", file=sys.stderr)
         sys.exit(1)

@@ -66,12 +66,19 @@ def _svg(index: int) -> str:
 
 
 def generate(
-    out: Path, posts: int, seed: int = 1, dead_links: int = 0, bad_fragments: int = 0
+    out: Path,
+    posts: int,
+    seed: int = 1,
+    dead_links: int = 0,
+    bad_fragments: int = 0,
+    link_tags: int = 0,
 ) -> Path:
     """Write the site into `out` (which must not exist); return `out`.
 
     `dead_links` posts get a link to a page that does not exist, `bad_fragments` posts a
     link to an existing post with a fragment no element has: defects a checker must find.
+    With `link_tags`, every post also links that many earlier posts with `{% link %}`, which
+    walks every file of the site in Jekyll (the shape of a link-heavy site).
     """
     rng = random.Random(seed)
     template = Path(__file__).resolve().parent.parent / "site-template"
@@ -91,6 +98,10 @@ def generate(
         links = [
             f"[earlier post {j}]({{% post_url {d}-{s} %}})"
             for j, (d, s) in enumerate(rng.sample(slugs, min(len(slugs), 5)))
+        ]
+        links += [
+            f"[linked {j}]({{% link _posts/{d}-{s}.md %}})"
+            for j, (d, s) in enumerate(rng.sample(slugs, min(len(slugs), link_tags)))
         ]
         tag_links = " ".join(f"[#{t}]({{{{ '/tags/{t}/' | relative_url }}}})" for t in tags)
         image = ""
@@ -128,8 +139,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dead-links", type=int, default=0, help="posts with a dead link")
     parser.add_argument("--bad-fragments", type=int, default=0, help="posts with a bad #fragment")
+    parser.add_argument("--link-tags", type=int, default=0, help="{% link %}s in every post")
     args = parser.parse_args()
-    generate(args.out, args.posts, args.seed, args.dead_links, args.bad_fragments)
+    generate(args.out, args.posts, args.seed, args.dead_links, args.bad_fragments, args.link_tags)
     print(args.out)
 
 

@@ -212,4 +212,19 @@ def markdown(results: dict[str, Any]) -> str:
                 c["errors_found"]["linkchecker"],
             ),
         ]
+    heavy = results.get("link_heavy")
+    if heavy:
+        t = heavy["seconds"]
+        lines += [
+            "",
+            f"Link-heavy site: {heavy['posts']} posts, {heavy['links_per_post']} "
+            "`{% link %}`s each, `jekyll build` in the Debian builder image",
+            "",
+            "| Debian's Jekyll as it is (s) | with the upstream fix (s) | fixed / as is "
+            "| upstream Jekyll (s) | same pages |",
+            "|---|---|---|---|---|",
+            f"| {t['debian_as_is']} | {t['debian_fixed']} | {heavy['fixed_vs_as_is']} "
+            f"| {t['upstream'] if t['upstream'] is not None else heavy['upstream']} "
+            f"| {'yes' if heavy['same_pages'] else 'no'} |",
+        ]
     return "\n".join(lines) + "\n"

@@ -22,6 +22,9 @@ from deployer.serving_rules import COMPRESS_MIN_BYTES, compressible_globs, never
 OVERRIDES_FILE = "/site/sitedeploy.yml"
 PLUGINS_IN_BUILDER = "/site/plugins"  # sitedeploy's own Jekyll plugins (progress)
 PROGRESS_PLUGIN = "jekyll/sitedeploy-progress.rb"
+# Upstream Jekyll fixes for the Debian way, loaded with `ruby -r` (docker/jekyll/…).
+JEKYLL_FIXES = "jekyll/sitedeploy-fixes.rb"
+FIXES_IN_BUILDER = "/site/fixes/sitedeploy-fixes.rb"
 JEKYLL_CACHE = "/site/src/.jekyll-cache"
 COMPRESS_CACHE = "/var/cache/sitedeploy-compress"
 NGINX_CONF_DIR = "/etc/nginx"
@@ -92,10 +95,8 @@ def render_site_dockerfile(recipe: SiteRecipe, site_conf_image: str | None = Non
     if requirements.time:
         settings["time"] = requirements.time  # reproducible: see jekyll_config.content_time
     overrides = json.dumps(settings)
-    plugin = base64.b64encode((docker_dir() / PROGRESS_PLUGIN).read_bytes()).decode()
-    own_plugins = (
-        f"mkdir -p {PLUGINS_IN_BUILDER} && echo {plugin} | base64 -d > "
-        f"{PLUGINS_IN_BUILDER}/{PROGRESS_PLUGIN.rsplit('/', 1)[1]}"
+    own_plugins = _written(
+        PROGRESS_PLUGIN, f"{PLUGINS_IN_BUILDER}/{PROGRESS_PLUGIN.rsplit('/', 1)[1]}"
     )
     cache_mount = (
         f"--mount=type=cache,id=sitedeploy-jekyll-{site_id},target={JEKYLL_CACHE} "
@@ -177,6 +178,13 @@ BUNDLE_SECRET = "sitedeploy-bundle"
 BUNDLE_IN_BUILD = f"/run/secrets/{BUNDLE_SECRET}.env"
 
 
+def _written(source: str, target: str) -> str:
+    """A shell command that writes one of sitedeploy's files (docker/`source`) at `target`
+    (base64 keeps its quotes away from the shell; the recipe shows it whole)."""
+    data = base64.b64encode((docker_dir() / source).read_bytes()).decode()
+    return f"mkdir -p {target.rsplit('/', 1)[0]} && echo {data} | base64 -d > {target}"
+
+
 def _before_step(before: str | None, buildkit: bool) -> str:
     if before is None:
         return ""
@@ -212,6 +220,8 @@ def _builder_stage(
             site_manifest=SITE_MANIFEST,
             gems_manifest=DEBIAN_GEMS,
             gem_names=" ".join(shlex.quote(name) for name in loaded),
+            jekyll_fixes=_written(JEKYLL_FIXES, FIXES_IN_BUILDER),
+            fixes_file=FIXES_IN_BUILDER,
             **values,
         )
     packages = (*DEBIAN_RUBY, *requirements.packages) if ruby_from_debian else RUBY_IMAGE_PACKAGES

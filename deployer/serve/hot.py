@@ -38,6 +38,7 @@ from deployer.digests import file_sha256
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed, PreviewFailed
 from deployer.image.context import scan_context
+from deployer.image.dockerfile import FIXES_IN_BUILDER
 from deployer.image.gems import GemsWay
 from deployer.image.images import SiteImages
 from deployer.labels import Label, Role
@@ -115,7 +116,8 @@ class HotBuilder:
         stop_hot_builders(engine, site)
         gems = images.gems
         bundler = gems is not None and gems.way is GemsWay.BUNDLER
-        ruby = ["bundle", "exec", "ruby"] if bundler else ["ruby"]
+        # The Debian way's Jekyll gets the upstream fixes its builds get.
+        ruby = ["bundle", "exec", "ruby"] if bundler else ["ruby", f"-r{FIXES_IN_BUILDER}"]
         command = [
             *ruby, f"{HOT_DIR}/driver.rb", HOT_DIR, images.jekyll_configs, images.baseurl,
             str(BROTLI_QUALITY), str(COMPRESS_MIN_BYTES), *COMPRESSIBLE,

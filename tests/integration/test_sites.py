@@ -278,3 +278,32 @@ def test_redirect_from_pages_are_answered_with_301s(engine: Engine, make_site: S
         assert ["/proj/setup.html", 301, "/proj/guides/install/"] in json.loads(
             inspected["labels"]["io.sitedeploy.redirects"]
         )
+
+
+STARTER_PAGES = (
+    "index.md",
+    "about.md",
+    "404.html",
+    "_posts/2026-01-05-welcome-to-sitedeploy.md",
+    "_posts/2026-02-14-a-post-with-an-image.md",
+    "_posts/2026-03-20-notes-on-the-image.md",
+)
+
+
+def test_the_debian_way_has_the_upstream_fixes_even_under_safe(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    """Debian's Jekyll 4.3.1 gets the fixes of 4.3.2 to 4.3.4 (docker/jekyll/
+    sitedeploy-fixes.rb), loaded with `ruby -r`, so `safe: true` does not stop them: the
+    theme's path on the build machine no longer reaches the pages."""
+    folder = make_site(
+        "fixes",
+        {
+            "_config.yml": "title: Fixed\ntheme: minima\nsafe: true\n",
+            # Debian's 4.3.1 alone writes /usr/share/rubygems-integration/…/minima-2.5.1.
+            "index.html": "---\nlayout: null\n---\nROOT[{{ theme.root }}]\n",
+            **dict.fromkeys(STARTER_PAGES),
+        },
+    )
+    with served(engine, folder) as result:
+        assert requests.get(f"{result.url}/", timeout=10).text.strip() == "ROOT[]"

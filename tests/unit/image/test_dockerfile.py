@@ -148,3 +148,13 @@ def test_gem_source_credentials_reach_bundle_install_as_a_secret_only() -> None:
         "--mount=type=secret,id=sitedeploy-bundle,target=/run/secrets/sitedeploy-bundle.env" in text
     )
     assert "set -a && . /run/secrets/sitedeploy-bundle.env && set +a" in text
+
+
+def test_the_debian_way_loads_the_upstream_fixes_and_bundler_never() -> None:
+    debian = render()
+    assert "> /site/fixes/sitedeploy-fixes.rb" in debian
+    assert "RUBYOPT=-r/site/fixes/sitedeploy-fixes.rb jekyll build" in debian
+    bundler = render(gems=GemsPlan(GemsWay.BUNDLER, "Gems: Bundler", source="https://x.org"))
+    assert "sitedeploy-fixes" not in bundler
+    fixes = (docker_dir() / "jekyll/sitedeploy-fixes.rb").read_text()
+    assert 'affected?("4.3.0", "4.3.2")' in fixes and "def each_site_file" in fixes
