@@ -113,13 +113,30 @@ def _stop(process: subprocess.Popen[str]) -> None:
     process.wait()
 
 
-def _run(command: list[str], progress: Progress) -> None:
+def _unmount_below(folder: Path) -> None:
+    """Unmount what a stopped tool left mounted below `folder`, deepest first: the chroot's
+    /proc, /sys, /dev/pts of an interrupted mmdebstrap or debootstrap. Only then may the
+    folder be removed (and only its own files go)."""
+    prefix = f"{str(folder).rstrip('/')}/"
+    points = [
+        line.split()[1].replace("\\040", " ")
+        for line in Path("/proc/mounts").read_text().splitlines()
+        if len(line.split()) > 1
+    ]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
+
+
+def _run(command: list[str], progress: Progress, workdir: Path) -> None:
+    """Run a bootstrap tool in `workdir` (its temporary files too: TMPDIR); Ctrl-C stops
+    all of it and unmounts what it left mounted there."""
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
+        env={**os.environ, "TMPDIR": str(workdir)},
         start_new_session=True,  # its own process group: we stop all of it, and wait
     )
     tail: list[str] = []
@@ -130,6 +147,7 @@ def _run(command: list[str], progress: Progress) -> None:
         code = process.wait()
     except BaseException:
         _stop(process)
+        _unmount_below(workdir)
         raise
     if code != 0:
         raise BaseImageError(
@@ -154,15 +172,15 @@ def _make_rootfs_tar(tool: str, suite: str, mirror: str, workdir: Path, progress
             str(tarball),
             *sources(suite, mirror),
         ]
-        _run(command, progress)
+        _run(command, progress, workdir)
         return tarball
     rootfs = workdir / "rootfs"
     rootfs.mkdir()
-    _run(["debootstrap", "--variant=minbase", suite, str(rootfs), mirror], progress)
+    _run(["debootstrap", "--variant=minbase", suite, str(rootfs), mirror], progress, workdir)
     with (rootfs / "etc/apt/sources.list").open("w") as handle:
         handle.write("\n".join(sources(suite, mirror)) + "\n")
-    _run(["sh", str(customize), str(rootfs)], progress)
-    _run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], progress)
+    _run(["sh", str(customize), str(rootfs)], progress, workdir)
+    _run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], progress, workdir)
     return tarball
 
 

@@ -192,6 +192,8 @@ def test_ctrl_c_during_the_base_bootstrap_leaves_nothing_behind(
         assert _temp_files() == temp_before
         assert subprocess.run(["pgrep", "mmdebstrap"], capture_output=True).stdout == b""
         assert "mmdebstrap" not in Path("/proc/mounts").read_text()
+        assert "sitedeploy-bootstrap" not in Path("/proc/mounts").read_text()
+        assert not list(Path("/tmp").glob("mmdebstrap.*"))
     finally:
         original.tag(BOOTSTRAP_REPOSITORY, "bookworm")
         engine.api.remove_image("sitedeploy-test/keep-base:bookworm", noprune=True)
