@@ -49,6 +49,7 @@ WHY_LEFT_OUT = {
     ".hg": "version control",
     ".svn": "version control",
     "vendor": "installed gems (the build installs its own)",
+    "vendor (but vendor/cache)": "installed gems (the build installs its own)",
     "node_modules": "nothing the build reads imports from it",
     ".bundle": "Bundler's local settings",
     "Gemfile.lock": "the gems come from Debian's packages",
@@ -65,6 +66,8 @@ def needed_ignores(root: Path, jekyll: dict[str, object], *, bundler: bool) -> d
     needed: dict[str, str] = {}
     if bundler and (root / "Gemfile.lock").is_file():
         needed["Gemfile.lock"] = "Bundler installs it exactly"
+    if bundler and any((root / "vendor" / "cache").glob("*.gem")):
+        needed["vendor/cache"] = "Bundler installs the site's gems from it, offline"
     modules = root / "node_modules"
     if not modules.is_dir():
         return needed
@@ -171,7 +174,13 @@ def scan_context(root: Path, keep: tuple[str, ...] = ()) -> BuildContext:
     publish the builder's /etc/passwd). `keep` names default ignores this build needs
     (a Bundler build needs Gemfile.lock).
     """
-    patterns = [*(p for p in DEFAULT_IGNORES if p not in keep), *_site_patterns(root)]
+    # A kept default is dropped from the patterns; a kept folder inside one (vendor/cache in
+    # vendor) comes back as an exception after it.
+    patterns = [
+        *(p for p in DEFAULT_IGNORES if p not in keep),
+        *(f"!{p}" for p in keep if p not in DEFAULT_IGNORES),
+        *_site_patterns(root),
+    ]
     warnings: list[str] = []
     files: list[ContextFile] = []
     entries: list[str] = []
@@ -211,6 +220,10 @@ def scan_context(root: Path, keep: tuple[str, ...] = ()) -> BuildContext:
 def left_out_text(root: Path, needed: dict[str, str]) -> str:
     """One line for -v: what the build context leaves out of the site folder, and why."""
     present = [name for name in DEFAULT_IGNORES if (root / name).exists() and name not in needed]
+    if "vendor/cache" in needed and "vendor" in present:
+        present.remove("vendor")
+        if any(p.name != "cache" for p in (root / "vendor").iterdir()):
+            present.append("vendor (but vendor/cache)")
     parts = [f"{name} ({WHY_LEFT_OUT[name]})" for name in present]
     kept = [f"{name} ({why})" for name, why in needed.items()]
     text = f"Left out of the build: {', '.join(parts) or 'nothing'}."

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from string import Template
 
 from deployer import __version__
-from deployer.image.gems import GemsPlan, GemsWay
+from deployer.image.gems import VENDOR_CACHE, GemsPlan, GemsWay
 from deployer.image.plugins import JekyllRequirements
 from deployer.resources import docker_dir
 from deployer.serving_rules import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
@@ -246,6 +246,8 @@ def _builder_stage(
         gems_cache_mount=gems_cache,
         gem_source=gems.shown_source,
         gem_files=" ".join(gems.gem_files),
+        vendor_cache=f"COPY {VENDOR_CACHE} {VENDOR_CACHE}\n" if gems.local else "",
+        install_flags=" --local" if gems.local else "",
         bundle_config="".join(f"{command} \\\n && " for command in config),
         gems_manifest=BUNDLER_GEMS,
         site_manifest=SITE_MANIFEST,

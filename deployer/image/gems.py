@@ -23,6 +23,7 @@ from deployer.errors import ConfigError
 from deployer.hosts import is_loopback
 
 DEFAULT_SOURCE = "https://rubygems.org"
+VENDOR_CACHE = "vendor/cache"  # `bundle cache`'s folder: the site's gems, for offline builds
 PROBE_TIMEOUT = 3.0
 _SOURCE = re.compile(r"""^\s*source\s*\(?\s*["']([^"']+)["']""", re.MULTILINE)
 _LOCK_RUBY = re.compile(r"^RUBY VERSION\s*\n\s+ruby (\d+\.\d+)", re.MULTILINE)
@@ -47,6 +48,7 @@ class GemsPlan:
     gem_files: tuple[str, ...] = ()  # copied before `bundle install` (its cache key)
     locked: bool = False  # Gemfile.lock exists: install exactly it (frozen)
     credentials: str | None = field(default=None, repr=False)  # KEY=user:password
+    local: bool = False  # from vendor/cache alone (`bundle install --local`): no network
 
     @property
     def secret_text(self) -> str | None:
@@ -60,6 +62,8 @@ class GemsPlan:
 
     @property
     def shown_source(self) -> str | None:
+        if self.local:
+            return VENDOR_CACHE
         return without_credentials(self.source) if self.source else None
 
 
@@ -131,6 +135,20 @@ def answers(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
     return why
 
 
+def vendored_gems(site_dir: Path) -> list[str]:
+    """The .gem files the site keeps in vendor/cache (`bundle cache`), if any."""
+    folder = site_dir / VENDOR_CACHE
+    return sorted(path.name for path in folder.glob("*.gem")) if folder.is_dir() else []
+
+
+def _gem_files(site_dir: Path, gemfile_text: str) -> list[str]:
+    """What `bundle install` reads: the Gemfile, its lock, and a gemspec it names."""
+    files = ["Gemfile", *(["Gemfile.lock"] if (site_dir / "Gemfile.lock").is_file() else [])]
+    if _GEMSPEC.search(gemfile_text):
+        files += sorted(p.name for p in site_dir.glob("*.gemspec"))
+    return files
+
+
 def plan_gems(site_dir: Path, choice: GemsChoice, mirror: str | None) -> GemsPlan:
     """Decide the way for this build (asking the gem source, for `auto`)."""
     gemfile = site_dir / "Gemfile"
@@ -144,6 +162,19 @@ def plan_gems(site_dir: Path, choice: GemsChoice, mirror: str | None) -> GemsPla
             )
         return GemsPlan(GemsWay.DEBIAN, "Gems: Debian's packages (the site has no Gemfile).")
     text = gemfile.read_text(encoding="utf-8")
+    lock = site_dir / "Gemfile.lock"
+    how = "Gemfile.lock, exactly" if lock.is_file() else "Gemfile, no lock"
+    cached = vendored_gems(site_dir)
+    if cached:
+        # Bundler's own offline convention: the site carries its gems, no source is asked.
+        return GemsPlan(
+            GemsWay.BUNDLER,
+            f"Gems: Bundler from {VENDOR_CACHE} ({len(cached)} gems), offline ({how}).",
+            ruby=ruby_version(site_dir),
+            gem_files=tuple(_gem_files(site_dir, text)),
+            locked=lock.is_file(),
+            local=True,
+        )
     declared = gemfile_source(text)
     source = (mirror or declared).rstrip("/")
     shown = without_credentials(source)
@@ -160,18 +191,13 @@ def plan_gems(site_dir: Path, choice: GemsChoice, mirror: str | None) -> GemsPla
             GemsWay.DEBIAN,
             f"Gems: Debian's packages (the gem source {shown} does not answer: {why}).",
         )
-    lock = site_dir / "Gemfile.lock"
-    files = ["Gemfile", *(["Gemfile.lock"] if lock.is_file() else [])]
-    if _GEMSPEC.search(text):
-        files += sorted(p.name for p in site_dir.glob("*.gemspec"))
-    how = "Gemfile.lock, exactly" if lock.is_file() else "Gemfile, no lock"
     return GemsPlan(
         GemsWay.BUNDLER,
         f"Gems: Bundler from {shown} ({how}).",
         source=source,
         mirrored=declared if mirror else None,
         ruby=ruby_version(site_dir),
-        gem_files=tuple(files),
+        gem_files=tuple(_gem_files(site_dir, text)),
         locked=lock.is_file(),
         credentials=(
             f"{credentials_key(source)}={secret}"

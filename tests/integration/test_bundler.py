@@ -24,7 +24,15 @@ from deployer.serve.preview import stop_preview
 from deployer.serve.switch import UpResult
 from deployer.site import Site, builder_tag, open_site
 from tests.conftest import SiteFactory, free_port
-from tests.gemsource import PLUGIN, THEME, GemSource, start_gem_source
+from tests.gemsource import (
+    PLUGIN,
+    PLUGIN_CODE,
+    THEME,
+    THEME_FILES,
+    GemSource,
+    build_gem,
+    start_gem_source,
+)
 from tests.integration.conftest import deploy
 from tests.running import Running
 
@@ -198,3 +206,35 @@ def test_a_bundler_site_is_watched_with_its_gems_loaded_once(
     finally:
         run.interrupt()
     stop_preview(engine, open_site(folder))
+
+
+def test_gems_kept_in_vendor_cache_build_offline_with_bundler(
+    engine: Engine, make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """Bundler's own offline convention (`bundle cache`): the site carries its gems, the
+    Gemfile's source does not answer, and the build installs them with `--local`; the gems
+    Debian packages (Jekyll, jekyll-feed) come from Debian."""
+    dead = GemSource(tmp_path / "never-started")  # the Gemfile's source: it does not answer
+    folder = bundler_site(make_site, dead, "vendored")
+    cache = folder / "vendor" / "cache"
+    cache.mkdir(parents=True)
+    for name, files in ((PLUGIN, {f"lib/{PLUGIN}.rb": PLUGIN_CODE}), (THEME, THEME_FILES)):
+        build_gem(tmp_path / "gems", name, "0.1.0", files, ["jekyll"]).rename(
+            cache / f"{name}-0.1.0.gem"
+        )
+    (folder / "vendor" / "bundle").mkdir()
+    (folder / "vendor" / "bundle" / "left-out.txt").write_text("installed gems stay out")
+    site, _config, result = deploy(engine, folder)
+    try:
+        gems = result.images.gems
+        assert gems is not None and gems.local
+        assert (
+            gems.reason == "Gems: Bundler from vendor/cache (2 gems), offline (Gemfile, no lock)."
+        )
+        about = requests.get(f"{result.url}/about/", timeout=10).text
+        assert "<p>Hello from a gem</p>" in about
+        origins = {gem.name: gem.origin for gem in result.images.gems_used}
+        assert origins["jekyll"] == "debian" and origins["jekyll-feed"] == "debian"
+        assert "bundle install --local" in result.images.dockerfile
+    finally:
+        stop_preview(engine, site)

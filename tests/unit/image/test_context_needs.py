@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from deployer.image.context import left_out_text, needed_ignores
+from deployer.image.context import left_out_text, needed_ignores, scan_context
 
 
 def _modules(tmp_path: Path, *packages: str) -> Path:
@@ -37,3 +37,17 @@ def test_otherwise_it_is_left_out_and_said_why(tmp_path: Path) -> None:
         "Left out of the build: node_modules (nothing the build reads imports from it), "
         "Gemfile.lock (the gems come from Debian's packages)."
     )
+
+
+def test_vendor_cache_is_kept_for_bundler_and_the_rest_of_vendor_is_not(tmp_path: Path) -> None:
+    (tmp_path / "vendor" / "cache").mkdir(parents=True)
+    (tmp_path / "vendor" / "cache" / "a-1.0.gem").write_bytes(b"gem")
+    (tmp_path / "vendor" / "bundle" / "ruby").mkdir(parents=True)
+    (tmp_path / "vendor" / "bundle" / "ruby" / "installed.rb").write_text("x")
+    (tmp_path / "index.md").write_text("hi")
+    assert "vendor/cache" not in needed_ignores(tmp_path, {}, bundler=False)
+    needed = needed_ignores(tmp_path, {}, bundler=True)
+    assert "vendor/cache" in needed
+    sent = {f.path for f in scan_context(tmp_path, keep=tuple(needed)).files}
+    assert sent == {"index.md", "vendor/cache/a-1.0.gem"}
+    assert "vendor (but vendor/cache)" in left_out_text(tmp_path, needed)

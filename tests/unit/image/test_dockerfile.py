@@ -158,3 +158,11 @@ def test_the_debian_way_loads_the_upstream_fixes_and_bundler_never() -> None:
     assert "sitedeploy-fixes" not in bundler
     fixes = (docker_dir() / "jekyll/sitedeploy-fixes.rb").read_text()
     assert 'affected?("4.3.0", "4.3.2")' in fixes and "def each_site_file" in fixes
+
+
+def test_gems_from_vendor_cache_are_copied_and_installed_locally() -> None:
+    plan = GemsPlan(GemsWay.BUNDLER, "Gems: Bundler from vendor/cache", local=True,
+                    gem_files=("Gemfile", "Gemfile.lock"), locked=True)  # fmt: skip
+    text = render(gems=plan)
+    assert "COPY Gemfile Gemfile.lock ./\nCOPY vendor/cache vendor/cache\n" in text
+    assert "bundle install --local" in text and "from vendor/cache" in text

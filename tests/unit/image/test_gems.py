@@ -98,3 +98,17 @@ def test_credentials_come_from_bundlers_own_variable(
     closed = f"http://127.0.0.1:{free_port()}"
     plan = plan_gems(_site(tmp_path, closed), GemsChoice.AUTO, None)
     assert "s3cret" not in plan.reason and "s3cret" not in repr(plan)
+
+
+def test_gems_the_site_keeps_in_vendor_cache_are_installed_offline(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    site = _site(tmp_path, closed, lock="GEM\n  specs:\n")
+    (site / "vendor" / "cache").mkdir(parents=True)
+    (site / "vendor" / "cache" / "jekyll-x-1.0.gem").write_bytes(b"gem")
+    plan = plan_gems(site, GemsChoice.AUTO, None)
+    assert plan.way is GemsWay.BUNDLER and plan.local and plan.source is None
+    assert (
+        plan.reason == "Gems: Bundler from vendor/cache (1 gems), offline (Gemfile.lock, exactly)."
+    )
+    assert (plan.shown_source, plan.network_host) == ("vendor/cache", False)
+    assert plan_gems(site, GemsChoice.DEBIAN, None).way is GemsWay.DEBIAN  # still the user's
