@@ -114,6 +114,7 @@ class CheckReport:
     pages_in_browser: int = 0
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()  # what the reader should know beside the findings
 
     def of(self, level: Severity) -> list[Finding]:
         return [f for f in self.findings if f.level is level]
@@ -165,4 +166,5 @@ class CheckReport:
             "errors": len(self.errors),
             "warnings": len(self.warnings),
             "findings": [f.as_dict() for f in self.findings],
+            "notes": list(self.notes),
         }

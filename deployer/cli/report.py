@@ -219,6 +219,8 @@ def show_check(progress: Progress, report: CheckReport, *, limit: int = 20) -> N
         f"{report.url} in {report.seconds:.1f} s: {len(report.errors)} errors, "
         f"{len(report.warnings)} warnings, {external} external links not fetched."
     )
+    for note in report.notes:
+        progress.warning(note)
 
 
 def show_publish(progress: Progress, result: PublishResult) -> None:

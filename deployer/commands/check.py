@@ -4,6 +4,7 @@ runs, or any served copy (a deploy, with --url) against the folder's current bui
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from deployer.built_site import HOT_SITE, scan_built_site
@@ -14,9 +15,11 @@ from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import NotRunning
 from deployer.image.extract import extract_built_site
+from deployer.image.fidelity import debian_differences, fallback_line
 from deployer.image.images import build_site
 from deployer.labels import Label, content_tag
 from deployer.progress import Progress
+from deployer.provenance.sbom import gems_from_labels
 from deployer.redirects import redirects_from_label
 from deployer.serve.preview import preview_status
 from deployer.site import Site, builder_tag, cache_dir
@@ -44,7 +47,7 @@ def check_preview(
     else:
         builder = builder_tag(site, content_tag(content_hash))
         built = extract_built_site(engine, builder, site, content_hash)
-    return check_site(
+    report = check_site(
         status.url,
         built,
         progress,
@@ -54,6 +57,18 @@ def check_preview(
         browser=browser,
         redirects=redirects_from_label(labels.get(Label.REDIRECTS)),
     )
+    return _with_fallback(report, site, labels)
+
+
+def _with_fallback(report: CheckReport, site: Site, labels: dict[str, str]) -> CheckReport:
+    """A site built the Debian way that fails its check: how the fallback's gems differ
+    from the site's own is the first suspect, so the report says it."""
+    if report.healthy or labels.get(Label.GEMS_WAY) != "debian":
+        return report
+    debian = {gem.name: gem.version for gem in gems_from_labels(labels) if gem.origin == "debian"}
+    plugins = [name for name in debian if name.startswith("jekyll-") or "theme" in name]
+    line = fallback_line(debian_differences(site.path, debian, plugins))
+    return replace(report, notes=(*report.notes, line)) if line else report
 
 
 def check_url(

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from deployer.image.fidelity import debian_differences, versions_in_output
+
 _JEKYLL_BANNER = re.compile(r"\bJekyll (\d+\.\d+\.\d+)\b")
 _SYMBOL_FAILURE = ("Tried to load unspecified class: Symbol", "Psych::DisallowedClass")
 _BUNDLER_FAILURE = ("Bundler::GemNotFound", "Bundler::GemfileNotFound", "bundler/setup")
@@ -160,11 +162,27 @@ class BuildSetting:
     config_files: tuple[str, ...]
     plugins_dirs: tuple[str, ...]
     debian: bool  # Jekyll and its plugins are Debian's packages (the offline fallback)
+    named: tuple[str, ...] = ()  # the site's plugins and theme
 
 
 def explain(setting: BuildSetting, reason: str, lines: list[str]) -> str:
     """The fix for a failed `jekyll build` whose message (`reason`) and output (`lines`)
-    Jekyll printed: the file and line at fault, and whose fault it is."""
+    Jekyll printed: the file and line at fault, and whose fault it is (with what the Debian
+    fallback's gems the failure names differ in from the site's own)."""
+    fix = _fix(setting, reason, lines)
+    if not setting.debian:
+        return fix
+    seen = versions_in_output(lines)
+    version = jekyll_version(lines)
+    if version:
+        seen.setdefault("jekyll", version)
+    differences = debian_differences(setting.site_dir, seen, setting.named)
+    if differences:
+        fix += f"\nDebian's gems here differ from the site's own: {', '.join(differences)}."
+    return fix
+
+
+def _fix(setting: BuildSetting, reason: str, lines: list[str]) -> str:
     said = "\n".join([reason, *lines])
     version = jekyll_version(lines)
     fallback = f"Debian's Jekyll {version}" if version else "Debian's Jekyll"

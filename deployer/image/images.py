@@ -38,6 +38,7 @@ from deployer.image.context import BuildContext, left_out_text, needed_ignores, 
 from deployer.image.diagnose import BuildSetting, explain
 from deployer.image.dockerfile import OVERRIDES_FILE, SiteRecipe, render_site_dockerfile
 from deployer.image.extract import extract_built_site
+from deployer.image.fidelity import debian_differences, fallback_line
 from deployer.image.gems import GemsPlan, GemsWay, plan_gems, ruby_image
 from deployer.image.plugins import JekyllRequirements, read_requirements
 from deployer.image.runtime import ensure_runtime
@@ -82,6 +83,7 @@ class SiteImages:
     jekyll_configs: str = ""  # `jekyll build --config`, as the builder ran it
     kept_ignores: tuple[str, ...] = ()  # default ignores the build context kept
     redirects: tuple[Redirect, ...] = ()  # what the image answers with a redirect itself
+    fallback: str | None = None  # how the Debian way's gems differ from the site's own
 
     @property
     def csp_summary(self) -> str:
@@ -289,7 +291,7 @@ def build_site(
         rebuild=rebuild, network_host=plan.gems.network_host,
         explain_jekyll=partial(explain, BuildSetting(
             site.path, plan.requirements.config_files, plan.requirements.plugins_dir,
-            debian=plan.gems.way is GemsWay.DEBIAN,
+            debian=plan.gems.way is GemsWay.DEBIAN, named=_named_gems(plan),
         )),
     )  # fmt: skip
     warnings = list(plan.warnings)
@@ -307,6 +309,10 @@ def build_site(
     image, builder_image = engine.built(job.tag), engine.built(job.builder_tag)
     final = engine.find_image(job.tag)
     final_labels = dict(final.labels or {}) if final else {}
+    gems_used = tuple(gems_from_labels(final_labels))
+    fallback = _fallback(plan, gems_used)
+    if fallback:
+        warnings.insert(0, fallback)
     if not rebuild and final is not None:
         with engine.errors(f"Tagging {job.tag}"):
             final.tag(site.repository, LATEST)
@@ -326,10 +332,24 @@ def build_site(
         warnings=tuple(warnings),
         layers=tuple(engine.history(job.tag)),
         gems=plan.gems,
-        gems_used=tuple(gems_from_labels(final_labels)),
+        gems_used=gems_used,
         npm_build=plan.npm_build,
         csp=json.loads(final_labels.get(Label.CSP) or "{}"),
         jekyll_configs=",".join([*plan.requirements.config_files, OVERRIDES_FILE]),
         kept_ignores=plan.kept_ignores,
         redirects=redirects_from_label(final_labels.get(Label.REDIRECTS)),
+        fallback=fallback,
     )
+
+
+def _fallback(plan: _Plan, gems_used: tuple[BuiltGem, ...]) -> str | None:
+    """The Debian way against the site's own gems (its lock, its Gemfile): one line."""
+    if plan.gems.way is not GemsWay.DEBIAN:
+        return None
+    debian = {gem.name: gem.version for gem in gems_used if gem.origin == "debian"}
+    return fallback_line(debian_differences(plan.site.path, debian, _named_gems(plan)))
+
+
+def _named_gems(plan: _Plan) -> tuple[str, ...]:
+    theme = plan.requirements.theme
+    return (*plan.requirements.plugins, *([theme] if theme else []))

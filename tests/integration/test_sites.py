@@ -9,9 +9,12 @@ import re
 import pytest
 import requests
 
+from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.errors import EngineError, JekyllFailed, SassUnsupported
 from deployer.image.extract import read_image_file
+from deployer.image.images import build_site
+from deployer.progress import Progress
 from deployer.site import open_site
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy, served
@@ -307,3 +310,26 @@ def test_the_debian_way_has_the_upstream_fixes_even_under_safe(
     )
     with served(engine, folder) as result:
         assert requests.get(f"{result.url}/", timeout=10).text.strip() == "ROOT[]"
+
+
+def test_the_debian_fallback_says_how_it_differs_from_the_sites_lock(
+    engine: Engine, make_site: SiteFactory
+) -> None:
+    lock = (
+        "GEM\n  remote: https://rubygems.org/\n  specs:\n    jekyll (3.10.0)\n"
+        "    jekyll-feed (0.17.0)\n    liquid (4.0.4)\n    minima (2.5.1)\n\n"
+        "PLATFORMS\n  ruby\n\nDEPENDENCIES\n  jekyll (~> 3.10)\n"
+    )
+    folder = make_site(
+        "fallback",
+        {
+            "Gemfile": 'source "https://rubygems.org"\ngem "jekyll", "~> 3.10"\n',
+            "Gemfile.lock": lock,
+            "sitedeploy.toml": '[build]\ngems = "debian"\n',
+        },
+    )
+    images = build_site(engine, open_site(folder), load_config(folder), Progress(quiet=True))
+    line = images.fallback or ""
+    assert line == images.warnings[0]
+    assert "jekyll 4.3.1 (the lock: 3.10.0)" in line and "liquid 5.4.0 (the lock: 4.0.4)" in line
+    assert "minima" not in line  # the same version: nothing to say
