@@ -247,7 +247,9 @@ def _builder_stage(
         gem_source=gems.shown_source,
         gem_files=" ".join(gems.gem_files),
         vendor_cache=f"COPY {VENDOR_CACHE} {VENDOR_CACHE}\n" if gems.local else "",
-        install_flags=" --local" if gems.local else "",
+        # --no-cache: Bundler would write every gem of the bundle into the site's
+        # vendor/cache (Debian's, which have no .gem files, included) and fail.
+        install_flags=" --local --no-cache" if gems.local else "",
         bundle_config="".join(f"{command} \\\n && " for command in config),
         gems_manifest=BUNDLER_GEMS,
         site_manifest=SITE_MANIFEST,

@@ -235,6 +235,6 @@ def test_gems_kept_in_vendor_cache_build_offline_with_bundler(
         assert "<p>Hello from a gem</p>" in about
         origins = {gem.name: gem.origin for gem in result.images.gems_used}
         assert origins["jekyll"] == "debian" and origins["jekyll-feed"] == "debian"
-        assert "bundle install --local" in result.images.dockerfile
+        assert "bundle install --local --no-cache" in result.images.dockerfile
     finally:
         stop_preview(engine, site)

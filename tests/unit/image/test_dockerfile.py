@@ -165,4 +165,4 @@ def test_gems_from_vendor_cache_are_copied_and_installed_locally() -> None:
                     gem_files=("Gemfile", "Gemfile.lock"), locked=True)  # fmt: skip
     text = render(gems=plan)
     assert "COPY Gemfile Gemfile.lock ./\nCOPY vendor/cache vendor/cache\n" in text
-    assert "bundle install --local" in text and "from vendor/cache" in text
+    assert "bundle install --local --no-cache" in text and "from vendor/cache" in text
