@@ -58,6 +58,7 @@ class SiteRecipe:
     buildkit: bool
     gems: GemsPlan | None = None
     ruby_from_debian: bool = True  # Bundler on Debian's Ruby (no official Ruby image here)
+    gemfile: str | None = None  # the Gemfile sitedeploy writes for a site without one
     before: str | None = None  # [build] before
     brotli_quality: int = 9
 
@@ -109,6 +110,7 @@ def render_site_dockerfile(recipe: SiteRecipe, site_conf_image: str | None = Non
     )
     builder = _builder_stage(
         requirements, gems if bundler else None, recipe.ruby_from_debian, site_id, buildkit,
+        gemfile=recipe.gemfile,
         builder_base=recipe.builder_base, overrides=overrides, own_plugins=own_plugins,
         jekyll_cache_mount=cache_mount, before_step=_before_step(recipe.before, buildkit),
         jekyll_configs=shlex.quote(configs),
@@ -208,6 +210,7 @@ def _builder_stage(
     ruby_from_debian: bool,
     site_id: str,
     buildkit: bool,
+    gemfile: str | None = None,
     **values: str,
 ) -> str:
     node = NODE_PACKAGES if values.get("before_step") else ()
@@ -245,7 +248,12 @@ def _builder_stage(
         packages=" ".join(dict.fromkeys(packages)),
         gems_cache_mount=gems_cache,
         gem_source=gems.shown_source,
-        gem_files=" ".join(gems.gem_files),
+        gem_files_step=(
+            "# The site has no Gemfile: this one, written by sitedeploy.\n"
+            f"RUN echo {base64.b64encode(gemfile.encode()).decode()} | base64 -d > Gemfile"
+            if gemfile
+            else f"COPY {' '.join(gems.gem_files)} ./"
+        ),
         vendor_cache=f"COPY {VENDOR_CACHE} {VENDOR_CACHE}\n" if gems.local else "",
         # --no-cache: Bundler would write every gem of the bundle into the site's
         # vendor/cache (Debian's, which have no .gem files, included) and fail.

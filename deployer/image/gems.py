@@ -29,6 +29,7 @@ _SOURCE = re.compile(r"""^\s*source\s*\(?\s*["']([^"']+)["']""", re.MULTILINE)
 _LOCK_RUBY = re.compile(r"^RUBY VERSION\s*\n\s+ruby (\d+\.\d+)", re.MULTILINE)
 _RUBY_VERSION = re.compile(r"^(?:ruby-)?(\d+\.\d+)")
 _GEMSPEC = re.compile(r"^\s*gemspec\b", re.MULTILINE)
+_GEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class GemsWay(enum.StrEnum):
@@ -49,6 +50,9 @@ class GemsPlan:
     locked: bool = False  # Gemfile.lock exists: install exactly it (frozen)
     credentials: str | None = field(default=None, repr=False)  # KEY=user:password
     local: bool = False  # from vendor/cache alone (`bundle install --local`): no network
+    # No Gemfile: sitedeploy writes one (Jekyll, the theme, the plugins), as `gem install`
+    # would get them — upstream Jekyll wherever a gem source answers.
+    written: bool = False
 
     @property
     def secret_text(self) -> str | None:
@@ -149,18 +153,62 @@ def _gem_files(site_dir: Path, gemfile_text: str) -> list[str]:
     return files
 
 
+def _without_gemfile(site_dir: Path, choice: GemsChoice, mirror: str | None) -> GemsPlan:
+    """A site without a Gemfile gets upstream Jekyll (and its plugins) where a gem source
+    answers — RubyGems, or the mirror — and Debian's packages only offline."""
+    source = (mirror or DEFAULT_SOURCE).rstrip("/")
+    shown = without_credentials(source)
+    why = answers(source)
+    if why is None:
+        return GemsPlan(
+            GemsWay.BUNDLER,
+            f"Gems: Bundler from {shown} (the site has no Gemfile: Jekyll, its theme and "
+            "plugins, the newest that fit).",
+            source=source,
+            ruby=ruby_version(site_dir),
+            written=True,
+            credentials=(
+                f"{credentials_key(source)}={secret}"
+                if (secret := source_credentials(source))
+                else None
+            ),
+        )
+    if choice is GemsChoice.BUNDLER:
+        raise ConfigError(
+            f'[build] gems = "bundler" (or --gems bundler), but {site_dir} has no Gemfile and '
+            f"the gem source {shown} does not answer ({why}). Add a Gemfile and a source that "
+            'answers, or use gems = "auto" or "debian".'
+        )
+    return GemsPlan(
+        GemsWay.DEBIAN,
+        f"Gems: Debian's packages (the site has no Gemfile, and the gem source {shown} does "
+        f"not answer: {why}).",
+    )
+
+
+def written_gemfile(source: str, theme: str | None, plugins: tuple[str, ...]) -> str:
+    """The Gemfile of a site without one: what `gem install jekyll` and its plugins get."""
+    odd = [name for name in (theme or "", *plugins) if name and not _GEM_NAME.match(name)]
+    if odd:
+        raise ConfigError(
+            f"_config.yml names {', '.join(repr(n) for n in odd)} as a theme or plugin, which "
+            "is not a gem name (letters, digits, '_', '.', '-'). Fix the name."
+        )
+    lines = [f'source "{without_credentials(source)}"', 'gem "jekyll"']
+    if theme:
+        lines.append(f'gem "{theme}"')
+    if plugins:
+        lines += ["group :jekyll_plugins do", *(f'  gem "{name}"' for name in plugins), "end"]
+    return "\n".join(lines) + "\n"
+
+
 def plan_gems(site_dir: Path, choice: GemsChoice, mirror: str | None) -> GemsPlan:
     """Decide the way for this build (asking the gem source, for `auto`)."""
     gemfile = site_dir / "Gemfile"
     if choice is GemsChoice.DEBIAN:
         return GemsPlan(GemsWay.DEBIAN, 'Gems: Debian\'s packages ([build] gems = "debian").')
     if not gemfile.is_file():
-        if choice is GemsChoice.BUNDLER:
-            raise ConfigError(
-                f'[build] gems = "bundler" (or --gems bundler), but {site_dir} has no '
-                'Gemfile. Add one, or use gems = "auto" or "debian".'
-            )
-        return GemsPlan(GemsWay.DEBIAN, "Gems: Debian's packages (the site has no Gemfile).")
+        return _without_gemfile(site_dir, choice, mirror)
     text = gemfile.read_text(encoding="utf-8")
     lock = site_dir / "Gemfile.lock"
     how = "Gemfile.lock, exactly" if lock.is_file() else "Gemfile, no lock"

@@ -39,7 +39,7 @@ from deployer.image.diagnose import BuildSetting, explain
 from deployer.image.dockerfile import OVERRIDES_FILE, SiteRecipe, render_site_dockerfile
 from deployer.image.extract import extract_built_site
 from deployer.image.fidelity import debian_differences, fallback_line
-from deployer.image.gems import GemsPlan, GemsWay, plan_gems, ruby_image
+from deployer.image.gems import GemsPlan, GemsWay, plan_gems, ruby_image, written_gemfile
 from deployer.image.plugins import JekyllRequirements, read_requirements
 from deployer.image.runtime import ensure_runtime
 from deployer.image.secrets import build_secrets
@@ -196,6 +196,11 @@ def _plan(engine: Engine, site: Site, config: SiteConfig, progress: Progress) ->
         runtime_image=runtime.tag, tools_image=tools, requirements=requirements,
         buildkit=builder.name.startswith("BuildKit"), gems=gems,
         ruby_from_debian=ruby_from_debian, before=config.before,
+        gemfile=(
+            written_gemfile(gems.source or "", requirements.theme, requirements.plugins)
+            if gems.written
+            else None
+        ),
     )  # fmt: skip
     dockerfile = render_site_dockerfile(recipe)
     # The site's own nginx files come from its [headers] and [csp] and its built pages.

@@ -108,6 +108,7 @@ class HotBuilder:
     sources: dict[str, str] = field(default_factory=dict)  # path -> sha256 in /site/src
     sequence: int = 0
     resolved_lock: bool = False  # Bundler wrote /site/src/Gemfile.lock: the site has none
+    written_gemfile: bool = False  # sitedeploy wrote /site/src/Gemfile: the site has none
 
     @classmethod
     def start(cls, engine: Engine, site: Site, images: SiteImages) -> HotBuilder:
@@ -142,6 +143,7 @@ class HotBuilder:
         return cls(
             engine, site, container, images.baseurl, images.kept_ignores, configs,
             resolved_lock=bundler and gems is not None and not gems.locked,
+            written_gemfile=bundler and gems is not None and gems.written,
         )  # fmt: skip
 
     def ready(self) -> None:
@@ -155,8 +157,11 @@ class HotBuilder:
             "Warming up Jekyll",
         )
         self.sources = dict(json.loads(text)["sources"])
-        if self.resolved_lock:  # the build's own lock is not a source the site removed
+        # The build's own Gemfile and lock are not sources the site removed.
+        if self.resolved_lock:
             self.sources.pop("Gemfile.lock", None)
+        if self.written_gemfile:
+            self.sources.pop("Gemfile", None)
 
     def sync(self) -> list[str]:
         """Copy the sources that differ from the builder's into it (and remove those gone);

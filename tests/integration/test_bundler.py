@@ -238,3 +238,29 @@ def test_gems_kept_in_vendor_cache_build_offline_with_bundler(
         assert "bundle install --local --no-cache" in result.images.dockerfile
     finally:
         stop_preview(engine, site)
+
+
+def test_a_site_without_a_gemfile_is_built_with_bundler_where_a_source_answers(
+    engine: Engine, make_site: SiteFactory, source: GemSource
+) -> None:
+    """What `gem install jekyll` and the plugins would get: sitedeploy writes the Gemfile;
+    Debian's packages are only the offline fallback. (Here the source has no Jekyll, so it
+    resolves from Debian's package; with RubyGems it is upstream Jekyll.)"""
+    folder = make_site(
+        "nogemfile",
+        {
+            "_config.yml": f"title: No Gemfile\ntheme: minima\nplugins:\n  - {PLUGIN}\n",
+            "sitedeploy.toml": f'[build]\ngem_mirror = "{source.url}"\n',
+            "about.md": "---\nlayout: page\ntitle: About\npermalink: /about/\n---\n{% sdtest_hello %}\n",
+        },
+    )
+    site, _config, result = deploy(engine, folder)
+    try:
+        gems = result.images.gems
+        assert gems is not None and gems.written and gems.way == "bundler"
+        assert "Hello from a gem" in requests.get(f"{result.url}/about/", timeout=10).text
+        assert f"GET /gems/{PLUGIN}-0.1.0.gem" in source.requests
+        assert "written by sitedeploy" in result.images.dockerfile
+        assert not (folder / "Gemfile").exists()  # nothing written into the site folder
+    finally:
+        stop_preview(engine, site)

@@ -166,3 +166,10 @@ def test_gems_from_vendor_cache_are_copied_and_installed_locally() -> None:
     text = render(gems=plan)
     assert "COPY Gemfile Gemfile.lock ./\nCOPY vendor/cache vendor/cache\n" in text
     assert "bundle install --local --no-cache" in text and "from vendor/cache" in text
+
+
+def test_a_written_gemfile_goes_into_the_builder_in_the_recipe() -> None:
+    plan = GemsPlan(GemsWay.BUNDLER, "Gems: Bundler", source="https://rubygems.org", written=True)
+    text = render(gems=plan, gemfile='source "https://rubygems.org"\ngem "jekyll"\n')
+    assert "# The site has no Gemfile: this one, written by sitedeploy." in text
+    assert "| base64 -d > Gemfile\n" in text and "COPY Gemfile" not in text

@@ -17,6 +17,7 @@ from deployer.image.gems import (
     ruby_version,
     source_credentials,
     without_credentials,
+    written_gemfile,
 )
 from tests.conftest import free_port
 
@@ -112,3 +113,30 @@ def test_gems_the_site_keeps_in_vendor_cache_are_installed_offline(tmp_path: Pat
     )
     assert (plan.shown_source, plan.network_host) == ("vendor/cache", False)
     assert plan_gems(site, GemsChoice.DEBIAN, None).way is GemsWay.DEBIAN  # still the user's
+
+
+def test_a_site_without_a_gemfile_gets_upstream_jekyll_where_a_source_answers(
+    tmp_path: Path, answering: str
+) -> None:
+    plan = plan_gems(tmp_path, GemsChoice.AUTO, answering)  # the mirror stands in for RubyGems
+    assert plan.way is GemsWay.BUNDLER and plan.written and plan.source == answering
+    assert plan.reason.startswith(f"Gems: Bundler from {answering} (the site has no Gemfile")
+    closed = f"http://127.0.0.1:{free_port()}"
+    offline = plan_gems(tmp_path, GemsChoice.AUTO, closed)
+    assert offline.way is GemsWay.DEBIAN
+    assert offline.reason.startswith(
+        f"Gems: Debian's packages (the site has no Gemfile, and the gem source {closed} does "
+        "not answer"
+    )
+    with pytest.raises(ConfigError, match="has no Gemfile and the gem source"):
+        plan_gems(tmp_path, GemsChoice.BUNDLER, closed)
+
+
+def test_the_written_gemfile_names_jekyll_the_theme_and_the_plugins() -> None:
+    text = written_gemfile("https://u:p@gems.example.com", "minima", ("jekyll-feed", "jemoji"))
+    assert text == (
+        'source "https://gems.example.com"\ngem "jekyll"\ngem "minima"\n'
+        'group :jekyll_plugins do\n  gem "jekyll-feed"\n  gem "jemoji"\nend\n'
+    )
+    with pytest.raises(ConfigError, match="is not a gem name"):
+        written_gemfile("https://rubygems.org", None, ('x"; system("boom")',))
