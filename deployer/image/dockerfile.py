@@ -187,6 +187,26 @@ def _written(source: str, target: str) -> str:
     return f"mkdir -p {target.rsplit('/', 1)[0]} && echo {data} | base64 -d > {target}"
 
 
+DEBIAN_GEMS_SCRIPT = "jekyll/sitedeploy-debian-gems.rb"
+
+
+def _debian_gems_step(gems: GemsPlan) -> str:
+    """Bundler on Debian's Ruby: every gem of the bundle that Debian packages, the ones the
+    Gemfile does not name included, installed from Debian before Bundler runs (a gem source
+    then needs to serve only what Debian lacks)."""
+    source = shlex.quote(gems.shown_source or "") if not gems.local else "''"
+    return (
+        "# Every gem of the bundle that Debian packages comes from Debian "
+        "(docker/jekyll/sitedeploy-debian-gems.rb).\n"
+        f"RUN {_written(DEBIAN_GEMS_SCRIPT, '/site/debian-gems.rb')} \\\n"
+        f" && SITEDEPLOY_GEM_SOURCE={source} ruby /site/debian-gems.rb > /site/debian-gems.txt \\\n"
+        " && apt-get update \\\n"
+        " && apt-get install -y --no-install-recommends $(apt-cache show $(cat "
+        "/site/debian-gems.txt) 2>/dev/null | sed -n 's/^Package: //p' | sort -u) \\\n"
+        " && rm -rf /var/lib/apt/lists/*\n"
+    )
+
+
 def _before_step(before: str | None, buildkit: bool) -> str:
     if before is None:
         return ""
@@ -258,6 +278,7 @@ def _builder_stage(
         # --no-cache: Bundler would write every gem of the bundle into the site's
         # vendor/cache (Debian's, which have no .gem files, included) and fail.
         install_flags=" --local --no-cache" if gems.local else "",
+        debian_gems=_debian_gems_step(gems) if ruby_from_debian else "",
         bundle_config="".join(f"{command} \\\n && " for command in config),
         gems_manifest=BUNDLER_GEMS,
         site_manifest=SITE_MANIFEST,

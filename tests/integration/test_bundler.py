@@ -251,7 +251,9 @@ def test_a_site_without_a_gemfile_is_built_with_bundler_where_a_source_answers(
         {
             "_config.yml": f"title: No Gemfile\ntheme: minima\nplugins:\n  - {PLUGIN}\n",
             "sitedeploy.toml": f'[build]\ngem_mirror = "{source.url}"\n',
-            "about.md": "---\nlayout: page\ntitle: About\npermalink: /about/\n---\n{% sdtest_hello %}\n",
+            "about.md": (
+                "---\nlayout: page\ntitle: About\npermalink: /about/\n---\n{% sdtest_hello %}\n"
+            ),
         },
     )
     site, _config, result = deploy(engine, folder)
@@ -262,5 +264,46 @@ def test_a_site_without_a_gemfile_is_built_with_bundler_where_a_source_answers(
         assert f"GET /gems/{PLUGIN}-0.1.0.gem" in source.requests
         assert "written by sitedeploy" in result.images.dockerfile
         assert not (folder / "Gemfile").exists()  # nothing written into the site folder
+    finally:
+        stop_preview(engine, site)
+
+
+PIPELINE = "jekyll-sdtest-pipeline"  # a plugin that needs html-pipeline, which Debian packages
+PIPELINE_CODE = """require "jekyll"
+require "html/pipeline"
+
+Liquid::Template.register_tag("sdtest_pipeline", Class.new(Liquid::Tag) do
+  def render(_context)
+    "html-pipeline #{HTML::Pipeline::VERSION}"
+  end
+end)
+"""
+
+
+def test_every_gem_of_the_bundle_debian_packages_comes_from_debian(
+    engine: Engine, make_site: SiteFactory, source: GemSource, tmp_path: Path
+) -> None:
+    """The mirror serves only what Debian lacks: a plugin whose own dependency
+    (html-pipeline) the Gemfile does not name, and the mirror does not have, still builds —
+    from Debian's package. A committed .bundle/config cannot hide Debian's gems."""
+    source.add(
+        build_gem(tmp_path, PIPELINE, "0.1.0", {f"lib/{PIPELINE}.rb": PIPELINE_CODE},
+                  ["jekyll", "html-pipeline"])
+    )  # fmt: skip
+    folder = bundler_site(
+        make_site, source, "debiandeps",
+        Gemfile=gemfile(source, f'  gem "{PIPELINE}"'),
+        **{
+            "index.md": "---\nlayout: home\n---\n{% sdtest_pipeline %}\n",
+            ".bundle/config": '---\nBUNDLE_PATH: "vendor/bundle"\nBUNDLE_DEPLOYMENT: "true"\n',
+        },
+    )  # fmt: skip
+    source.requests.clear()
+    site, _config, result = deploy(engine, folder)
+    try:
+        assert "html-pipeline 2." in requests.get(f"{result.url}/", timeout=10).text
+        origins = {gem.name: gem.origin for gem in result.images.gems_used}
+        assert origins["html-pipeline"] == "debian" and origins[PIPELINE] == f"{source.url}/"
+        assert not [r for r in source.requests if "html-pipeline" in r and "/gems/" in r]
     finally:
         stop_preview(engine, site)
