@@ -173,3 +173,13 @@ def test_a_written_gemfile_goes_into_the_builder_in_the_recipe() -> None:
     text = render(gems=plan, gemfile='source "https://rubygems.org"\ngem "jekyll"\n')
     assert "# The site has no Gemfile: this one, written by sitedeploy." in text
     assert "| base64 -d > Gemfile\n" in text and "COPY Gemfile" not in text
+
+
+def test_bundler_on_debians_ruby_installs_debians_gems_of_the_whole_bundle_first() -> None:
+    plan = GemsPlan(GemsWay.BUNDLER, "Gems: Bundler", source="http://127.0.0.1:9/gems")
+    on_debian = render(gems=plan, ruby_from_debian=True)
+    step = on_debian.index(
+        "SITEDEPLOY_GEM_SOURCE=http://127.0.0.1:9/gems ruby /site/debian-gems.rb"
+    )
+    assert step < on_debian.index("bundle install")
+    assert "sitedeploy-debian-gems" not in render(gems=plan, ruby_from_debian=False)
