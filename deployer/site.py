@@ -112,3 +112,9 @@ def builder_tag(site: Site, suffix: str) -> str:
 def latest_tag(site: Site) -> str:
     """The site's newest built image (`up` previews it, `inspect` reads it)."""
     return image_tag(site, LATEST)
+
+
+def page_url(root: str, baseurl: str) -> str:
+    """The site's home page on a server at `root`: under its base path (`/repo/`), as
+    `jekyll serve` prints it; the root itself for a site without one."""
+    return f"{root.rstrip('/')}{baseurl}/" if baseurl else root

@@ -38,7 +38,7 @@ from deployer.hardening import (
     tmpfs_volume_options,
 )
 from deployer.labels import Label, Role
-from deployer.site import Site, site_filter
+from deployer.site import Site, page_url, site_filter
 
 
 def preview_url(host: str, port: int) -> str:
@@ -265,12 +265,6 @@ class PreviewStatus:
             "root_url": self.url,
             "answering": self.answering,
         }
-
-
-def page_url(root: str, baseurl: str) -> str:
-    """The site's home page on a server at `root`: under its base path (`/repo/`), as
-    `jekyll serve` prints it; the root itself for a site without one."""
-    return f"{root.rstrip('/')}{baseurl}/" if baseurl else root
 
 
 def current_server(engine: Engine, site: Site, url: str | None) -> Container | None:

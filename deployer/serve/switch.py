@@ -33,13 +33,12 @@ from deployer.serve.front import free_slot, route
 from deployer.serve.preview import (
     find_containers,
     logs_tail,
-    page_url,
     preview_url,
     published_url,
     remove_container,
     start_server,
 )
-from deployer.site import Site
+from deployer.site import Site, page_url
 
 _SHOWN_FAILURES = 15
 DRAIN_SECONDS = 30  # the longest an old server may take to finish its requests

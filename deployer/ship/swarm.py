@@ -25,9 +25,10 @@ from docker.models.services import Service
 
 from deployer.engine import Engine
 from deployer.errors import SwarmError
+from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.ship.swarm_services import front_changed, front_spec, names, runs, site_spec
-from deployer.site import Site, site_filter
+from deployer.site import Site, page_url, site_filter
 from deployer.waiting import poll, wait_until
 
 CONVERGE_TIMEOUT = 600.0
@@ -228,6 +229,9 @@ def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
     if front is not None:
         ports = front.attrs["Spec"].get("EndpointSpec", {}).get("Ports") or []
         url = f"http://127.0.0.1:{ports[0]['PublishedPort']}" if ports else None
+    pulled = engine.find_image(image)
+    if url and pulled is not None:  # the page under the site's base path, as `up` shows it
+        url = page_url(url, (pulled.labels or {}).get(Label.BASEURL, ""))
     return SwarmStatus(
         service=service_name,
         front=front_name,
