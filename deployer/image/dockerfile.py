@@ -137,13 +137,8 @@ def render_site_dockerfile(recipe: SiteRecipe, site_conf_image: str | None = Non
     )
 
 
-# What the builder stage writes beside `_site`: every built file (sha256, size, path), and
-# every gem the build used (name, version, where it came from), for the image's labels.
-SITE_MANIFEST = (
-    'Dir.glob("**/*", File::FNM_DOTMATCH, base: ".").select { |f| File.file?(f) && '
-    "!File.symlink?(f) }.sort.each { |f| puts [Digest::SHA256.file(f).hexdigest, "
-    'File.size(f), f].join("\\t") }'
-)
+# What the builder stage writes beside `_site`: every gem the build used (name, version,
+# where it came from), for the image's labels.
 # Offline: Jekyll, the plugins and theme, and everything they depend on, as installed.
 DEBIAN_GEMS = (
     "seen = {}; todo = ARGV.dup; until todo.empty?; n = todo.shift; next if seen[n]; "
@@ -240,7 +235,6 @@ def _builder_stage(
             loaded.append(requirements.theme)
         return _template("builder-debian.Dockerfile.in").substitute(
             packages=" ".join((*requirements.packages, *node)),
-            site_manifest=SITE_MANIFEST,
             gems_manifest=DEBIAN_GEMS,
             gem_names=" ".join(shlex.quote(name) for name in loaded),
             jekyll_fixes=_written(JEKYLL_FIXES, FIXES_IN_BUILDER),
@@ -281,6 +275,5 @@ def _builder_stage(
         debian_gems=_debian_gems_step(gems) if ruby_from_debian else "",
         bundle_config="".join(f"{command} \\\n && " for command in config),
         gems_manifest=BUNDLER_GEMS,
-        site_manifest=SITE_MANIFEST,
         **values,
     )

@@ -17,12 +17,14 @@ from deployer.image.build_log import BuildOutput
 from deployer.image.builders import Builder, BuildKitCLI, BuildRequest, run_build
 from deployer.image.context import BuildContext
 from deployer.image.dockerfile import BUILDER_STAGE, FINAL_STAGE, PACK_STAGE
-from deployer.image.extract import extract_built_site, read_image_file
+from deployer.image.extract import extract_build
 from deployer.image.jekyll_log import jekyll_warnings
 from deployer.labels import Label, Role
 from deployer.progress import Progress
-from deployer.provenance.sbom import gem_labels, parse_gems, parse_site_manifest, site_labels
+from deployer.provenance.sbom import gem_labels, parse_gems, site_labels
 from deployer.site import Site, builder_tag, image_tag
+
+GEMS_IN_IMAGE = "/site/gems.tsv"  # what the Jekyll stage used: name, version, where from
 
 
 @dataclass(frozen=True)
@@ -84,15 +86,14 @@ class SiteBuild:
             jekyll_step = output.step("jekyll build")
             warnings = jekyll_warnings(jekyll_step.lines) if jekyll_step else []
         with self._packing(args) as packed:
-            # The manifest Jekyll's stage wrote goes into the final image's labels; the
-            # full `_site` comes out of the builder image: the final stage's nginx files
-            # (its Content-Security-Policy) are derived from the pages.
-            manifest = read_image_file(self.engine, self.builder_tag, "/site/manifest.tsv")
-            gems = read_image_file(self.engine, self.builder_tag, "/site/gems.tsv")
+            # The full `_site` comes out of the builder image (the final stage's nginx
+            # files, its Content-Security-Policy, are derived from the pages), and the gems
+            # the Jekyll stage used, for the final image's labels.
             into = f"verify-{self.rebuild}" if self.rebuild else "_site"
-            built = extract_built_site(
-                self.engine, self.builder_tag, site, self.content_hash, into=into
-            )
+            built, read = extract_build(
+                self.engine, self.builder_tag, site, self.content_hash, into=into,
+                files=(GEMS_IN_IMAGE,),
+            )  # fmt: skip
             final = finish(built)
             pack_lines = packed()
             with progress.step(f"Packing the nginx image {self.tag}"):
@@ -102,8 +103,8 @@ class SiteBuild:
                     **labels,
                     **final.labels,
                     Label.ROLE: Role.SITE,
-                    **site_labels(parse_site_manifest(manifest.decode())),
-                    **gem_labels(parse_gems(gems.decode())),
+                    **site_labels(list(built.files)),
+                    **gem_labels(parse_gems(read[GEMS_IN_IMAGE].decode())),
                     Label.DOCKERFILE: final.dockerfile,
                 }
                 # The same network as the builder build, or BuildKit would not reuse it.

@@ -69,16 +69,6 @@ def site_digest(files: Iterable[BuiltFile]) -> str:
     return digest.hexdigest()
 
 
-def parse_site_manifest(text: str) -> list[BuiltFile]:
-    """The builder stage's `manifest.tsv`: sha256, size, path per built file."""
-    files = []
-    for line in text.splitlines():
-        if line:
-            sha256, size, path = line.split("\t", 2)
-            files.append(BuiltFile(path, int(size), sha256))
-    return files
-
-
 def site_labels(files: list[BuiltFile]) -> dict[str, str]:
     return {
         Label.SITE_FILES: str(len(files)),

@@ -23,6 +23,7 @@ FLOORS = ("core", "provenance", "image", "check", "serve", "ship", "commands", "
 DOCKER_IMPORTERS = {
     "deployer.engine",
     "deployer.image.context",
+    "deployer.image.extract",
     "deployer.commands.watch",
     "deployer.serve.front",
     "deployer.serve.hot",

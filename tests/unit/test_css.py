@@ -15,7 +15,7 @@ def test_imports_fonts_and_other_urls_with_their_lines() -> None:
         "@font-face {\n  font-family: X;\n  src: url(x.woff2) format('woff2');\n}\n"
         "body { background: url('bg.png'); }\n"
     )
-    assert css_urls(css) == [
+    assert list(css_urls(css)) == [
         CssUrl("base.css", 1, UrlKind.IMPORT),
         CssUrl("print.css", 2, UrlKind.IMPORT),
         CssUrl("x.woff2", 5, UrlKind.FONT),
@@ -38,7 +38,7 @@ def test_a_string_holding_a_brace_does_not_end_the_font_face_rule() -> None:
 
 def test_comments_hold_anything_and_name_nothing() -> None:
     css = "/* url(ghost.png) @import 'ghost.css'; } */\na { background: url(real.png) }"
-    assert css_urls(css) == [CssUrl("real.png", 2, UrlKind.OTHER)]
+    assert css_urls(css) == (CssUrl("real.png", 2, UrlKind.OTHER),)
 
 
 def test_nested_rules_and_image_sets() -> None:

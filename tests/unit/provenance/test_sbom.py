@@ -9,7 +9,6 @@ from deployer.provenance.sbom import (
     cyclonedx,
     files_from_labels,
     parse_manifest,
-    parse_site_manifest,
     runtime_labels,
     site_digest,
 )
@@ -36,15 +35,6 @@ def test_site_digest_depends_on_paths_and_bytes_only(tmp_path: Path) -> None:
     other = BuiltSite(tmp_path, (BuiltFile("a.html", 3, "9" * 64), BuiltFile("b.css", 4, "2" * 64)))
     assert site_digest(one.files) == site_digest(same.files) != site_digest(other.files)
     assert site_digest(reversed(one.files)) == site_digest(one.files)  # order does not matter
-
-
-def test_site_manifest_rows() -> None:
-    text = "a" * 64 + "\t12\tindex.html\n" + "b" * 64 + "\t3\tdir/with\ttab.txt\n"
-    files = parse_site_manifest(text)
-    assert files == [
-        BuiltFile("index.html", 12, "a" * 64),
-        BuiltFile("dir/with\ttab.txt", 3, "b" * 64),
-    ]
 
 
 def test_cyclonedx_document_is_valid_and_names_every_package() -> None:
