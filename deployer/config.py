@@ -41,6 +41,14 @@ class GemsChoice(enum.Enum):
     DEBIAN = "debian"
 
 
+class DeployTarget(enum.Enum):
+    """`[deploy] to` / `--to`: a server with Docker (this machine, or one over SSH), or a
+    Docker Swarm."""
+
+    HOST = "host"
+    SWARM = "swarm"
+
+
 @dataclass(frozen=True)
 class SiteConfig:
     """Validated settings for one site."""
@@ -62,6 +70,12 @@ class SiteConfig:
     port: int = 8080
     registry: str | None = None
     repository: str | None = None
+    # [deploy]: where the site goes live, and how it listens there.
+    deploy_to: DeployTarget = field(default_factory=lambda: DeployTarget.HOST)
+    deploy_server: str | None = None  # the server's engine: ssh://user@host, a docker context
+    deploy_port: int | None = None  # None: 80 on a server, 8080 on a swarm
+    deploy_bind: str = "0.0.0.0"  # the server's addresses the front listens on
+    deploy_replicas: int = 3  # on a swarm
     # [headers]: (name, value) pairs over the runtime's security headers; "" removes one.
     headers: tuple[tuple[str, str], ...] = ()
     # [csp]: the Content-Security-Policy derived from the pages, or the strict one.
@@ -109,6 +123,26 @@ def _image(value: Any) -> str | None:
 def _port(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         return f"expected a port number from 1 to 65535, got {value!r}"
+    return None
+
+
+_ENGINE = re.compile(
+    r"^(?:(?:ssh|tcp)://[^\s/:@]+(?:@[^\s/:@]+)?(?::[0-9]+)?|unix:///\S+|[A-Za-z0-9][\w.+-]*)$"
+)
+
+
+def _server(value: Any) -> str | None:
+    if isinstance(value, str) and _ENGINE.match(value):
+        return None
+    return (
+        "expected a Docker engine: ssh://user@host[:port], or a `docker context` name "
+        f"(no password in it: SSH keys only), got {value!r}"
+    )
+
+
+def _replicas(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        return f"expected a number of replicas from 1 to 100, got {value!r}"
     return None
 
 
@@ -200,6 +234,11 @@ _FIELDS = (
     _Field("build", "ca_bundle", "ca_bundle", _string(re.compile(r"^/\S+$"), "an absolute path")),
     _Field("preview", "host", "host", _host, "--host"),
     _Field("preview", "port", "port", _port, "--port"),
+    _Field("deploy", "to", "deploy_to", _one_of(DeployTarget), "--to"),
+    _Field("deploy", "server", "deploy_server", _server, "--server"),
+    _Field("deploy", "port", "deploy_port", _port, "--port"),
+    _Field("deploy", "bind", "deploy_bind", _host, "--bind"),
+    _Field("deploy", "replicas", "deploy_replicas", _replicas, "--replicas"),
     _Field(
         "publish",
         "registry",
@@ -353,6 +392,8 @@ def load_config(site_dir: Path, overrides: Mapping[str, Any] | None = None) -> S
         values["engine"] = BuildEngine(values["engine"])
     if "gems" in values:
         values["gems"] = GemsChoice(values["gems"])
+    if "deploy_to" in values:
+        values["deploy_to"] = DeployTarget(values["deploy_to"])
     for attribute in ("jekyll_config", "packages", "skip_plugins"):
         if attribute in values:
             values[attribute] = tuple(values[attribute])

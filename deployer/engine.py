@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import docker.errors
 import requests
@@ -23,6 +24,7 @@ from docker.models.services import Service
 
 import docker
 from deployer.errors import (
+    ConfigError,
     DiskFull,
     EngineError,
     EngineUnavailable,
@@ -30,6 +32,7 @@ from deployer.errors import (
     RegistryError,
     SitedeployError,
 )
+from deployer.tunnel import Forward
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 _T = TypeVar("_T")
@@ -45,6 +48,11 @@ def docker_host() -> str:
 
 
 def unreachable(host: str, reason: object) -> EngineUnavailable:
+    if host.startswith("ssh://"):
+        return EngineUnavailable(
+            f"Cannot reach the Docker daemon at {host}: {reason}. Check the host name and "
+            "port, that sshd runs there and `docker` answers for that user on the server."
+        )
     source = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "the default socket"
     return EngineUnavailable(
         f"Cannot reach the Docker daemon at {host} ({source}): {reason}. Start the daemon "
@@ -102,6 +110,7 @@ class Engine:
 
     client: docker.DockerClient
     host: str
+    _forwards: dict[tuple[str, int], Forward] = field(default_factory=dict, repr=False)
 
     @property
     def api(self) -> docker.APIClient:
@@ -112,6 +121,36 @@ class Engine:
         """True when the daemon runs on this machine (its published ports are ours)."""
         return self.host.startswith("unix://")
 
+    @property
+    def over_ssh(self) -> bool:
+        """True for an engine on another machine, reached over SSH (`ssh://user@host`)."""
+        return self.host.startswith("ssh://")
+
+    def reach(self, url: str) -> str:
+        """`url` as the engine's machine sees it (its 127.0.0.1, or an address its
+        containers publish on), as a URL this machine can open: itself on a local engine;
+        through the SSH connection (a local port of ours) on an ssh:// engine."""
+        if not self.over_ssh:
+            return url
+        parts = urlsplit(url)
+        host = parts.hostname or "127.0.0.1"
+        target = ("127.0.0.1" if host in {"0.0.0.0", "::", "localhost"} else host, parts.port or 80)
+        if target not in self._forwards:
+            adapter = self.api.get_adapter("http+docker://ssh")
+            transport = adapter.ssh_client.get_transport()  # type: ignore[attr-defined]
+            if transport is None or not transport.is_active():
+                raise unreachable(self.host, "the SSH connection closed")
+            self._forwards[target] = Forward(transport, target)
+        local = f"127.0.0.1:{self._forwards[target].port}"
+        return urlunsplit((parts.scheme, local, parts.path, parts.query, parts.fragment))
+
+    def close(self) -> None:
+        """Close the forwards `reach` opened and the client's connections."""
+        for forward in self._forwards.values():
+            forward.close()
+        self._forwards.clear()
+        self.client.close()
+
     @contextmanager
     def errors(self, action: str) -> Iterator[None]:
         """Turn docker-py and connection errors raised while doing `action` into advice."""
@@ -119,6 +158,8 @@ class Engine:
             yield
         except docker.errors.NotFound as error:
             raise EngineError(f"{action}: {error.explanation or error}") from error
+        except docker.errors.ImageLoadError as error:
+            raise EngineError(f"{action}: the daemon could not load it: {error}") from error
         except docker.errors.APIError as error:
             raise refusal(action, self.host, str(error.explanation or error)) from error
         except requests.Timeout as error:
@@ -204,15 +245,57 @@ def reason(error: BaseException) -> str:
     return str(root) or type(root).__name__
 
 
-def connect() -> Engine:
-    """Connect to the engine named by the environment (DOCKER_HOST etc.) and ping it."""
-    host = docker_host()
+def engine_address(name: str) -> str:
+    """The address of an engine named as the Docker CLI names one: an address
+    (ssh://user@host[:port], tcp://…, unix://…) or a `docker context` name."""
+    if "://" in name:
+        return name
+    from docker.context import ContextAPI
+
+    context = ContextAPI.get_context(name)
+    if context is None or not context.Host:
+        raise ConfigError(
+            f"No docker context is named {name!r} (`docker context ls` lists them). Name the "
+            "server as ssh://user@host[:port] instead, or create the context first."
+        )
+    return str(context.Host)
+
+
+def connect(name: str | None = None) -> Engine:
+    """Connect to the engine `name` names (an address or a docker context), else the one
+    the environment names (DOCKER_HOST etc.), and ping it."""
+    host = engine_address(name) if name else docker_host()
     try:
-        client = docker.from_env(timeout=300)
+        if name:
+            client = docker.DockerClient(base_url=host, timeout=300, use_ssh_client=False)
+        else:
+            client = docker.from_env(timeout=300, use_ssh_client=False)
         client.ping()
-    except (docker.errors.DockerException, requests.RequestException) as error:
+    except (docker.errors.DockerException, requests.RequestException, OSError) as error:
         raise unreachable(host, reason(error)) from error
+    except Exception as error:  # paramiko's, for an ssh:// engine
+        if host.startswith("ssh://"):
+            raise ssh_refusal(host, error) from error
+        raise
     return Engine(client=client, host=host)
+
+
+def ssh_refusal(host: str, error: Exception) -> EngineUnavailable:
+    """What an SSH failure to reach `host` means, with the fix."""
+    kind = type(error).__name__
+    said = str(error) or kind
+    if kind == "AuthenticationException":
+        return EngineUnavailable(
+            f"{host} refused our SSH key ({said}). Add your public key to the server's "
+            "~/.ssh/authorized_keys (`ssh-copy-id`), or name the key for that host in "
+            "~/.ssh/config (IdentityFile), then run again."
+        )
+    if "known_hosts" in said:
+        return EngineUnavailable(
+            f"{host}: the server's SSH host key is not in ~/.ssh/known_hosts. Connect once "
+            "with `ssh` to check and accept it, then run again."
+        )
+    return EngineUnavailable(f"Cannot reach {host} over SSH: {said} ({kind}).")
 
 
 # -- what the daemon says when a push fails ----------------------------------------

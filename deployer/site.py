@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deployer.errors import SiteNotFound
@@ -31,11 +31,18 @@ class Site:
 
     path: Path
     name: str
+    deployment: str = ""  # "" for the preview; "live" for `deploy` to a server
 
     @property
     def id(self) -> str:
-        """Stable for a folder: the first 12 hex digits of the sha256 of its absolute path."""
-        return hashlib.sha256(str(self.path).encode()).hexdigest()[:12]
+        """Stable for a folder: the first 12 hex digits of the sha256 of its absolute path
+        (and of the deployment's name, so a live deploy never meets the preview)."""
+        key = f"{self.path}#{self.deployment}" if self.deployment else str(self.path)
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    def live(self) -> Site:
+        """The same site as `deploy` serves it: its own containers, volumes and lock."""
+        return replace(self, deployment="live")
 
     @property
     def repository(self) -> str:

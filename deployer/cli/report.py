@@ -22,8 +22,6 @@ from deployer.progress import Progress
 from deployer.provenance.verify import Verification
 from deployer.serve.preview import PreviewStatus
 from deployer.serve.switch import UpResult
-from deployer.ship.publish import PublishResult
-from deployer.ship.swarm import SwarmStatus
 from deployer.site import Site
 
 
@@ -221,43 +219,6 @@ def show_check(progress: Progress, report: CheckReport, *, limit: int = 20) -> N
     )
     for note in report.notes:
         progress.warning(note)
-
-
-def show_publish(progress: Progress, result: PublishResult) -> None:
-    """Which tags point at which digest, and what the push cost."""
-    if result.dry_run:
-        for ref in result.refs:
-            progress.info(f"would push {result.image_id[:19]} as {ref}")
-        return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("reference")
-    table.add_column("digest")
-    for ref in result.refs:
-        table.add_row(ref, str(result.digest))
-    progress.print(table)
-    progress.info(
-        f"Pushed {result.layers_pushed} layers ({decimal(result.bytes_pushed)}); "
-        f"{result.layers_existing} were already there. Verified {result.verified_layers} "
-        f"layers through the registry API in {result.seconds:.1f} s."
-    )
-    progress.success(
-        f"Pull it with: docker pull {result.registry}/{result.repository}@{result.digest}"
-    )
-
-
-def show_swarm(progress: Progress, state: SwarmStatus) -> None:
-    """Replicas, the digest each task runs, and its health."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("task", "state", "health", "image"):
-        table.add_column(column)
-    for task in state.tasks:
-        table.add_row(task.id, task.state, task.health or "-", task.image)
-    progress.print(table)
-    update = f"; last update: {state.update_state}" if state.update_state else ""
-    progress.info(
-        f"{state.service}: {state.running}/{state.desired} replicas running{update}; "
-        f"served by {state.front} at {state.url}"
-    )
 
 
 def show_inspection(progress: Progress, result: InspectResult) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any, Literal
 import click
 
 from deployer.cli import report
+from deployer.cli.live import TARGETS, show_target
 from deployer.cli.options import Out, build_options, load, preview_options, reported, site_argument
 from deployer.commands.new import new_site
 from deployer.commands.up import up as run_up
@@ -103,19 +103,38 @@ def _interrupt(_signal: int, _frame: object) -> None:
 
 @click.command()
 @site_argument
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def status(site: Path, as_json: bool) -> None:
-    """Is SITE's preview running, from which image, at which URL, and is it healthy?
+@click.option(
+    "--to",
+    "deploy_to",
+    type=click.Choice(["preview", *TARGETS]),
+    default="preview",
+    show_default=True,
+    help="Which deployment: the local preview, the live one on a server (host), or a swarm.",
+)
+@click.option(
+    "--server",
+    "deploy_server",
+    help="With --to host: the server's Docker engine [deploy.server, else this machine].",
+)
+@reported
+def status(site: Path, out: Out, deploy_to: str, deploy_server: str | None) -> None:
+    """Is SITE running, from which image, at which URL, and is it healthy? The preview by
+    default; a live deploy with --to (what runs where: digest, since when, health, the
+    version kept for rollback, the front's address).
 
-    Exits 0 when the preview is running and answering, 3 otherwise.
+    Exits 0 when it is running (the preview: and answering), 3 otherwise.
     """
+    engine = connect()
+    if deploy_to != "preview":
+        folder, config = load(site, deploy_to=deploy_to, deploy_server=deploy_server)
+        if not show_target(out, engine, folder, config):
+            sys.exit(3)
+        return
     folder, _config = load(site)
-    state = preview_status(connect(), folder)
-    if as_json:
-        data = {"site": str(folder.path), **state.as_dict()}
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
-    else:
+    state = preview_status(engine, folder)
+    if not out.as_json:
         click.echo(report.status_text(folder, state))
+    out.emit({"ok": True, "site": str(folder.path), **state.as_dict()})
     if not (state.state == "running" and state.answering):
         sys.exit(3)
 

@@ -1,4 +1,4 @@
-"""The commands that ship a site: publish, deploy, rollback, k8s."""
+"""The commands that ship a site's image: publish, k8s (live deploys: live.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from deployer.cli import report
+from deployer.cli import report_ship
 from deployer.cli.options import (
     Out,
     build_options,
@@ -17,14 +17,9 @@ from deployer.cli.options import (
     reported,
     site_argument,
 )
-from deployer.commands.deploy import DeploySettings
-from deployer.commands.deploy import deploy as run_deploy
 from deployer.commands.publish import publish as run_publish
 from deployer.engine import connect
-from deployer.errors import ConfigError
-from deployer.progress import Progress
 from deployer.ship.k8s import k8s_yaml
-from deployer.ship.swarm import remove_swarm, rollback_swarm, swarm_status
 
 
 @click.command()
@@ -60,90 +55,20 @@ def publish(
     folder, config = load(site, registry=registry, repository=repository, **options)
     settings = publish_settings(config, username, password_stdin, tags=tags, dry_run=dry_run)
     result = run_publish(connect(), folder, config, out.progress, settings)
-    report.show_publish(out.progress, result)
+    report_ship.show_publish(out.progress, result)
     out.emit({"ok": True, **result.as_dict()})
-
-
-@click.command()
-@site_argument
-@click.option("--swarm", is_flag=True, help="Deploy on the Docker Swarm the daemon manages.")
-@click.option("--replicas", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=8080,
-    show_default=True,
-    help="Port published (host mode) on every node.",
-)
-@click.option("--status", "show_status", is_flag=True, help="Show replicas, digests and health.")
-@click.option("--remove", is_flag=True, help="Remove the deploy (services, config, network).")
-@registry_options
-@build_options
-@reported
-def deploy(
-    site: Path,
-    out: Out,
-    swarm: bool,
-    replicas: int,
-    port: int,
-    show_status: bool,
-    remove: bool,
-    registry: str | None,
-    repository: str | None,
-    username: str | None,
-    password_stdin: bool,
-    **options: Any,
-) -> None:
-    """Deploy SITE's published image on an orchestrator (Docker Swarm).
-
-    Publishes (or reuses) the image, then creates or updates a swarm service pinned to its
-    digest: hardened like the preview, rolled one task at a time with the new task started
-    first, rolled back by the swarm if it fails its health check. A front service owns the
-    port in host mode, so the routing mesh is not needed. For Kubernetes see `sitedeploy k8s`.
-    """
-    if not swarm:
-        raise ConfigError(
-            "deploy needs --swarm (the one engine it drives); for Kubernetes "
-            "manifests use `sitedeploy k8s`."
-        )
-    folder, config = load(site, registry=registry, repository=repository, **options)
-    engine = connect()
-    if remove and not show_status:
-        removed = remove_swarm(engine, folder)
-        out.progress.info(f"Removed {', '.join(removed) or 'nothing'}.")
-        out.emit({"ok": True, "removed": removed})
-        return
-    if show_status:
-        state = swarm_status(engine, folder)
-    else:
-        publishing = publish_settings(config, username, password_stdin)
-        settings = DeploySettings(publishing, replicas=replicas, port=port)
-        state = run_deploy(engine, folder, config, out.progress, settings).status
-    report.show_swarm(out.progress, state)
-    out.emit({"ok": True, **state.as_dict()})
-
-
-@click.command()
-@site_argument
-@reported
-def rollback(site: Path, out: Out) -> None:
-    """Roll SITE's swarm deploy back to the version it ran before (rolling, new task first)."""
-    folder, _config = load(site)
-    engine = connect()
-    result = rollback_swarm(engine, folder, out.progress)
-    state = swarm_status(engine, folder)
-    report.show_swarm(out.progress, state)
-    out.emit({"ok": True, "seconds": round(result.seconds, 2), **state.as_dict()})
 
 
 @click.command()
 @site_argument
 @click.option(
     "--image",
-    required=True,
-    help="The published image: REPOSITORY@sha256:… (or a tag pushed from here).",
+    help="The published image: REPOSITORY@sha256:… (or a tag pushed from here) [the image "
+    "last published to [publish] registry/repository from here].",
 )
-@click.option("--replicas", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--replicas", "deploy_replicas", type=click.IntRange(min=1), help="[deploy.replicas, 3]"
+)
 @click.option("--host", help="Also write an Ingress for this host name.")
 @click.option(
     "-o",
@@ -151,16 +76,33 @@ def rollback(site: Path, out: Out) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write to a file instead of stdout.",
 )
-def k8s(site: Path, image: str, replicas: int, host: str | None, output: Path | None) -> None:
+@reported
+def k8s(
+    site: Path,
+    out: Out,
+    image: str | None,
+    deploy_replicas: int | None,
+    host: str | None,
+    output: Path | None,
+) -> None:
     """Write Kubernetes manifests (Deployment, Service, optional Ingress) for SITE's image.
 
     The Deployment is pinned to the image digest and hardened like the preview
     (runAsNonRoot, readOnlyRootFilesystem, all capabilities dropped), probes nginx's health
-    location, and never drops capacity during a rollout (maxUnavailable 0).
+    location, and never drops capacity during a rollout (maxUnavailable 0). With --json
+    the YAML is the object's "yaml" (or it goes to --output).
     """
-    text = k8s_yaml(load(site)[0], image, replicas=replicas, host=host)
+    folder, config = load(site, deploy_replicas=deploy_replicas)
+    published = (
+        f"{config.registry}/{config.repository}" if config.registry and config.repository else None
+    )
+    text, pinned = k8s_yaml(
+        folder, image, replicas=config.deploy_replicas, host=host, published=published
+    )
     if output:
         output.write_text(text)
-        Progress().success(f"Wrote {output}.")
-    else:
+        out.progress.success(f"Wrote {output} for {pinned}.")
+    elif not out.as_json:
         click.echo(text, nl=False)
+    written = {"output": str(output)} if output else {"yaml": text}
+    out.emit({"ok": True, "image": pinned, "replicas": config.deploy_replicas, **written})

@@ -1,33 +1,53 @@
-"""`sitedeploy deploy --swarm`: publish (or reuse) the image, roll it out on the swarm.
+"""`sitedeploy deploy`: the site live on its target, built here, checked there, switched
+without dropping a request.
 
-The image every node runs is the one `publish` pushed, pinned to its digest; the swarm's
-own rolling update and rollback do the rest (ship/swarm.py).
+* `host` (the default): a server with Docker — this machine, or one reached over SSH
+  (`[deploy] server = "ssh://user@host"`, `--server`, DOCKER_HOST or a docker context). The
+  image goes there by the registry when `[publish]` names one (pushed, pulled by digest),
+  else over the same SSH connection (only the layers the server lacks). There the same
+  front and switch as the preview serve it on `[deploy] bind:port` (0.0.0.0:80 unless
+  said), and the version it replaces is kept for `rollback` (ship/host.py).
+* `swarm`: publish, then the swarm's own rolling update (ship/swarm.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
+from deployer.check.findings import CheckReport
+from deployer.check.served import check_site
 from deployer.commands.publish import publish
-from deployer.config import SiteConfig
-from deployer.engine import Engine
-from deployer.errors import ConfigError, RolledBack
+from deployer.config import DeployTarget, SiteConfig
+from deployer.engine import Engine, connect
+from deployer.errors import ConfigError, RolledBack, SitedeployError
+from deployer.image.images import SiteImages, build_site
 from deployer.progress import Progress
+from deployer.serve.front import serving_now
+from deployer.serve.lock import site_lock
+from deployer.serve.switch import Switched, switch_to
+from deployer.ship.host import HostStatus, host_status, keep_for_rollback, live_repository
 from deployer.ship.publish import PublishSettings
 from deployer.ship.swarm import SwarmResult, SwarmStatus, deploy_swarm, swarm_status
+from deployer.ship.transfer import send_image
 from deployer.site import Site
+
+HOST_PORT = 80
+SWARM_PORT = 8080
 
 
 @dataclass(frozen=True)
 class DeploySettings:
     publish: PublishSettings
-    replicas: int = 3
-    port: int = 8080
+    strict: bool = False  # the site's own defects (dead links) fail the check too
 
 
 @dataclass(frozen=True)
 class DeployResult:
+    """A swarm rollout."""
+
     image: str  # REGISTRY/REPOSITORY@sha256:…
     rollout: SwarmResult
     status: SwarmStatus
@@ -41,21 +61,64 @@ class DeployResult:
         }
 
 
+@dataclass(frozen=True)
+class HostResult:
+    """A deploy to a server: how the image got there, the switch, what runs now."""
+
+    images: SiteImages
+    transfer: str  # in words: "pulled REGISTRY/REPO@sha256:…", "sent 1 of 3 layers (…)"
+    switched: Switched | None  # None: the server already served this version
+    status: HostStatus
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        switched = self.switched
+        return {
+            "ok": True,
+            "transfer": self.transfer,
+            "replaced": switched is not None,
+            "switch_seconds": (
+                round(switched.switch_seconds, 3)
+                if switched and switched.switch_seconds is not None
+                else None
+            ),
+            "seconds": round(self.seconds, 2),
+            **self.status.as_dict(),
+        }
+
+
+def server_engine(local: Engine, config: SiteConfig) -> Engine:
+    """The server `[deploy] server` (or --server) names; this machine's engine without."""
+    return connect(config.deploy_server) if config.deploy_server else local
+
+
 def deploy(
     engine: Engine, site: Site, config: SiteConfig, progress: Progress, settings: DeploySettings
-) -> DeployResult:
-    """Publish the site's image and make the swarm serve it on `settings.port`.
-
-    Raises RolledBack (with the state after the rollback) when the new version failed its
-    health check; the deploy keeps serving the previous one.
-    """
+) -> DeployResult | HostResult:
+    """Make the site live on `config.deploy_to` (building here with `engine`)."""
     if settings.publish.dry_run:
-        raise ConfigError("deploy --swarm pushes the image every node pulls; it has no dry run.")
-    registry, repository = settings.publish.target(config, "deploy --swarm")
+        raise ConfigError("deploy has no dry run; `publish --dry-run` shows what would be pushed.")
+    if config.deploy_to is DeployTarget.SWARM:
+        return _deploy_swarm(engine, site, config, progress, settings)
+    server = server_engine(engine, config)
+    try:
+        return _deploy_host(engine, server, site, config, progress, settings)
+    finally:
+        if server is not engine:
+            server.close()
+
+
+def _deploy_swarm(
+    engine: Engine, site: Site, config: SiteConfig, progress: Progress, settings: DeploySettings
+) -> DeployResult:
+    """Publish the site's image and have the swarm serve it. Raises RolledBack (with the
+    state after the rollback) when the new version failed its health check."""
+    registry, repository = settings.publish.target(config, "deploy --to swarm")
     published = publish(engine, site, config, progress, settings.publish)
     image = f"{registry}/{repository}@{published.digest}"
+    port = config.deploy_port or SWARM_PORT
     rollout = deploy_swarm(
-        engine, site, image, replicas=settings.replicas, port=settings.port, progress=progress
+        engine, site, image, replicas=config.deploy_replicas, port=port, progress=progress
     )
     result = DeployResult(image, rollout, swarm_status(engine, site))
     if rollout.rolled_back:
@@ -65,3 +128,86 @@ def deploy(
             result.as_dict(),
         )
     return result
+
+
+def _bring(
+    local: Engine,
+    server: Engine,
+    site: Site,
+    images: SiteImages,
+    config: SiteConfig,
+    progress: Progress,
+    settings: DeploySettings,
+) -> str:
+    """Make the site image exist on the server; say how it got there."""
+    tag = images.image.tag
+    if server is local:
+        return "built on this engine"
+    registry = settings.publish.registry or config.registry
+    repository = settings.publish.repository or config.repository
+    if registry and repository:
+        published = publish(local, site, config, progress, settings.publish)
+        pinned = f"{registry}/{repository}@{published.digest}"
+        with (
+            progress.step(f"Pulling {pinned} on {server.host}"),
+            server.errors(f"Pulling {pinned} on {server.host}"),
+        ):
+            pulled = server.client.images.pull(f"{registry}/{repository}", tag=published.digest)
+            pulled.tag(*tag.rsplit(":", 1))
+        return f"pulled {pinned}"
+    with progress.step(f"Sending {tag} to {server.host}"):
+        sent = send_image(local, server, tag, site.repository, progress)
+    return (
+        f"sent {sent.layers_sent} of {sent.layers_sent + sent.layers_there} layers "
+        f"({sent.bytes_sent // 1024} kB) over SSH"
+    )
+
+
+def _deploy_host(
+    local: Engine,
+    server: Engine,
+    site: Site,
+    config: SiteConfig,
+    progress: Progress,
+    settings: DeploySettings,
+) -> HostResult:
+    started = time.monotonic()
+    images = build_site(local, site, config, progress)
+    transfer = _bring(local, server, site, images, config, progress, settings)
+    live = site.live()
+    listen = replace(config, host=config.deploy_bind, port=config.deploy_port or HOST_PORT)
+
+    def check(url: str) -> CheckReport:
+        report = check_site(
+            url, images.built, progress, baseurl=images.baseurl, site_url=images.site_url,
+            redirects=images.redirects,
+        )  # fmt: skip
+        return report.for_up(strict=settings.strict)
+
+    switched = None
+    with site_lock(live):
+        serving = serving_now(server, live, listen.host, listen.port)
+        if serving is None or serving.attrs.get("Image") != images.image.id:
+            keep_for_rollback(server, live, serving)
+            switched = switch_to(
+                server, live, images.image.tag, images.content_hash, check, listen, progress,
+                front_image=images.image.tag, serving=serving, strict=settings.strict,
+                live_reload=False,
+            )  # fmt: skip
+    _prune(server, site)
+    return HostResult(
+        images, transfer, switched, host_status(server, live), time.monotonic() - started
+    )
+
+
+def _prune(server: Engine, site: Site) -> None:
+    """The site's images on the server that nothing uses and `rollback` does not keep."""
+    with server.errors(f"Listing the images of {site.repository} on {server.host}"):
+        images = server.client.images.list(name=site.repository)
+        kept = {image.id for image in server.client.images.list(name=live_repository(site))}
+    for image in images:
+        if image.id in kept:
+            continue
+        # Still used by a container (the serving version, the front): it stays.
+        with contextlib.suppress(SitedeployError), server.errors(f"Removing {image.id}"):
+            server.client.images.remove(str(image.id), noprune=False)

@@ -119,10 +119,11 @@ def serving_now(engine: Engine, site: Site, host: str, port: int) -> Container |
 
 
 def on_host_network(engine: Engine, port: int) -> bool:
-    """Can the front listen on the host's own network? Only on a local, rootful Linux
-    daemon (Docker Desktop and rootless daemons have a network of their own), and for an
-    unprivileged port (nginx runs as UID 101 without capabilities)."""
-    if not engine.is_local or port < 1024:
+    """Can the front listen on the host's own network? Only on a rootful Linux daemon of
+    this machine or of a server we reach over SSH (Docker Desktop and rootless daemons have
+    a network of their own), and for an unprivileged port (nginx runs as UID 101 without
+    capabilities: port 80 is published instead)."""
+    if not (engine.is_local or engine.over_ssh) or port < 1024:
         return False
     with engine.errors("Reading the daemon's settings"):
         info = engine.client.info()
@@ -207,13 +208,14 @@ def _wait_for_server(
     """Wait until `url` + `path` is answered by `server`; raise at the deadline (or as
     soon as the front has exited: it could not listen there)."""
     checks = 0
+    reached = engine.reach(url)
 
     def answered() -> bool:
         nonlocal checks
         checks += 1
         if checks % 10 == 0:
             _raise_if_exited(engine, front, url)
-        return served_by(url, path) == _hostname(server)
+        return served_by(reached, path) == _hostname(server)
 
     wait_until(
         timeout, answered, f"{url} to answer from the new container {server.name}",

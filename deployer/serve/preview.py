@@ -80,13 +80,14 @@ def front_address(front: Container) -> tuple[str, int] | None:
 
 
 def published_url(engine: Engine, container: Container) -> str:
-    """Where the host reaches a running container's nginx (its actual published port)."""
+    """Where we reach a running container's nginx (its actual published port; on an
+    ssh:// engine, through the SSH connection)."""
     with engine.errors(f"Inspecting {container.name}"):
         container.reload()
     ports = container.attrs.get("NetworkSettings", {}).get("Ports", {}).get(PORT_KEY)
     if not ports:
         raise PreviewFailed(f"Container {container.name} publishes no port; it may have exited.")
-    return preview_url(ports[0]["HostIp"] or "127.0.0.1", int(ports[0]["HostPort"]))
+    return engine.reach(preview_url(ports[0]["HostIp"] or "127.0.0.1", int(ports[0]["HostPort"])))
 
 
 def served_by(url: str, path: str = HEALTH_PATH) -> str | None:
@@ -269,7 +270,7 @@ class PreviewStatus:
 
 def current_server(engine: Engine, site: Site, url: str | None) -> Container | None:
     """The server the front answers from now (asked over HTTP), if any."""
-    answering = served_by(url) if url else None
+    answering = served_by(engine.reach(url)) if url else None
     for server in find_containers(engine, site, Role.SERVER):
         if answering and str(server.attrs.get("Config", {}).get("Hostname")) == answering:
             return server

@@ -98,24 +98,39 @@ def _health_error(url: str, health: CheckReport, strict: bool) -> PreviewFailed:
     )
     return PreviewFailed(
         f"The new container at {url} failed its check ({len(errors)} errors):\n"
-        f"{shown}{extra}\nThe running preview (if any) was left as it was. {why}"
+        f"{shown}{extra}\nWhat was serving (if anything) keeps serving. {why}"
     )
 
 
-def serve_image(
+@dataclass(frozen=True)
+class Switched:
+    """What a switch did: the front, the server now answering, the check it passed."""
+
+    front: str
+    server: str
+    url: str  # where the front listens
+    health: CheckReport
+    switch_seconds: float | None  # None: the front was created or moved (not in place)
+    notes: tuple[str, ...] = ()
+
+
+def switch_to(
     engine: Engine,
     site: Site,
-    images: SiteImages,
+    tag: str,
+    content_hash: str,
     check: Callable[[str], CheckReport],
     config: SiteConfig,
     progress: Progress,
     *,
+    front_image: str,
     serving: Container | None,
     strict: bool,
     live_reload: bool,
-) -> UpResult:
-    """Start a server of `images.image` in the free socket slot, `check` it on its own
-    port, move the front to it, and retire the server that was serving (it drains)."""
+) -> Switched:
+    """Start a server of the image `tag` in the free socket slot, `check` it on its own
+    port, move the front (of `front_image`) to it, and retire the server that was serving
+    (it drains). A failure removes the new server; the front and the old server stay."""
     host, port = config.host, config.port
     url = preview_url(host, port)
     # Servers the front does not answer from (a run that was stopped half-way) go first:
@@ -124,9 +139,7 @@ def serve_image(
         if serving is None or stale.id != serving.id:
             remove_container(engine, stale, timeout=1)
     with progress.step("Starting a container from the new image"):
-        server = start_server(
-            engine, site, images.image.tag, images.content_hash, free_slot(serving)
-        )
+        server = start_server(engine, site, tag, content_hash, free_slot(serving))
     try:
         server_url = published_url(engine, server)
         with progress.step(f"Checking the new container ({server_url})"):
@@ -137,7 +150,7 @@ def serve_image(
         with progress.step(f"Moving {url} to the new container"):
             started = time.monotonic()
             front, in_place, notes = route(
-                engine, site, server, previous=serving, runtime_image=images.runtime.tag,
+                engine, site, server, previous=serving, runtime_image=front_image,
                 host=host, port=port, live_reload=live_reload,
             )  # fmt: skip
             switched = time.monotonic() - started if in_place else None
@@ -154,6 +167,27 @@ def serve_image(
         for old in find_containers(engine, site, Role.SERVER):
             if old.id != server.id:
                 remove_container(engine, old, timeout=DRAIN_SECONDS)
+    return Switched(str(front.name), str(server.name), url, health, switched, tuple(notes))
+
+
+def serve_image(
+    engine: Engine,
+    site: Site,
+    images: SiteImages,
+    check: Callable[[str], CheckReport],
+    config: SiteConfig,
+    progress: Progress,
+    *,
+    serving: Container | None,
+    strict: bool,
+    live_reload: bool,
+) -> UpResult:
+    """`switch_to` the site image of `images` (the front runs the shared nginx runtime)."""
+    done = switch_to(
+        engine, site, images.image.tag, images.content_hash, check, config, progress,
+        front_image=images.runtime.tag, serving=serving, strict=strict, live_reload=live_reload,
+    )  # fmt: skip
     return UpResult(
-        images, health, str(front.name), str(server.name), url, True, switched, tuple(notes)
-    )
+        images, done.health, done.front, done.server, done.url, True, done.switch_seconds,
+        done.notes,
+    )  # fmt: skip

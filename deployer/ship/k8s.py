@@ -164,10 +164,42 @@ def render_yaml(documents: list[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
 
 
+def last_published(engine: Engine, repository: str) -> str:
+    """The digest reference of the image last pushed to (or pulled from) `repository`
+    (REGISTRY/REPO) here: what `sitedeploy publish` printed."""
+    with engine.errors(f"Listing {repository}"):
+        images = engine.client.images.list(name=repository)
+    newest = sorted(images, key=lambda image: str(image.attrs.get("Created", "")), reverse=True)
+    for image in newest:
+        for digest in image.attrs.get("RepoDigests") or []:
+            if str(digest).startswith(f"{repository}@"):
+                return str(digest)
+    raise ConfigError(
+        f"k8s: nothing was published to {repository} from here, so there is no digest to pin. "
+        "Run `sitedeploy publish` first, or give --image REPOSITORY@sha256:…."
+    )
+
+
 def k8s_yaml(
-    site: Site, image: str, *, replicas: int, host: str | None, engine: Engine | None = None
-) -> str:
-    """`sitedeploy k8s`: the manifests for `image`, pinned to its digest (a tag pushed from
-    here is looked up in the engine, which is only asked then)."""
-    pinned = image if "@sha256:" in image else pin_image(engine or connect(), image)
-    return render_yaml(manifests(site.name, pinned, replicas=replicas, host=host))
+    site: Site,
+    image: str | None,
+    *,
+    replicas: int,
+    host: str | None,
+    published: str | None = None,
+    engine: Engine | None = None,
+) -> tuple[str, str]:
+    """`sitedeploy k8s`: the manifests and the image they pin. `image` is pinned to its
+    digest (a tag pushed from here is looked up in the engine, only asked then); without
+    it, the image last published to `published` (REGISTRY/REPO, from [publish])."""
+    if image is None:
+        if published is None:
+            raise ConfigError(
+                "k8s: which image? Give --image REPOSITORY@sha256:… (what `sitedeploy publish` "
+                "printed), or name the registry in sitedeploy.toml's [publish] registry and "
+                "repository and publish there first."
+            )
+        pinned = last_published(engine or connect(), published)
+    else:
+        pinned = image if "@sha256:" in image else pin_image(engine or connect(), image)
+    return render_yaml(manifests(site.name, pinned, replicas=replicas, host=host)), pinned

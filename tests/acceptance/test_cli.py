@@ -18,7 +18,7 @@ pytestmark = pytest.mark.engine
 @pytest.mark.parametrize(
     "command",
     ["new", "up", "build", "check", "status", "logs", "down", "report", "publish", "deploy",
-     "rollback", "k8s", "inspect"],
+     "rollback", "remove", "k8s", "inspect"],
 )  # fmt: skip
 def test_every_command_has_help(command: str) -> None:
     result = cli(command, "--help")
@@ -133,6 +133,8 @@ def test_k8s_writes_valid_hardened_manifests(tmp_path: Path) -> None:
     for document in documents:
         kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
     assert documents[0]["spec"]["template"]["spec"]["containers"][0]["image"] == image
-    unpinned = cli("k8s", str(folder), "--image", "team/blog:latest")
+    unpinned = cli("k8s", str(folder), "--image", "team/blog:latest", "--json")
     assert unpinned.returncode == 1
-    assert "has no known digest here" in unpinned.stderr or "not pinned" in unpinned.stderr
+    assert "has no known digest here" in json.loads(unpinned.stdout)["error"]
+    unnamed = cli("k8s", str(folder))
+    assert unnamed.returncode == 1 and "Give --image REPOSITORY@sha256:" in unnamed.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import subprocess
 import threading
@@ -86,6 +87,27 @@ def test_publish_then_pull_back_by_digest(
     assert result.images is not None
     assert labels["io.sitedeploy.content-hash"] == result.images.content_hash  # labels survive
     assert labels["org.opencontainers.image.title"] == open_site(folder).name
+
+
+def test_k8s_pins_what_publish_pushed_from_the_site_config(
+    engine: Engine, make_site: SiteFactory, registry: RunningRegistry
+) -> None:
+    folder = make_site("k8sconf")
+    (folder / "sitedeploy.toml").write_text(
+        f'[publish]\nregistry = "{registry.host}"\nrepository = "team/k8sconf"\n'
+        "[deploy]\nreplicas = 4\n"
+    )
+    before = cli("k8s", str(folder), "--json")
+    assert before.returncode == 1
+    assert f"nothing was published to {registry.host}/team/k8sconf" in before.stderr
+    result = publish(
+        engine, open_site(folder), load_config(folder), Progress(quiet=True), PublishSettings()
+    )
+    run = cli("k8s", str(folder), "--json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["image"] == f"{registry.host}/team/k8sconf@{result.digest}"
+    assert report["replicas"] == 4 and f"image: {report['image']}" in report["yaml"]
 
 
 def test_unchanged_content_gets_the_same_tag_and_pushes_no_layer(

@@ -116,7 +116,7 @@ def test_deploy_without_a_swarm_is_a_clear_error(engine: Engine, make_site: Site
     """(First in this module: the swarm fixture of the next tests is not up yet.)"""
     if engine.client.info()["Swarm"]["LocalNodeState"] == "active":
         pytest.skip("this daemon is a swarm manager")
-    run = cli("deploy", str(make_site("noswarm")), "--swarm", "--status")
+    run = cli("status", str(make_site("noswarm")), "--to", "swarm")
     assert run.returncode == 1
     assert "is not a swarm manager" in run.stderr and "docker swarm init" in run.stderr
 
@@ -184,29 +184,26 @@ def test_cli_deploy_status_and_remove(
     folder = make_site("swarmcli")
     port = free_port()
     deployed = cli(
-        "deploy",
-        str(folder),
-        "--swarm",
-        "--replicas",
-        "2",
-        "--port",
-        str(port),
-        "--registry",
-        registry.host,
-        "--repository",
-        "team/cli",
-        "--json",
-        timeout=600,
-    )
+        "deploy", str(folder), "--to", "swarm", "--replicas", "2", "--port", str(port),
+        "--registry", registry.host, "--repository", "team/cli", "--json", timeout=600,
+    )  # fmt: skip
     assert deployed.returncode == 0, deployed.stderr
     report = json.loads(deployed.stdout)
     assert report["replicas"] == {"desired": 2, "running": 2}
     assert all(
         task["image"].startswith(f"{registry.host}/team/cli@sha256:") for task in report["tasks"]
     )
-    status = cli("deploy", str(folder), "--swarm", "--status", "--json")
+    status = cli("status", str(folder), "--to", "swarm", "--json")
+    assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["url"] == f"http://127.0.0.1:{port}"
-    removed = cli("deploy", str(folder), "--swarm", "--remove")
-    assert removed.returncode == 0 and "-site" in removed.stderr and "-front" in removed.stderr
-    gone = cli("deploy", str(folder), "--swarm", "--status")
+    (folder / "sitedeploy.toml").write_text('[deploy]\nto = "swarm"\n')
+    old_spelling = cli("deploy", str(folder), "--status")  # the target from sitedeploy.toml
+    assert old_spelling.returncode == 0
+    assert "`deploy --status` is now `status --to …`" in old_spelling.stderr
+    removed = cli("remove", str(folder), "--to", "swarm", "--json")
+    assert removed.returncode == 0, removed.stderr
+    names = json.loads(removed.stdout)["removed"]
+    assert any(name.endswith("-site") for name in names), names
+    assert any(name.endswith("-front") for name in names), names
+    gone = cli("status", str(folder), "--to", "swarm")
     assert gone.returncode == 1 and "No swarm deploy of" in gone.stderr

@@ -1,0 +1,71 @@
+"""What going live produced, for people: a publish, a swarm rollout, a deploy to a server
+and its status (the JSON is each result's own `as_dict`)."""
+
+from __future__ import annotations
+
+from rich.filesize import decimal
+from rich.table import Table
+
+from deployer.progress import Progress
+from deployer.ship.host import HostStatus
+from deployer.ship.publish import PublishResult
+from deployer.ship.swarm import SwarmStatus
+
+
+def show_publish(progress: Progress, result: PublishResult) -> None:
+    """Which tags point at which digest, and what the push cost."""
+    if result.dry_run:
+        for ref in result.refs:
+            progress.info(f"would push {result.image_id[:19]} as {ref}")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("reference")
+    table.add_column("digest")
+    for ref in result.refs:
+        table.add_row(ref, str(result.digest))
+    progress.print(table)
+    progress.info(
+        f"Pushed {result.layers_pushed} layers ({decimal(result.bytes_pushed)}); "
+        f"{result.layers_existing} were already there. Verified {result.verified_layers} "
+        f"layers through the registry API in {result.seconds:.1f} s."
+    )
+    progress.success(
+        f"Pull it with: docker pull {result.registry}/{result.repository}@{result.digest}"
+    )
+
+
+def show_swarm(progress: Progress, state: SwarmStatus) -> None:
+    """Replicas, the digest each task runs, and its health."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("task", "state", "health", "image"):
+        table.add_column(column)
+    for task in state.tasks:
+        table.add_row(task.id, task.state, task.health or "-", task.image)
+    progress.print(table)
+    update = f"; last update: {state.update_state}" if state.update_state else ""
+    progress.info(
+        f"{state.service}: {state.running}/{state.desired} replicas running{update}; "
+        f"served by {state.front} at {state.url}"
+    )
+
+
+def show_host(progress: Progress, state: HostStatus) -> None:
+    """What runs on the server: where the front listens, the version serving (since when,
+    how healthy), the one kept for rollback."""
+    if state.front is None:
+        progress.info(f"Nothing of this site runs on {state.server}.")
+    else:
+        listen = f"{state.address[0]}:{state.address[1]}" if state.address else "?"
+        progress.info(f"{state.server}: front {state.front} ({state.state}) on {listen}")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("version", "content", "image", "since", "health"):
+        table.add_column(column)
+    for name, version in (("serving", state.current), ("kept for rollback", state.previous)):
+        if version is not None:
+            table.add_row(
+                name, version.content, version.image[:19], version.since or "-",
+                version.health or "-",
+            )  # fmt: skip
+    progress.print(table)
+    if state.url:
+        progress.success(f"Live: {state.url}")
