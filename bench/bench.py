@@ -16,7 +16,9 @@ fragments planted) it measures, as medians of --runs runs where timing is involv
    errors and non-2xx answers, ours and the baseline's;
 5. check time: `sitedeploy check` vs html-proofer (on `_site`) and linkchecker (over HTTP,
    its per-host throttle lifted), and what each found;
-6. a link-heavy generated site (`{% link %}` everywhere) under Debian's Jekyll as it is
+6. deploying to a server over SSH: streamed, through a registry, and by hand with
+   `docker save | ssh … docker load` (bench/servers.py);
+7. a link-heavy generated site (`{% link %}` everywhere) under Debian's Jekyll as it is
    and with the upstream fix sitedeploy loads into it (bench/linkheavy.py).
 
 It never fails on a number; it fails only when something could not be measured.
@@ -38,11 +40,12 @@ from bench.common import RESULTS, Unmeasurable, free_port  # noqa: E402
 from bench.gems import GemMeasures  # noqa: E402
 from bench.linkheavy import LinkMeasures  # noqa: E402
 from bench.render import markdown  # noqa: E402
+from bench.servers import ServerMeasures  # noqa: E402
 from bench.serving import ServeMeasures  # noqa: E402
 from bench.watching import WatchMeasures  # noqa: E402
 
 
-class Bench(BuildMeasures, ServeMeasures, GemMeasures, WatchMeasures, LinkMeasures):
+class Bench(ServerMeasures, BuildMeasures, ServeMeasures, GemMeasures, WatchMeasures, LinkMeasures):
     """Every measurement, on one set of sites."""
 
 
@@ -83,6 +86,7 @@ def main() -> None:
             )
             site["checks"] = bench.checks(folder, port)
             site["gem_ways"] = bench.gem_ways(folder)
+            site["over_ssh"] = bench.over_ssh(folder, post)
             results["sites"][name] = site
         print("bench: a link-heavy site under Debian's Jekyll", file=sys.stderr)
         results["link_heavy"] = bench.link_heavy()

@@ -23,6 +23,44 @@ def _mb(size: int) -> str:
     return f"{size / 1e6:.1f}"
 
 
+def _failed(measure: dict[str, int]) -> str:
+    return f"{measure['socket_errors'] + measure['non_2xx']} / {measure['requests']}"
+
+
+def _over_ssh(results: dict[str, Any]) -> list[str]:
+    """Deploying to a server over SSH (a second daemon behind sshd), against by hand."""
+    lines = [
+        "",
+        "Deploy to a server over SSH (a second Docker daemon behind sshd); the baseline: "
+        "BuildKit, `docker save | ssh … docker load`, `docker rm -f` + `docker run`",
+        "",
+        "| site | measure | sitedeploy streamed | sitedeploy via registry | baseline "
+        "| streamed / baseline |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, site in results["sites"].items():
+        o = site.get("over_ssh")
+        if not o:
+            continue
+        first, warm = o["first_deploy_seconds"], o["warm_redeploy_seconds"]
+        failed, wrk = o["failed_requests_during_redeploys"], o["redeploy_under_wrk"]
+        sent = o["warm_redeploy_sent"]
+        lines += [
+            f"| {name} | first deploy (s) | {first['sitedeploy']} | | {first['baseline']} "
+            f"| {ratio(first['sitedeploy'], first['baseline'])} |",
+            f"| {name} | warm redeploy, edit-to-served (s) | {warm['stream']} | "
+            f"{warm['registry']} | {warm['baseline']} | {o['stream_vs_baseline']} |",
+            f"| {name} | failed requests during those redeploys | {failed['stream']} | "
+            f"{failed['registry']} | {failed['baseline']} | |",
+            f"| {name} | redeploy under wrk: socket errors + non-2xx / requests "
+            f"| {_failed(wrk['sitedeploy'])} | | {_failed(wrk['baseline'])} | |",
+            f"| {name} | layers (kB) a warm redeploy streamed | {sent['layers_sent']} "
+            f"({(sent['bytes_sent'] or 0) // 1024}) | | | |",
+            f"| {name} | rollback (s) | {o['rollback_seconds']} | | | |",
+        ]
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"# sitedeploy vs plain Docker ({results['mode']}, medians of {results['runs']} runs)",
@@ -212,6 +250,7 @@ def markdown(results: dict[str, Any]) -> str:
                 c["errors_found"]["linkchecker"],
             ),
         ]
+    lines += _over_ssh(results)
     heavy = results.get("link_heavy")
     if heavy:
         t = heavy["seconds"]

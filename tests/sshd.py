@@ -31,6 +31,7 @@ class RunningSshd:
     root: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    environment: dict[str, str] = field(default_factory=dict)  # for every session (SetEnv)
 
     @property
     def url(self) -> str:
@@ -48,6 +49,7 @@ class RunningSshd:
         (home / ".ssh" / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {host_key}\n")
         (home / ".ssh" / "config").write_text(
             f"Host 127.0.0.1\n  IdentityFile {home / '.ssh' / 'id_ed25519'}\n"
+            f"  UserKnownHostsFile {home / '.ssh' / 'known_hosts'}\n"
         )
         return home
 
@@ -61,6 +63,7 @@ class RunningSshd:
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             f"PidFile {self.root / 'sshd.pid'}\nAllowTcpForwarding yes\n"
+            + "".join(f"SetEnv {name}={value}\n" for name, value in self.environment.items())
         )
         Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation folder
         log = (self.root / "sshd.log").open("ab")
@@ -82,8 +85,8 @@ class RunningSshd:
             self.process.wait(timeout=20)
 
 
-def start_sshd(root: Path) -> RunningSshd:
+def start_sshd(root: Path, environment: dict[str, str] | None = None) -> RunningSshd:
     root.mkdir(parents=True, exist_ok=True)
-    running = RunningSshd(root)
+    running = RunningSshd(root, environment=environment or {})
     running.start()
     return running

@@ -3,6 +3,8 @@ and its status (the JSON is each result's own `as_dict`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rich.filesize import decimal
 from rich.table import Table
 
@@ -10,6 +12,21 @@ from deployer.progress import Progress
 from deployer.ship.host import HostStatus
 from deployer.ship.publish import PublishResult
 from deployer.ship.swarm import SwarmStatus
+
+
+def _since(stamp: str | None, now: datetime | None = None) -> str:
+    """Docker's start time (RFC 3339, nanoseconds) as a person reads it: when, how long ago."""
+    if not stamp:
+        return "-"
+    try:
+        started = datetime.fromisoformat(stamp[:19]).replace(tzinfo=UTC)
+    except ValueError:
+        return stamp
+    seconds = max(0, int(((now or datetime.now(UTC)) - started).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{started:%Y-%m-%d %H:%M} UTC ({seconds // size} {unit} ago)"
+    return f"{started:%Y-%m-%d %H:%M:%S} UTC ({seconds} s ago)"
 
 
 def show_publish(progress: Progress, result: PublishResult) -> None:
@@ -63,8 +80,8 @@ def show_host(progress: Progress, state: HostStatus) -> None:
     for name, version in (("serving", state.current), ("kept for rollback", state.previous)):
         if version is not None:
             table.add_row(
-                name, version.content, version.image[:19], version.since or "-",
-                version.health or "-",
+                name, version.content, version.digest or version.image[:19],
+                _since(version.since), version.health or "-",
             )  # fmt: skip
     progress.print(table)
     if state.url:

@@ -31,7 +31,7 @@ from deployer.serve.switch import Switched, switch_to
 from deployer.ship.host import HostStatus, host_status, keep_for_rollback, live_repository
 from deployer.ship.publish import PublishSettings
 from deployer.ship.swarm import SwarmResult, SwarmStatus, deploy_swarm, swarm_status
-from deployer.ship.transfer import send_image
+from deployer.ship.transfer import Sent, send_image
 from deployer.site import Site
 
 HOST_PORT = 80
@@ -66,7 +66,7 @@ class HostResult:
     """A deploy to a server: how the image got there, the switch, what runs now."""
 
     images: SiteImages
-    transfer: str  # in words: "pulled REGISTRY/REPO@sha256:…", "sent 1 of 3 layers (…)"
+    transfer: Transfer
     switched: Switched | None  # None: the server already served this version
     status: HostStatus
     seconds: float
@@ -75,7 +75,7 @@ class HostResult:
         switched = self.switched
         return {
             "ok": True,
-            "transfer": self.transfer,
+            "transfer": self.transfer.as_dict(),
             "replaced": switched is not None,
             "switch_seconds": (
                 round(switched.switch_seconds, 3)
@@ -84,6 +84,35 @@ class HostResult:
             ),
             "seconds": round(self.seconds, 2),
             **self.status.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """How the image got to the server: built there (this machine), pulled from the
+    registry by digest, or streamed over SSH (only the layers the server lacked)."""
+
+    way: str  # "local", "registry" or "stream"
+    reference: str  # the image's tag, or REGISTRY/REPO@sha256:… when pulled
+    sent: Sent | None = None  # the stream's layers and bytes
+
+    def __str__(self) -> str:
+        if self.way == "registry":
+            return f"pulled {self.reference}"
+        if self.sent is None:
+            return "built on this engine"
+        total = self.sent.layers_sent + self.sent.layers_there
+        return (
+            f"sent {self.sent.layers_sent} of {total} layers "
+            f"({self.sent.bytes_sent // 1024} kB) over SSH"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "way": self.way,
+            "reference": self.reference,
+            "layers_sent": self.sent.layers_sent if self.sent else None,
+            "bytes_sent": self.sent.bytes_sent if self.sent else None,
         }
 
 
@@ -138,11 +167,11 @@ def _bring(
     config: SiteConfig,
     progress: Progress,
     settings: DeploySettings,
-) -> str:
+) -> Transfer:
     """Make the site image exist on the server; say how it got there."""
     tag = images.image.tag
     if server is local:
-        return "built on this engine"
+        return Transfer("local", tag)
     registry = settings.publish.registry or config.registry
     repository = settings.publish.repository or config.repository
     if registry and repository:
@@ -154,13 +183,10 @@ def _bring(
         ):
             pulled = server.client.images.pull(f"{registry}/{repository}", tag=published.digest)
             pulled.tag(*tag.rsplit(":", 1))
-        return f"pulled {pinned}"
+        return Transfer("registry", pinned)
     with progress.step(f"Sending {tag} to {server.host}"):
         sent = send_image(local, server, tag, site.repository, progress)
-    return (
-        f"sent {sent.layers_sent} of {sent.layers_sent + sent.layers_there} layers "
-        f"({sent.bytes_sent // 1024} kB) over SSH"
-    )
+    return Transfer("stream", tag, sent)
 
 
 def _deploy_host(

@@ -163,9 +163,10 @@ def switch_to(
             ) from error
         raise
 
-    with progress.step("Retiring the previous container (it finishes its requests first)"):
-        for old in find_containers(engine, site, Role.SERVER):
-            if old.id != server.id:
+    retired = [old for old in find_containers(engine, site, Role.SERVER) if old.id != server.id]
+    if retired:
+        with progress.step("Retiring the previous container (it finishes its requests first)"):
+            for old in retired:
                 remove_container(engine, old, timeout=DRAIN_SECONDS)
     return Switched(str(front.name), str(server.name), url, health, switched, tuple(notes))
 

@@ -11,7 +11,7 @@ the site's files.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from deployer.check.findings import CheckReport, Finding, Kind
@@ -48,6 +48,7 @@ class Version:
     content: str  # the content tag (the first 12 digits of the inputs' hash)
     since: str | None = None  # when its server started (None: kept, not running)
     health: str | None = None  # the image HEALTHCHECK's verdict, when running
+    digest: str | None = None  # REPOSITORY@sha256:… when it came through a registry
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -87,7 +88,14 @@ def _version(engine: Engine, image_id: str, container: Any = None) -> Version | 
         state = container.attrs.get("State", {})
         since = state.get("StartedAt")
         health = (state.get("Health") or {}).get("Status")
-    return Version(str(image.id), content_tag(labels.get(Label.CONTENT_HASH, "")), since, health)
+    digests = [str(digest) for digest in image.attrs.get("RepoDigests") or []]
+    return Version(
+        str(image.id),
+        content_tag(labels.get(Label.CONTENT_HASH, "")),
+        since,
+        health,
+        digests[0] if digests else None,
+    )
 
 
 def host_status(engine: Engine, live: Site) -> HostStatus:
@@ -145,6 +153,10 @@ def rollback_host(engine: Engine, live: Site, config: SiteConfig, progress: Prog
             f"No earlier version of {live.path} is kept on {engine.host}: nothing to roll "
             "back to (a rollback needs two deploys)."
         )
+    front = current_front(engine, live)
+    address = front_address(front) if front is not None else None
+    if address is not None:  # where the live front listens, whatever the config says now
+        config = replace(config, host=address[0], port=address[1])
     serving = serving_now(engine, live, config.host, config.port)
     labels = dict(kept.labels or {})
     baseurl = labels.get(Label.BASEURL, "")

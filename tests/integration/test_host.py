@@ -230,6 +230,7 @@ def test_the_cli_deploys_shows_status_rolls_back_and_removes(
     assert deployed.returncode == 0, deployed.stderr
     report = json.loads(deployed.stdout)
     assert report["listen"] == f"127.0.0.1:{port}" and report["current"]["content"]
+    assert report["transfer"]["way"] == "stream" and report["server"] == sshd.url
     assert "0.0.0.0" not in deployed.stderr
     _mark(folder, "b")
     assert cli("deploy", str(folder), env=env).returncode == 0
@@ -258,7 +259,8 @@ def test_the_image_goes_through_the_registry_when_one_is_named(
     try:
         config = _config(folder, sshd, free_port(), registry=registry.host, repository="team/live")
         result = _deploy(engine, folder, config)
-        assert result.transfer.startswith(f"pulled {registry.host}/team/live@sha256:")
+        assert result.transfer.way == "registry"
+        assert result.transfer.reference.startswith(f"{registry.host}/team/live@sha256:")
     finally:
         remove_host(connect(sshd.url), site.live())
         registry.stop()
