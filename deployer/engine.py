@@ -280,6 +280,17 @@ def connect(name: str | None = None) -> Engine:
     return Engine(client=client, host=host)
 
 
+def engine_here() -> Engine | None:
+    """This machine's own engine (the default socket, whatever DOCKER_HOST says), if one
+    answers."""
+    try:
+        client = docker.DockerClient(base_url=DEFAULT_HOST, timeout=300)
+        client.ping()
+    except (docker.errors.DockerException, requests.RequestException, OSError):
+        return None
+    return Engine(client=client, host=DEFAULT_HOST)
+
+
 def ssh_refusal(host: str, error: Exception) -> EngineUnavailable:
     """What an SSH failure to reach `host` means, with the fix."""
     kind = type(error).__name__

@@ -16,17 +16,18 @@ from deployer.commands.new import new_site
 from deployer.commands.up import up as run_up
 from deployer.commands.watch import watch_and_deploy
 from deployer.engine import connect
-from deployer.progress import Progress
 from deployer.serve.preview import preview_logs, preview_status, preview_url, stop_preview
 from deployer.serve.switch import UpResult
 
 
 @click.command()
 @click.argument("destination", type=click.Path(path_type=Path))
-def new(destination: Path) -> None:
+@reported
+def new(destination: Path, out: Out) -> None:
     """Create a new site in DESTINATION from the starter template (never overwrites)."""
     created = new_site(destination)
-    Progress().success(f"Created {created}. Next: sitedeploy up {created}")
+    out.progress.success(f"Created {created}. Next: sitedeploy up {created}")
+    out.emit({"ok": True, "site": str(created)})
 
 
 @click.command()
@@ -143,21 +144,35 @@ def status(site: Path, out: Out, deploy_to: str, deploy_server: str | None) -> N
 @site_argument
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new log lines.")
 @click.option("--tail", default="all", help="Only the last N lines [all].")
-def logs(site: Path, follow: bool, tail: str) -> None:
-    """Print the nginx logs of SITE's preview container."""
+@reported
+def logs(site: Path, out: Out, follow: bool, tail: str) -> None:
+    """Print the nginx logs of SITE's preview container. With --json: one object whose
+    "lines" are the log's lines (--follow then prints one such object per line)."""
     lines: int | Literal["all"] = int(tail) if tail.isdigit() else "all"
-    for chunk in preview_logs(connect(), load(site)[0], follow=follow, tail=lines):
-        sys.stdout.buffer.write(chunk)
-        sys.stdout.flush()
+    chunks = preview_logs(connect(), load(site)[0], follow=follow, tail=lines)
+    if not out.as_json:
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+        return
+    if follow:
+        for chunk in chunks:
+            for line in chunk.decode(errors="replace").splitlines():
+                out.emit({"ok": True, "line": line}, one_line=True)
+        return
+    text = b"".join(chunks).decode(errors="replace")
+    out.emit({"ok": True, "lines": text.splitlines()})
 
 
 @click.command()
 @site_argument
-def down(site: Path) -> None:
+@reported
+def down(site: Path, out: Out) -> None:
     """Stop and remove SITE's preview containers (images are kept)."""
     folder, _config = load(site)
     removed = stop_preview(connect(), folder)
     if removed:
-        Progress().success(f"Stopped and removed {', '.join(removed)}.")
+        out.progress.success(f"Stopped and removed {', '.join(removed)}.")
     else:
-        Progress().info(f"No preview of {folder.path} was running.")
+        out.progress.info(f"No preview of {folder.path} was running.")
+    out.emit({"ok": True, "removed": removed})

@@ -21,7 +21,7 @@ from deployer.check.findings import CheckReport
 from deployer.check.served import check_site
 from deployer.commands.publish import publish
 from deployer.config import DeployTarget, SiteConfig
-from deployer.engine import Engine, connect
+from deployer.engine import Engine, connect, engine_here
 from deployer.errors import ConfigError, RolledBack, SitedeployError
 from deployer.image.images import SiteImages, build_site
 from deployer.progress import Progress
@@ -130,11 +130,20 @@ def deploy(
     if config.deploy_to is DeployTarget.SWARM:
         return _deploy_swarm(engine, site, config, progress, settings)
     server = server_engine(engine, config)
+    builder = engine
+    if server is engine and engine.over_ssh:  # DOCKER_HOST=ssh://…: the server
+        builder = engine_here() or engine
+        progress.info(
+            f"Building on this machine's engine, deploying to {server.host}."
+            if builder is not engine
+            else f"No Docker engine answers on this machine: building on {server.host}."
+        )
     try:
-        return _deploy_host(engine, server, site, config, progress, settings)
+        return _deploy_host(builder, server, site, config, progress, settings)
     finally:
-        if server is not engine:
-            server.close()
+        for other in (server, builder):
+            if other is not engine:
+                other.close()
 
 
 def _deploy_swarm(

@@ -24,6 +24,7 @@ def test_every_command_has_help(command: str) -> None:
     result = cli(command, "--help")
     assert result.returncode == 0
     assert "Usage: sitedeploy " + command in result.stdout
+    assert "--json" in result.stdout  # every command, through the shared decorator
 
 
 def test_new_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -39,7 +40,8 @@ def test_new_refuses_to_overwrite(tmp_path: Path) -> None:
 
 def test_new_up_status_logs_down(sites_root: Path) -> None:
     folder = sites_root / "sdtest-cli"
-    assert cli("new", str(folder)).returncode == 0
+    created = cli("new", str(folder), "--json")
+    assert created.returncode == 0 and json.loads(created.stdout)["site"] == str(folder)
     port = free_port()
 
     result = cli("up", str(folder), "--port", str(port), "--json")
@@ -70,9 +72,12 @@ def test_new_up_status_logs_down(sites_root: Path) -> None:
         return '"GET / HTTP/1.1" 200' in logs.stdout
 
     wait_until(10, logged, "the request in the preview's logs", every=0.2)
+    as_json = cli("logs", str(folder), "--json")
+    assert any('"GET / HTTP/1.1" 200' in line for line in json.loads(as_json.stdout)["lines"])
 
-    down = cli("down", str(folder))
+    down = cli("down", str(folder), "--json")
     assert down.returncode == 0
+    assert json.loads(down.stdout)["removed"]
     assert report["container"] in down.stderr
     after = cli("status", str(folder))
     assert after.returncode == 3

@@ -246,6 +246,29 @@ def test_the_cli_deploys_shows_status_rolls_back_and_removes(
     assert gone.returncode == 3 and "Nothing of this site runs" in gone.stderr
 
 
+def test_docker_host_names_the_server_and_the_build_stays_here(
+    make_site: SiteFactory, sshd: RunningSshd
+) -> None:
+    """DOCKER_HOST=ssh://… names the server, as for the Docker CLI; the site is built on
+    this machine's engine (so the server needs no base image) and streamed there."""
+    folder = make_site("dockerhost")
+    port = free_port()
+    env = {"HOME": str(sshd.home("dockerhost")), "DOCKER_HOST": sshd.url}
+    _mark(folder, "dh")
+    try:
+        deployed = cli("deploy", str(folder), "--port", str(port), "--bind", "127.0.0.1",
+                       "--json", env=env)  # fmt: skip
+        assert deployed.returncode == 0, deployed.stderr
+        report = json.loads(deployed.stdout)
+        assert report["server"] == sshd.url and report["transfer"]["way"] == "stream"
+        assert f"Building on this machine's engine, deploying to {sshd.url}" in deployed.stderr
+        assert _marks(f"http://127.0.0.1:{port}") == ["HOST-dh"]
+        status = cli("status", str(folder), "--to", "host", "--json", env=env)
+        assert json.loads(status.stdout)["listen"] == f"127.0.0.1:{port}"
+    finally:
+        assert cli("remove", str(folder), "--to", "host", env=env).returncode == 0
+
+
 def test_the_image_goes_through_the_registry_when_one_is_named(
     engine: Engine,
     make_site: SiteFactory,
