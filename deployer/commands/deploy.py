@@ -211,6 +211,11 @@ def _deploy_host(
     transfer = _bring(local, server, site, images, config, progress, settings)
     live = site.live()
     listen = replace(config, host=config.deploy_bind, port=config.deploy_port or HOST_PORT)
+    everywhere = listen.host in {"0.0.0.0", "::"}
+    progress.info(
+        f"The site listens on {listen.host}:{listen.port} of {server.host}"
+        + (": every address it has (--bind, [deploy] bind, says otherwise)." if everywhere else ".")
+    )
 
     def check(url: str) -> CheckReport:
         report = check_site(

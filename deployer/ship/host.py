@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from deployer.check.findings import CheckReport, Finding, Kind
 from deployer.check.health import wait_until_serving
@@ -98,6 +99,16 @@ def _version(engine: Engine, image_id: str, container: Any = None) -> Version | 
     )
 
 
+def public_url(engine: Engine, host: str, port: int) -> str:
+    """Where people reach a front listening on `host`:`port` of the engine's machine: on a
+    server over SSH listening everywhere, the server's own name (no :80)."""
+    if not engine.over_ssh or host not in {"0.0.0.0", "::"}:
+        return preview_url(host, port)
+    name = urlsplit(engine.host).hostname or host
+    shown = f"[{name}]" if ":" in name else name
+    return f"http://{shown}" if port == 80 else f"http://{shown}:{port}"
+
+
 def host_status(engine: Engine, live: Site) -> HostStatus:
     """The live deployment on `engine`: its front, the version serving, the one kept."""
     front = current_front(engine, live) or next(
@@ -112,7 +123,7 @@ def host_status(engine: Engine, live: Site) -> HostStatus:
     current = _version(engine, str(server.attrs.get("Image")), server) if server else None
     url = None
     if address and server is not None:
-        url = page_url(preview_url(*address), (server.labels or {}).get(Label.BASEURL, ""))
+        url = page_url(public_url(engine, *address), (server.labels or {}).get(Label.BASEURL, ""))
     state = str(front.attrs.get("State", {}).get("Status", "unknown"))
     return HostStatus(engine.host, str(front.name), state, address, url, current, kept)
 
