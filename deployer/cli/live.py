@@ -64,12 +64,8 @@ def show_target(out: Out, engine: Engine, site: Site, config: SiteConfig) -> boo
         report_ship.show_swarm(out.progress, swarm)
         out.emit({"ok": True, "site": str(site.path), **swarm.as_dict()})
         return swarm.running > 0
-    server = server_engine(engine, config)
-    try:
+    with server_engine(engine, config) as server:
         state = host_status(server, site.live())
-    finally:
-        if server is not engine:
-            server.close()
     report_ship.show_host(out.progress, state)
     running = state.current is not None
     out.emit({"ok": running, "site": str(site.path), **state.as_dict()})
@@ -165,13 +161,9 @@ def rollback(site: Path, out: Out, **settings: Any) -> None:
         report_ship.show_swarm(out.progress, swarm)
         out.emit({"ok": True, "seconds": round(result.seconds, 2), **swarm.as_dict()})
         return
-    server = server_engine(engine, config)
-    try:
+    with server_engine(engine, config) as server:
         rollback_host(server, folder.live(), _listening(config), out.progress)
         state = host_status(server, folder.live())
-    finally:
-        if server is not engine:
-            server.close()
     report_ship.show_host(out.progress, state)
     out.emit({"ok": True, **state.as_dict()})
 
@@ -180,12 +172,8 @@ def _remove(out: Out, engine: Engine, site: Site, config: SiteConfig) -> None:
     if config.deploy_to is DeployTarget.SWARM:
         removed = remove_swarm(engine, site)
     else:
-        server = server_engine(engine, config)
-        try:
+        with server_engine(engine, config) as server:
             removed = remove_host(server, site.live())
-        finally:
-            if server is not engine:
-                server.close()
     out.progress.info(f"Removed {', '.join(removed) or 'nothing'}.")
     out.emit({"ok": True, "removed": removed})
 

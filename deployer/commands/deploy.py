@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -116,9 +117,16 @@ class Transfer:
         }
 
 
-def server_engine(local: Engine, config: SiteConfig) -> Engine:
-    """The server `[deploy] server` (or --server) names; this machine's engine without."""
-    return connect(config.deploy_server) if config.deploy_server else local
+@contextlib.contextmanager
+def server_engine(local: Engine, config: SiteConfig) -> Iterator[Engine]:
+    """The server `[deploy] server` (or --server) names, connected for the block; this
+    machine's engine (`local`) without."""
+    server = connect(config.deploy_server) if config.deploy_server else local
+    try:
+        yield server
+    finally:
+        if server is not local:
+            server.close()
 
 
 def deploy(
@@ -129,21 +137,20 @@ def deploy(
         raise ConfigError("deploy has no dry run; `publish --dry-run` shows what would be pushed.")
     if config.deploy_to is DeployTarget.SWARM:
         return _deploy_swarm(engine, site, config, progress, settings)
-    server = server_engine(engine, config)
-    builder = engine
-    if server is engine and engine.over_ssh:  # DOCKER_HOST=ssh://…: the server
-        builder = engine_here() or engine
-        progress.info(
-            f"Building on this machine's engine, deploying to {server.host}."
-            if builder is not engine
-            else f"No Docker engine answers on this machine: building on {server.host}."
-        )
-    try:
-        return _deploy_host(builder, server, site, config, progress, settings)
-    finally:
-        for other in (server, builder):
-            if other is not engine:
-                other.close()
+    with server_engine(engine, config) as server:
+        builder = engine
+        if server is engine and engine.over_ssh:  # DOCKER_HOST=ssh://…: the server
+            builder = engine_here() or engine
+            progress.info(
+                f"Building on this machine's engine, deploying to {server.host}."
+                if builder is not engine
+                else f"No Docker engine answers on this machine: building on {server.host}."
+            )
+        try:
+            return _deploy_host(builder, server, site, config, progress, settings)
+        finally:
+            if builder is not engine:
+                builder.close()
 
 
 def _deploy_swarm(
