@@ -200,6 +200,12 @@ class _Field:
     flag: str | None = None
 
 
+_REGISTRY = _string(
+    re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$"), "HOST[:PORT]"
+)
+_REPOSITORY = _string(
+    re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$"), "a repository such as team/blog"
+)
 _FIELDS = (
     _Field("", "name", "name", _string(_SITE_NAME, "a lower-case name (a-z, 0-9, '.', '_', '-')")),
     _Field("images", "builder", "builder_image", _image, "--builder-image"),
@@ -239,22 +245,8 @@ _FIELDS = (
     _Field("deploy", "port", "deploy_port", _port, "--port"),
     _Field("deploy", "bind", "deploy_bind", _host, "--bind"),
     _Field("deploy", "replicas", "deploy_replicas", _replicas, "--replicas"),
-    _Field(
-        "publish",
-        "registry",
-        "registry",
-        _string(
-            re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$"), "HOST[:PORT]"
-        ),
-        "--registry",
-    ),
-    _Field(
-        "publish",
-        "repository",
-        "repository",
-        _string(re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$"), "a repository such as team/blog"),
-        "--repository",
-    ),
+    _Field("publish", "registry", "registry", _REGISTRY, "--registry"),
+    _Field("publish", "repository", "repository", _REPOSITORY, "--repository"),
 )
 
 
@@ -296,6 +288,7 @@ _KNOWN = {(f.section, f.key): f for f in _FIELDS}
 _SECTIONS = {f.section for f in _FIELDS if f.section} | {HEADERS_SECTION, CSP_SECTION}
 
 Found = tuple[dict[str, Any], list[str]]  # values by attribute, and problems
+_SPELLED_OTHERWISE = {("deploy", "host"): " (the server: [deploy] server; its address: bind)"}
 
 
 def _field(toml: _Located, section: str, key: str, value: Any) -> Found:
@@ -303,7 +296,9 @@ def _field(toml: _Located, section: str, key: str, value: Any) -> Found:
     place, name = toml.key(section, key), _qualified(section, key)
     entry = _KNOWN.get((section, key))
     if entry is None:
-        hint = did_you_mean(name, (_qualified(s, k) for s, k in _KNOWN))
+        hint = _SPELLED_OTHERWISE.get((section, key)) or did_you_mean(
+            name, (_qualified(s, k) for s, k in _KNOWN)
+        )
         return {}, [f"{place}: unknown key {name}{hint}"]
     problem = entry.check(value)
     if problem:

@@ -177,3 +177,11 @@ def test_a_misspelt_csp_key_is_named_with_the_nearest_one(tmp_path: Path) -> Non
         ConfigError, match=r"unknown key \[csp\] companion \(did you mean companions\?\)"
     ):
         load_config(tmp_path)
+
+
+def test_a_deploy_host_key_names_server_and_bind(tmp_path: Path) -> None:
+    path = write(tmp_path, '[deploy]\nhost = "ssh://root@203.0.113.7"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    expected = "unknown key [deploy] host (the server: [deploy] server; its address: bind)"
+    assert f"sitedeploy.toml:2: {expected}" in raised.value.format_message()
