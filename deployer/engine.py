@@ -32,7 +32,7 @@ from deployer.errors import (
     RegistryError,
     SitedeployError,
 )
-from deployer.tunnel import Forward
+from deployer.tunnel import Forward, forwarding_refused
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 _T = TypeVar("_T")
@@ -140,6 +140,13 @@ class Engine:
             transport = adapter.ssh_client.get_transport()  # type: ignore[attr-defined]
             if transport is None or not transport.is_active():
                 raise unreachable(self.host, "the SSH connection closed")
+            if forwarding_refused(transport, target):
+                raise EngineUnavailable(
+                    f"{self.host} does not let us forward a port over SSH, which sitedeploy "
+                    "needs to check a new version before the switch. Allow it for this user in "
+                    "the server's /etc/ssh/sshd_config (`AllowTcpForwarding local`), reload "
+                    "sshd, then run again."
+                )
             self._forwards[target] = Forward(transport, target)
         local = f"127.0.0.1:{self._forwards[target].port}"
         return urlunsplit((parts.scheme, local, parts.path, parts.query, parts.fragment))

@@ -58,6 +58,19 @@ def _pump(client: socket.socket, channel: Any) -> None:
                 other.sendall(data)
 
 
+_PROHIBITED = 1  # SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (RFC 4254, 5.1)
+
+
+def forwarding_refused(transport: Any, target: tuple[str, int]) -> bool:
+    """True when the server's sshd forbids forwarding to `target` (AllowTcpForwarding no,
+    PermitOpen); a port nobody listens on yet is not a refusal."""
+    try:
+        transport.open_channel("direct-tcpip", target, ("127.0.0.1", 0), timeout=20).close()
+    except Exception as error:  # paramiko's ChannelException: its code says why
+        return getattr(error, "code", None) == _PROHIBITED
+    return False
+
+
 class Forward:
     """A local port that carries every connection to `target` on the remote machine."""
 

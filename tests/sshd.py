@@ -32,6 +32,7 @@ class RunningSshd:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     environment: dict[str, str] = field(default_factory=dict)  # for every session (SetEnv)
+    forwarding: bool = True  # AllowTcpForwarding
 
     @property
     def url(self) -> str:
@@ -62,7 +63,8 @@ class RunningSshd:
             f"AuthorizedKeysFile {self.root / 'authorized_keys'}\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-            f"PidFile {self.root / 'sshd.pid'}\nAllowTcpForwarding yes\n"
+            f"PidFile {self.root / 'sshd.pid'}\n"
+            f"AllowTcpForwarding {'yes' if self.forwarding else 'no'}\n"
             + "".join(f"SetEnv {name}={value}\n" for name, value in self.environment.items())
         )
         Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation folder
@@ -85,8 +87,10 @@ class RunningSshd:
             self.process.wait(timeout=20)
 
 
-def start_sshd(root: Path, environment: dict[str, str] | None = None) -> RunningSshd:
+def start_sshd(
+    root: Path, environment: dict[str, str] | None = None, *, forwarding: bool = True
+) -> RunningSshd:
     root.mkdir(parents=True, exist_ok=True)
-    running = RunningSshd(root, environment=environment or {})
+    running = RunningSshd(root, environment=environment or {}, forwarding=forwarding)
     running.start()
     return running

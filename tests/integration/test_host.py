@@ -180,6 +180,23 @@ def test_an_unreachable_server_and_a_refused_key_are_one_clear_error(
         connect(closed)
 
 
+def test_a_server_that_forbids_forwarding_is_one_clear_error_and_nothing_starts(
+    engine: Engine, make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    closed = start_sshd(tmp_path / "sshd", forwarding=False)
+    try:
+        monkeypatch.setenv("HOME", str(closed.home("client")))
+        folder = make_site("noforward")
+        config = _config(folder, closed, free_port())
+        with pytest.raises(EngineUnavailable, match="AllowTcpForwarding local"):
+            _deploy(engine, folder, config)
+        live = open_site(folder).live()
+        assert find_containers(engine, live, Role.SERVER) == []
+        assert find_containers(engine, live, Role.FRONT) == []
+    finally:
+        closed.stop()
+
+
 def test_the_stream_sends_only_the_layers_the_server_lacks(
     engine: Engine, make_site: SiteFactory, sshd: RunningSshd, home: Path
 ) -> None:
