@@ -89,6 +89,12 @@ def show_target(out: Out, engine: Engine, site: Site, config: SiteConfig) -> boo
 @click.option(
     "--replicas", "deploy_replicas", type=int, help="Swarm replicas [deploy.replicas, 3]."
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="On a server: refuse a version with the site's own defects too (dead links, bad "
+    "fragments), not only a broken one.",
+)
 @click.option("--swarm", is_flag=True, hidden=True)  # deprecated: --to swarm
 @click.option("--status", "show_status", is_flag=True, hidden=True)  # deprecated: status --to
 @click.option("--remove", is_flag=True, hidden=True)  # deprecated: remove --to
@@ -98,6 +104,7 @@ def show_target(out: Out, engine: Engine, site: Site, config: SiteConfig) -> boo
 def deploy(
     site: Path,
     out: Out,
+    strict: bool,
     swarm: bool,
     show_status: bool,
     remove: bool,
@@ -134,7 +141,7 @@ def deploy(
         return
     result = run_deploy(
         engine, folder, config, out.progress,
-        DeploySettings(publish_settings(config, username, password_stdin)),
+        DeploySettings(publish_settings(config, username, password_stdin), strict=strict),
     )  # fmt: skip
     if isinstance(result, HostResult):
         out.progress.info(f"The image: {result.transfer}.")

@@ -255,6 +255,10 @@ def test_the_cli_deploys_shows_status_rolls_back_and_removes(
     assert status["previous"]["content"] == report["current"]["content"]
     assert cli("rollback", str(folder), env=env).returncode == 0
     assert _marks(f"http://127.0.0.1:{port}") == ["HOST-a"]
+    (folder / "broken.md").write_text("---\ntitle: Broken\n---\n[nowhere](/nowhere/)\n")
+    refused_strict = cli("deploy", str(folder), "--strict", env=env)
+    assert refused_strict.returncode == 1 and "failed its check" in refused_strict.stderr
+    assert _marks(f"http://127.0.0.1:{port}") == ["HOST-a"]
     refused = cli("remove", str(folder), env=env)
     assert refused.returncode == 2 and "--to" in refused.stderr  # never a default
     removed = cli("remove", str(folder), "--to", "host", env=env)
