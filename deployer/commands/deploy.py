@@ -234,13 +234,14 @@ def _deploy_host(
     switched = None
     with site_lock(live):
         serving = serving_now(server, live, listen.host, listen.port)
-        if serving is None or serving.attrs.get("Image") != images.image.id:
-            keep_for_rollback(server, live, serving)
+        replaced = str(serving.attrs.get("Image")) if serving is not None else None
+        if replaced != images.image.id:
             switched = switch_to(
                 server, live, images.image.tag, images.content_hash, check, listen, progress,
                 front_image=images.image.tag, serving=serving, strict=settings.strict,
                 live_reload=False,
             )  # fmt: skip
+            keep_for_rollback(server, live, replaced)
     _prune(server, site)
     return HostResult(
         images, transfer, switched, host_status(server, live), time.monotonic() - started

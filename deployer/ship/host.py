@@ -128,14 +128,14 @@ def host_status(engine: Engine, live: Site) -> HostStatus:
     return HostStatus(engine.host, str(front.name), state, address, url, current, kept)
 
 
-def keep_for_rollback(engine: Engine, live: Site, serving: Any) -> None:
-    """Tag the image of the server about to be replaced as the one `rollback` returns to."""
-    if serving is None:
+def keep_for_rollback(engine: Engine, live: Site, replaced: str | None) -> None:
+    """After a switch: tag the image that was serving before it (`replaced`, an image id)
+    as the one `rollback` returns to. Called only once the switch succeeded, so a failed
+    deploy keeps the version kept before it."""
+    if replaced is None:
         return
-    with engine.errors(f"Keeping {serving.name}'s image for rollback"):
-        engine.client.images.get(str(serving.attrs.get("Image"))).tag(
-            live_repository(live), PREVIOUS
-        )
+    with engine.errors("Keeping the replaced version for rollback"):
+        engine.client.images.get(replaced).tag(live_repository(live), PREVIOUS)
 
 
 def _home_answers(url: str, baseurl: str) -> CheckReport:
@@ -171,16 +171,17 @@ def rollback_host(engine: Engine, live: Site, config: SiteConfig, progress: Prog
     serving = serving_now(engine, live, config.host, config.port)
     labels = dict(kept.labels or {})
     baseurl = labels.get(Label.BASEURL, "")
-    keep_for_rollback(engine, live, serving)
     content = labels.get(Label.CONTENT_HASH, "")
-    restored = f"{live_repository(live)}:rollback-{content_tag(content)}"
+    restored = f"{live.repository}:{content_tag(content)}"  # its tag when it was deployed
     with engine.errors(f"Tagging {restored}"):
         kept.tag(*restored.rsplit(":", 1))
-    return switch_to(
+    switched = switch_to(
         engine, live, restored, content,
         lambda url: _home_answers(url, baseurl), config, progress,
         front_image=restored, serving=serving, strict=False, live_reload=False,
     )  # fmt: skip
+    keep_for_rollback(engine, live, str(serving.attrs.get("Image")) if serving else None)
+    return switched
 
 
 def remove_host(engine: Engine, live: Site) -> list[str]:

@@ -152,8 +152,10 @@ def test_a_deploy_that_fails_its_check_leaves_the_old_version_serving(
     folder = make_site("hostfail")
     port = free_port()
     config = _config(folder, sshd, port)
-    _mark(folder, "good")
+    _mark(folder, "first")
     site = open_site(folder)
+    first = _deploy(engine, folder, config)
+    _mark(folder, "good")
     _deploy(engine, folder, config)
     try:
         (folder / "broken.md").write_text("---\ntitle: Broken\n---\n[nowhere](/nowhere/)\n")
@@ -165,6 +167,9 @@ def test_a_deploy_that_fails_its_check_leaves_the_old_version_serving(
             )  # fmt: skip
         assert _marks(f"http://127.0.0.1:{port}") == ["HOST-good"]
         assert len(find_containers(engine, site.live(), Role.SERVER)) == 1
+        kept = host_status(engine, site.live()).previous  # still the one before "good"
+        assert kept is not None and first.status.current is not None
+        assert kept.content == first.status.current.content
     finally:
         remove_host(connect(sshd.url), site.live())
 
