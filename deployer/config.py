@@ -8,19 +8,20 @@ Flags default to None so that an unset flag never overrides the file.
 from __future__ import annotations
 
 import enum
-import ipaddress
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deployer import config_checks as checks
 from deployer.config_tables import CSP_SECTION, HEADERS_SECTION, csp_table, headers_table
 from deployer.csp.derive import CspSettings
 from deployer.errors import ConfigError
 from deployer.headers import own_policy
 from deployer.suggest import did_you_mean
+from deployer.tls_settings import TLS_SECTION, TlsSettings, tls_settings, tls_values
 
 CONFIG_FILE = "sitedeploy.toml"
 
@@ -80,115 +81,8 @@ class SiteConfig:
     headers: tuple[tuple[str, str], ...] = ()
     # [csp]: the Content-Security-Policy derived from the pages, or the strict one.
     csp: CspSettings = field(default_factory=CspSettings)
-
-
-# An image reference as the distribution spec defines it: [host[:port]/]path[:tag][@digest].
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REFERENCE = re.compile(
-    rf"^(?:(?:[a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+(?::[0-9]+)?/)?"
-    rf"{_COMPONENT}(?:/{_COMPONENT})*"
-    r"(?::[\w][\w.-]{0,127})?"
-    r"(?:@sha256:[0-9a-f]{64})?$"
-)
-_SITE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-_HTTP_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")  # a gem source, a Debian mirror
-
-
-def is_image_reference(value: str) -> bool:
-    """True if `value` is a well-formed image reference such as `debian:bookworm-slim`."""
-    return bool(_REFERENCE.match(value))
-
-
-Check = Callable[[Any], str | None]  # returns a problem description, or None if fine
-
-
-def _string(pattern: re.Pattern[str] | None, what: str) -> Check:
-    def check(value: Any) -> str | None:
-        if not isinstance(value, str):
-            return f"expected {what}, got {value!r}"
-        if pattern is not None and not pattern.match(value):
-            return f"expected {what}, got {value!r}"
-        return None
-
-    return check
-
-
-def _image(value: Any) -> str | None:
-    if isinstance(value, str) and is_image_reference(value):
-        return None
-    return f"expected an image reference such as 'debian:bookworm-slim', got {value!r}"
-
-
-def _port(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        return f"expected a port number from 1 to 65535, got {value!r}"
-    return None
-
-
-_ENGINE = re.compile(
-    r"^(?:(?:ssh|tcp)://[^\s/:@]+(?:@[^\s/:@]+)?(?::[0-9]+)?|unix:///\S+|[A-Za-z0-9][\w.+-]*)$"
-)
-
-
-def _server(value: Any) -> str | None:
-    if isinstance(value, str) and _ENGINE.match(value):
-        return None
-    return (
-        "expected a Docker engine: ssh://user@host[:port], or a `docker context` name "
-        f"(no password in it: SSH keys only), got {value!r}"
-    )
-
-
-def _replicas(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
-        return f"expected a number of replicas from 1 to 100, got {value!r}"
-    return None
-
-
-def _host(value: Any) -> str | None:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return f"expected an IP address to bind, such as 127.0.0.1 or 0.0.0.0, got {value!r}"
-    return None
-
-
-def _one_of(choices: type[enum.Enum]) -> Check:
-    values = [str(member.value) for member in choices]
-
-    def check(value: Any) -> str | None:
-        return None if value in values else f"expected one of {', '.join(values)}, got {value!r}"
-
-    return check
-
-
-def _string_list(item: Check, what: str) -> Check:
-    def check(value: Any) -> str | None:
-        if not isinstance(value, list | tuple):
-            return f"expected a list of {what}, got {value!r}"
-        for element in value:
-            problem = item(element)
-            if problem:
-                return problem
-        return None
-
-    return check
-
-
-def _source(value: Any) -> str | None:
-    if not isinstance(value, str) or not _HTTP_URL.match(value):
-        return f"expected the http(s) URL of a gem source, got {value!r}"
-    if "@" in value.split("/")[2]:
-        # It would end up in the builder image's Bundler config: never a password there.
-        return "a gem source URL with credentials is refused (they would be stored in the image)"
-    return None
-
-
-def _mirror(value: Any) -> str | None:
-    if isinstance(value, str) and _HTTP_URL.match(value):
-        return None
-    return f"expected an http(s) URL of a Debian mirror, got {value!r}"
+    # [tls]: HTTPS for a live site (its names, ACME or a given certificate, HSTS).
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
 
 @dataclass(frozen=True)
@@ -196,55 +90,68 @@ class _Field:
     section: str  # "" for top-level keys
     key: str
     attribute: str
-    check: Check
+    check: checks.Check
     flag: str | None = None
 
 
-_REGISTRY = _string(
+_REGISTRY = checks.string(
     re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$"), "HOST[:PORT]"
 )
-_REPOSITORY = _string(
-    re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$"), "a repository such as team/blog"
+_REPOSITORY = checks.string(
+    re.compile(rf"^{checks.COMPONENT}(?:/{checks.COMPONENT})*$"), "a repository such as team/blog"
 )
 _FIELDS = (
-    _Field("", "name", "name", _string(_SITE_NAME, "a lower-case name (a-z, 0-9, '.', '_', '-')")),
-    _Field("images", "builder", "builder_image", _image, "--builder-image"),
-    _Field("images", "nginx", "nginx_image", _image, "--nginx-image"),
-    _Field("build", "engine", "engine", _one_of(BuildEngine), "--engine"),
+    _Field(
+        "",
+        "name",
+        "name",
+        checks.string(checks.SITE_NAME, "a lower-case name (a-z, 0-9, '.', '_', '-')"),
+    ),
+    _Field("images", "builder", "builder_image", checks.image, "--builder-image"),
+    _Field("images", "nginx", "nginx_image", checks.image, "--nginx-image"),
+    _Field("build", "engine", "engine", checks.one_of(BuildEngine), "--engine"),
     _Field(
         "build",
         "jekyll_config",
         "jekyll_config",
-        _string_list(_string(re.compile(r"^[^,]+$"), "a config file name"), "file names"),
+        checks.string_list(
+            checks.string(re.compile(r"^[^,]+$"), "a config file name"), "file names"
+        ),
         "--jekyll-config",
     ),
     _Field(
         "build",
         "packages",
         "packages",
-        _string_list(_string(_PACKAGE, "a Debian package name"), "Debian package names"),
+        checks.string_list(
+            checks.string(checks.PACKAGE, "a Debian package name"), "Debian package names"
+        ),
     ),
     _Field(
         "build",
         "skip_plugins",
         "skip_plugins",
-        _string_list(
-            _string(re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"), "a gem name"), "gem names"
+        checks.string_list(
+            checks.string(re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"), "a gem name"), "gem names"
         ),
     ),
-    _Field("build", "debian_mirror", "debian_mirror", _mirror),
-    _Field("build", "gems", "gems", _one_of(GemsChoice), "--gems"),
-    _Field("build", "gem_mirror", "gem_mirror", _source),
-    _Field("images", "ruby", "ruby_image", _image, "--ruby-image"),
-    _Field("build", "before", "before", _string(re.compile(r"^\S[^\x00]*$"), "a shell command")),
-    _Field("build", "ca_bundle", "ca_bundle", _string(re.compile(r"^/\S+$"), "an absolute path")),
-    _Field("preview", "host", "host", _host, "--host"),
-    _Field("preview", "port", "port", _port, "--port"),
-    _Field("deploy", "to", "deploy_to", _one_of(DeployTarget), "--to"),
-    _Field("deploy", "server", "deploy_server", _server, "--server"),
-    _Field("deploy", "port", "deploy_port", _port, "--port"),
-    _Field("deploy", "bind", "deploy_bind", _host, "--bind"),
-    _Field("deploy", "replicas", "deploy_replicas", _replicas, "--replicas"),
+    _Field("build", "debian_mirror", "debian_mirror", checks.mirror),
+    _Field("build", "gems", "gems", checks.one_of(GemsChoice), "--gems"),
+    _Field("build", "gem_mirror", "gem_mirror", checks.gem_source),
+    _Field("images", "ruby", "ruby_image", checks.image, "--ruby-image"),
+    _Field(
+        "build", "before", "before", checks.string(re.compile(r"^\S[^\x00]*$"), "a shell command")
+    ),
+    _Field(
+        "build", "ca_bundle", "ca_bundle", checks.string(re.compile(r"^/\S+$"), "an absolute path")
+    ),
+    _Field("preview", "host", "host", checks.host, "--host"),
+    _Field("preview", "port", "port", checks.port, "--port"),
+    _Field("deploy", "to", "deploy_to", checks.one_of(DeployTarget), "--to"),
+    _Field("deploy", "server", "deploy_server", checks.server, "--server"),
+    _Field("deploy", "port", "deploy_port", checks.port, "--port"),
+    _Field("deploy", "bind", "deploy_bind", checks.host, "--bind"),
+    _Field("deploy", "replicas", "deploy_replicas", checks.replicas, "--replicas"),
     _Field("publish", "registry", "registry", _REGISTRY, "--registry"),
     _Field("publish", "repository", "repository", _REPOSITORY, "--repository"),
 )
@@ -285,7 +192,7 @@ class _Located:
 
 
 _KNOWN = {(f.section, f.key): f for f in _FIELDS}
-_SECTIONS = {f.section for f in _FIELDS if f.section} | {HEADERS_SECTION, CSP_SECTION}
+_SECTIONS = {f.section for f in _FIELDS if f.section} | {HEADERS_SECTION, CSP_SECTION, TLS_SECTION}
 
 Found = tuple[dict[str, Any], list[str]]  # values by attribute, and problems
 _SPELLED_OTHERWISE = {("deploy", "host"): " (the server: [deploy] server; its address: bind)"}
@@ -314,6 +221,10 @@ def _entry(toml: _Located, key: str, value: Any) -> Found:
     if key == CSP_SECTION and isinstance(value, dict):
         settings, said = csp_table(value, lambda name: toml.key(CSP_SECTION, name))
         return {"csp": settings}, said
+    if key == TLS_SECTION and isinstance(value, dict):
+        found, said = tls_values(value, lambda name: toml.key(TLS_SECTION, name))
+        places = {name: toml.key(TLS_SECTION, name) for name in found}
+        return {"tls": (found, places)}, said
     if isinstance(value, dict) and key in _SECTIONS:
         values: dict[str, Any] = {}
         problems: list[str] = []
@@ -368,7 +279,8 @@ def _validate_flags(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], list[
 
 
 def load_config(site_dir: Path, overrides: Mapping[str, Any] | None = None) -> SiteConfig:
-    """Read `sitedeploy.toml` (if present) and apply flag overrides (None means unset).
+    """Read `sitedeploy.toml` (if present) and apply flag overrides (None means unset;
+    "tls" holds the `[tls]` keys' flags by key).
 
     Raises ConfigError listing every problem at once.
     """
@@ -377,9 +289,18 @@ def load_config(site_dir: Path, overrides: Mapping[str, Any] | None = None) -> S
     problems: list[str] = []
     if path.is_file():
         values, problems = _validate_file(path)
-    flag_values, flag_problems = _validate_flags(overrides or {})
+    flags = dict(overrides or {})
+    tls_flags = {key: value for key, value in flags.pop("tls", {}).items() if value is not None}
+    flag_values, flag_problems = _validate_flags(flags)
     values.update(flag_values)
     problems.extend(flag_problems)
+    tls_file, places = values.pop("tls", ({}, {}))
+    flag_found, said = tls_values(tls_flags, lambda key: f"--{key.replace('_', '-')}")
+    places.update({key: f"--{key.replace('_', '-')}" for key in flag_found})
+    values["tls"], said_too = tls_settings(
+        {**tls_file, **flag_found}, site_dir, lambda key: places.get(key, str(path))
+    )
+    problems.extend([*said, *said_too])
     if problems:
         fix = f"Fix {'these' if len(problems) > 1 else 'this'} and run again."
         raise ConfigError("\n".join([*problems, fix]))

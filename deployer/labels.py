@@ -23,6 +23,8 @@ class Label(enum.StrEnum):
     ROLE = f"{PREFIX}.role"
     # A preview's containers: where the front listens, its layout, a server's socket slot.
     ADDRESS = f"{PREFIX}.address"  # "HOST PORT"
+    HTTPS_PORT = f"{PREFIX}.https-port"  # a live front's HTTPS port (absent: plain HTTP)
+    RENEWER_SETTINGS = f"{PREFIX}.renewer-settings"  # the renewer's settings, hashed
     FRONT_LAYOUT = f"{PREFIX}.front-layout"
     SLOT = f"{PREFIX}.slot"
     # What a site image was built from.
@@ -88,11 +90,13 @@ class Role(enum.StrEnum):
     HOT_BUILDER = "hot-builder"  # `up --watch`: Jekyll kept warm between saves
     SWARM_SITE = "swarm-site"
     SWARM_FRONT = "swarm-front"
+    RENEWER = "renewer"  # a live site's certificate renewer (image and container)
 
 
 # --- tags ---------------------------------------------------------------------------
 
 RUNTIME_REPOSITORY = "sitedeploy/nginx-runtime"
+RENEWER_REPOSITORY = "sitedeploy/acme-renewer"
 BOOTSTRAP_REPOSITORY = "sitedeploy/debian"
 LATEST = "latest"
 

@@ -44,6 +44,11 @@ def render_runtime_dockerfile(*, nginx_base: str) -> str:
     return _template("runtime/Dockerfile.in").substitute(version=__version__, nginx_base=nginx_base)
 
 
+def render_renewer_dockerfile(*, base: str) -> str:
+    """The Dockerfile of a live site's certificate renewer (context: docker/acme/)."""
+    return _template("acme/Dockerfile.in").substitute(version=__version__, base=base)
+
+
 @dataclass(frozen=True)
 class SiteRecipe:
     """What a site's Dockerfile is rendered from: the bases, what Jekyll needs, the gems'

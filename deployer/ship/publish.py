@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployer.config import SiteConfig, is_image_reference
+from deployer.config import SiteConfig
+from deployer.config_checks import is_image_reference
 from deployer.engine import Engine, push_failure, push_failure_kind
 from deployer.errors import ConfigError, EngineError, RegistryError
 from deployer.image.images import SiteImages

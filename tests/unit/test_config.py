@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from deployer.config import BuildEngine, GemsChoice, SiteConfig, is_image_reference, load_config
+from deployer.config import BuildEngine, GemsChoice, SiteConfig, load_config
+from deployer.config_checks import is_image_reference
 from deployer.errors import ConfigError
 
 
