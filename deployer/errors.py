@@ -114,3 +114,7 @@ class RolledBack(SwarmError):
 
 class SassUnsupported(SitedeployError):
     """The site's Sass needs Dart Sass, and the build compiles with libsass."""
+
+
+class CertificateError(SitedeployError):
+    """A certificate could not be had: a given one is unusable, or ACME refused."""

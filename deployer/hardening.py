@@ -12,6 +12,8 @@ from typing import Any
 
 CONTAINER_PORT = 8080
 PORT_KEY = f"{CONTAINER_PORT}/tcp"  # how the engine names the container's port
+HTTPS_CONTAINER_PORT = 8443  # a live front's HTTPS, when published (not on the host network)
+HTTPS_PORT_KEY = f"{HTTPS_CONTAINER_PORT}/tcp"
 HEALTH_PATH = "/.sitedeploy/health"
 HEALTHCHECK = ("/usr/local/bin/healthcheck", str(CONTAINER_PORT), HEALTH_PATH)
 USER_ID = 101  # nginx's user in the runtime image

@@ -48,6 +48,52 @@ target_options = options(
 )
 
 
+tls_options = options(
+    click.option(
+        "--domain",
+        "tls_domains",
+        multiple=True,
+        help="A host name the site answers on over HTTPS; repeat for more [tls.domains].",
+    ),
+    click.option(
+        "--acme-email", "tls_acme_email", help="For the ACME account's notices [tls.acme_email]."
+    ),
+    click.option(
+        "--acme-directory",
+        "tls_acme_directory",
+        help="The ACME directory's URL [tls.acme_directory, else Let's Encrypt].",
+    ),
+    click.option(
+        "--cert", "tls_cert", help="A certificate chain (PEM) to serve instead of ACME [tls.cert]."
+    ),
+    click.option("--key", "tls_key", help="The private key of --cert (PEM) [tls.key]."),
+    click.option(
+        "--hsts",
+        "tls_hsts",
+        help="Strict-Transport-Security: on (180 days), off, preload, or a max-age in "
+        "seconds [tls.hsts, else on].",
+    ),
+    click.option("--https-port", "tls_https_port", type=int, help="[tls.https_port, else 443]"),
+)
+
+
+def _hsts_flag(value: str) -> object:
+    named = {"on": True, "true": True, "off": False, "false": False, "preload": "preload"}
+    return int(value) if value.isdigit() else named.get(value.lower(), value)
+
+
+def tls_flags(settings: dict[str, Any]) -> None:
+    """Gather the --domain … --https-port flags into `settings["tls"]` (by [tls] key)."""
+    flags = {key[4:]: settings.pop(key) for key in list(settings) if key.startswith("tls_")}
+    flags["domains"] = list(flags["domains"]) or None
+    for key in ("cert", "key"):
+        if flags.get(key):
+            flags[key] = str(Path(flags[key]).expanduser().resolve())
+    if flags.get("hsts") is not None:
+        flags["hsts"] = _hsts_flag(flags["hsts"])
+    settings["tls"] = flags
+
+
 def _deprecated(out: Out, old: str, new: str) -> None:
     out.progress.warning(f"`{old}` is now `{new}`; the old spelling goes in the next release.")
 
@@ -95,6 +141,7 @@ def show_target(out: Out, engine: Engine, site: Site, config: SiteConfig) -> boo
     help="On a server: refuse a version with the site's own defects too (dead links, bad "
     "fragments), not only a broken one.",
 )
+@tls_options
 @click.option("--swarm", is_flag=True, hidden=True)  # deprecated: --to swarm
 @click.option("--status", "show_status", is_flag=True, hidden=True)  # deprecated: status --to
 @click.option("--remove", is_flag=True, hidden=True)  # deprecated: remove --to
@@ -121,6 +168,9 @@ def deploy(
     [publish] names one, else over the same SSH connection (only the layers the server
     lacks); the same front and switch as the preview serve it on --bind:--port
     (0.0.0.0:80 unless said), and the version it replaces is kept for `rollback`.
+    With [tls] (or --domain/--cert): HTTPS on --https-port (443), HTTP answering ACME's
+    challenges and otherwise 301 to https, HSTS; the certificate from ACME (Let's Encrypt
+    unless --acme-directory), renewed on the server by itself, or the one given.
     On a Docker Swarm (--to swarm): publish, then a rolling update pinned to the digest,
     new task first, rolled back by the swarm if it fails its health check. For Kubernetes,
     see `sitedeploy k8s`.
@@ -128,6 +178,7 @@ def deploy(
     if swarm:
         _deprecated(out, "deploy --swarm", "deploy --to swarm")
         settings["deploy_to"] = DeployTarget.SWARM.value
+    tls_flags(settings)
     folder, config = load(site, registry=registry, repository=repository, **settings)
     engine = connect()
     if show_status:

@@ -12,6 +12,7 @@ from deployer.progress import Progress
 from deployer.ship.host import HostStatus
 from deployer.ship.publish import PublishResult
 from deployer.ship.swarm import SwarmStatus
+from deployer.ship.tls import TlsStatus
 
 
 def _since(stamp: str | None, now: datetime | None = None) -> str:
@@ -84,5 +85,26 @@ def show_host(progress: Progress, state: HostStatus) -> None:
                 _since(version.since), version.health or "-",
             )  # fmt: skip
     progress.print(table)
+    if state.tls is not None:
+        _show_certificate(progress, state.tls)
     if state.url:
         progress.success(f"Live: {state.url}")
+
+
+def _show_certificate(progress: Progress, tls: TlsStatus) -> None:
+    certificate = tls.certificate
+    if certificate is None:
+        progress.warning("HTTPS is set up, but no certificate is in place yet.")
+    else:
+        renewal = (
+            f"renewed from {certificate.renew_at:%Y-%m-%d %H:%M} UTC by {tls.renewer or 'nobody'}"
+            if tls.source and tls.source.startswith("acme")
+            else "given: renew it yourself, and deploy again"
+        )
+        progress.info(
+            f"Certificate for {', '.join(certificate.names)} from {certificate.issuer}, "
+            f"expires {certificate.not_after:%Y-%m-%d %H:%M} UTC; {renewal}."
+        )
+    last = tls.last or {}
+    if last.get("state") == "failed":
+        progress.warning(f"The last renewal failed ({last.get('at')}): {last.get('error')}")

@@ -20,13 +20,14 @@ from typing import Any
 
 from deployer.check.findings import CheckReport
 from deployer.check.served import check_site
+from deployer.commands.https import after_switch, before_switch, plan_https
 from deployer.commands.publish import publish
 from deployer.config import DeployTarget, SiteConfig
 from deployer.engine import Engine, connect, engine_here
 from deployer.errors import ConfigError, RolledBack, SitedeployError
 from deployer.image.images import SiteImages, build_site
 from deployer.progress import Progress
-from deployer.serve.front import serving_now
+from deployer.serve.front import current_front, front_matches, serving_now
 from deployer.serve.lock import site_lock
 from deployer.serve.switch import Switched, switch_to
 from deployer.ship.host import HostStatus, host_status, keep_for_rollback, live_repository
@@ -231,17 +232,27 @@ def _deploy_host(
         )  # fmt: skip
         return report.for_up(strict=settings.strict)
 
+    https = plan_https(local, server, site, config, listen.port, progress)
     switched = None
     with site_lock(live):
         serving = serving_now(server, live, listen.host, listen.port)
         replaced = str(serving.attrs.get("Image")) if serving is not None else None
-        if replaced != images.image.id:
+        front = before_switch(server, live, https, images.image.tag, progress) if https else None
+        tls = front.tls if front else None
+        running = current_front(server, live)
+        if (
+            replaced != images.image.id
+            or running is None
+            or not front_matches(server, running, tls)
+        ):
             switched = switch_to(
                 server, live, images.image.tag, images.content_hash, check, listen, progress,
                 front_image=images.image.tag, serving=serving, strict=settings.strict,
-                live_reload=False,
+                live_reload=False, tls=tls,
             )  # fmt: skip
-            keep_for_rollback(server, live, replaced)
+            if replaced != images.image.id:
+                keep_for_rollback(server, live, replaced)
+        after_switch(server, live, https, front, progress)
     _prune(server, site)
     return HostResult(
         images, transfer, switched, host_status(server, live), time.monotonic() - started

@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import io
 import tarfile
+from dataclasses import dataclass
 from typing import Any
 
 from docker.models.containers import Container
 
-from deployer.engine import Engine, refusal
-from deployer.errors import PortUnavailable, PreviewFailed
+from deployer.engine import Engine
+from deployer.errors import PreviewFailed
 from deployer.hardening import (
     HEALTH_PATH,
     HEALTHCHECK,
+    HTTPS_CONTAINER_PORT,
     SOCKET_HELPER,
 )
 from deployer.labels import Label, Role
@@ -44,11 +46,15 @@ from deployer.serve.front_config import (
     PROBE_PATH,
     SLOTS,
     SLOTS_DIR,
+    TLS_DIR,
+    FrontTls,
     config_archive,
     listen_address,
     render_front_config,
     slot_socket,
+    tls_volume,
 )
+from deployer.serve.front_wait import wait_for_server
 from deployer.serve.preview import (
     address_label,
     create_hardened,
@@ -56,14 +62,11 @@ from deployer.serve.preview import (
     ensure_slot_volume,
     find_containers,
     front_address,
-    logs_tail,
     preview_url,
     remove_container,
-    served_by,
     start,
 )
 from deployer.site import Site
-from deployer.waiting import wait_until
 
 # Fronts of another layout (an earlier sitedeploy's: a network and reloads) are replaced.
 LAYOUT = "socket-slots-1"
@@ -103,6 +106,12 @@ def _config_of(engine: Engine, front: Container) -> str:
             if handle is not None:
                 return handle.read().decode("utf-8", "replace")
     return ""
+
+
+def https_port_of(front: Container) -> int | None:
+    """The HTTPS port a live front listens on (None: it serves plain HTTP)."""
+    port = (front.labels or {}).get(Label.HTTPS_PORT, "")
+    return int(port) if port.isdigit() else None
 
 
 def current_front(engine: Engine, site: Site) -> Container | None:
@@ -145,6 +154,8 @@ def route(
     host: str,
     port: int,
     live_reload: bool = False,
+    tls: FrontTls | None = None,
+    keep_front: bool = False,
 ) -> tuple[Container, bool, list[str]]:
     """Make the front on host:port proxy to `server`: create, move or re-point it.
 
@@ -152,36 +163,92 @@ def route(
     and what the user should know (a front of an earlier layout replaced).
     `previous` is the server it answers from now, put back if the switch does not take.
     With `live_reload` (watch mode) pages reload when a new version is served; a front
-    without it (or with it, outside watch mode) is reconfigured once, with a reload.
+    without it (or with it, outside watch mode) is reconfigured once, with a reload; so is
+    a live front whose HTTPS (`tls`) changed. With `keep_front` (a rollback), a running
+    front is only re-pointed, whatever its configuration.
     """
+    want = _Wanted(runtime_image, host, port, live_reload, tls)
     front = current_front(engine, site)
+    if front is not None and keep_front and front_address(front) == (host, port):
+        _point(engine, front, server, previous=previous)
+        return front, True, []
     if front is None:
         for stale in find_containers(engine, site, Role.FRONT):
             remove_container(engine, stale)
-        front = _create(engine, site, runtime_image, server, host, port, live_reload)
-        return front, False, []
+        return _create(engine, site, want, server), False, []
+    note = None
     if (front.labels or {}).get(Label.FRONT_LAYOUT) != LAYOUT:
-        remove_container(engine, front)
         note = (
             "The preview's front was made by an earlier sitedeploy; it was replaced by one "
             "that switches without reloading (the port was closed for a moment, once)."
         )
-        front = _create(engine, site, runtime_image, server, host, port, live_reload)
-        return front, False, [note]
+    elif https_port_of(front) != (tls.https_port if tls else None):
+        note = (
+            f"The front now listens for HTTPS on port {tls.https_port}: it was started again "
+            "(the port was closed for a moment, once)."
+            if tls
+            else "The front no longer serves HTTPS: it was started again (once)."
+        )
+    if note:
+        remove_container(engine, front)
+        return _create(engine, site, want, server), False, [note]
     if front_address(front) != (host, port):
-        front = _replace(engine, site, front, runtime_image, server, host, port, live_reload)
-        return front, False, []
-    if (LIVE_RELOAD_PATH in _config_of(engine, front)) != live_reload:
-        _reconfigure(engine, front, host, port, live_reload)
+        return _replace(engine, site, front, want, server), False, []
+    config = _render(want, _on_host_network(front))
+    if _config_of(engine, front) != config:
+        _reconfigure(engine, front, config)
     _point(engine, front, server, previous=previous)
     return front, True, []
 
 
-def _reconfigure(engine: Engine, front: Container, host: str, port: int, live_reload: bool) -> None:
-    """Turn watch mode's live reload on or off in a running front (an nginx reload: the
-    one time its idle keep-alive connections are closed)."""
-    host_network = front.attrs.get("HostConfig", {}).get("NetworkMode") == "host"
-    config = render_front_config(listen_address(host, port, host_network), live_reload=live_reload)
+@dataclass(frozen=True)
+class _Wanted:
+    """The front a deploy asks for."""
+
+    image: str
+    host: str
+    port: int
+    live_reload: bool
+    tls: FrontTls | None
+
+
+def _on_host_network(front: Container) -> bool:
+    return bool(front.attrs.get("HostConfig", {}).get("NetworkMode") == "host")
+
+
+def _render(want: _Wanted, host_network: bool) -> str:
+    https = ""
+    if want.tls is not None:
+        https = listen_address(want.host, want.tls.https_port, host_network, HTTPS_CONTAINER_PORT)
+    return render_front_config(
+        listen_address(want.host, want.port, host_network),
+        live_reload=want.live_reload, tls=want.tls, https_listen=https,
+    )  # fmt: skip
+
+
+def front_matches(engine: Engine, front: Container, tls: FrontTls | None) -> bool:
+    """Does the live front serve (or not serve) HTTPS as `tls` says?"""
+    address = front_address(front)
+    if address is None or https_port_of(front) != (tls.https_port if tls else None):
+        return False
+    want = _Wanted("", address[0], address[1], False, tls)
+    return _config_of(engine, front) == _render(want, _on_host_network(front))
+
+
+def reconfigure_tls(engine: Engine, site: Site, front: Container, tls: FrontTls) -> None:
+    """Give a live front its HTTPS settings now (a certificate arrived): a reload."""
+    address = front_address(front)
+    if address is None:
+        raise PreviewFailed(f"{front.name} does not say where it listens; `sitedeploy down` it.")
+    want = _Wanted("", address[0], address[1], False, tls)
+    config = _render(want, _on_host_network(front))
+    if _config_of(engine, front) != config:
+        _reconfigure(engine, front, config)
+
+
+def _reconfigure(engine: Engine, front: Container, config: str) -> None:
+    """Give a running front a new nginx.conf (an nginx reload: the one time its idle
+    keep-alive connections are closed): live reload on or off, HTTPS changed."""
     with engine.errors(f"Reconfiguring {front.name}"):
         front.put_archive(CONFIG_DIR, config_archive(config))
         code, output = front.exec_run(
@@ -192,60 +259,9 @@ def _reconfigure(engine: Engine, front: Container, host: str, port: int, live_re
         raise PreviewFailed(f"{front.name}: nginx refused the new configuration: {said}")
 
 
-def _hostname(container: Container) -> str:
-    return str(container.attrs.get("Config", {}).get("Hostname"))
-
-
-def _wait_for_server(
-    engine: Engine,
-    url: str,
-    server: Container,
-    front: Container,
-    *,
-    path: str = HEALTH_PATH,
-    timeout: float,
-) -> None:
-    """Wait until `url` + `path` is answered by `server`; raise at the deadline (or as
-    soon as the front has exited: it could not listen there)."""
-    checks = 0
-    reached = engine.reach(url)
-
-    def answered() -> bool:
-        nonlocal checks
-        checks += 1
-        if checks % 10 == 0:
-            _raise_if_exited(engine, front, url)
-        return served_by(reached, path) == _hostname(server)
-
-    wait_until(
-        timeout, answered, f"{url} to answer from the new container {server.name}",
-        every=0.02, error=PreviewFailed,
-        hint=f"See `docker logs {server.name}` and the front's logs ({front.name}).",
-    )  # fmt: skip
-
-
-def _raise_if_exited(engine: Engine, front: Container, url: str) -> None:
-    with engine.errors(f"Inspecting {front.name}"):
-        front.reload()
-    if front.status != "exited":
-        return
-    said = logs_tail(engine, front)
-    failure = refusal(f"Opening {url}", engine.host, said.splitlines()[-1] if said else "")
-    if isinstance(failure, PortUnavailable):
-        raise failure
-    raise PreviewFailed(f"The front {front.name} exited. Its nginx said:\n{said}")
-
-
-def _create(
-    engine: Engine,
-    site: Site,
-    runtime_image: str,
-    server: Container,
-    host: str,
-    port: int,
-    live_reload: bool = False,
-) -> Container:
+def _create(engine: Engine, site: Site, want: _Wanted, server: Container) -> Container:
     """Start a front on host:port proxying to `server` (the port must be free)."""
+    host, port, tls = want.host, want.port, want.tls
     slot = _slot(server)
     with engine.errors("Creating the front's configuration volume"):
         volume = engine.client.volumes.create(f"{site.container_name}-front", labels=site.labels)
@@ -255,7 +271,16 @@ def _create(
             "bind": f"{SLOTS_DIR}/{each}",
             "mode": "rw",
         }
-    host_network = on_host_network(engine, port)
+    labels = {
+        **site.labels,
+        Label.ROLE: Role.FRONT,
+        Label.ADDRESS: address_label(host, port),
+        Label.FRONT_LAYOUT: LAYOUT,
+    }
+    if tls is not None:
+        volumes[tls_volume(site)] = {"bind": TLS_DIR, "mode": "ro"}
+        labels[Label.HTTPS_PORT] = str(tls.https_port)
+    host_network = on_host_network(engine, min(port, tls.https_port) if tls else port)
     options: dict[str, Any] = {}
     if host_network:
         # No port mapping on the host's network: the health check asks host:port itself.
@@ -270,24 +295,19 @@ def _create(
         }
     front = create_hardened(
         engine,
-        runtime_image,
+        want.image,
         publish=None if host_network else (host, port),
+        publish_https=None if host_network or tls is None else tls.https_port,
         name=site.container_name,
-        labels={
-            **site.labels,
-            Label.ROLE: Role.FRONT,
-            Label.ADDRESS: address_label(host, port),
-            Label.FRONT_LAYOUT: LAYOUT,
-        },
+        labels=labels,
         command=["-c", f"{CONFIG_DIR}/nginx.conf"],
         volumes=volumes,
         **options,
     )
-    config = render_front_config(listen_address(host, port, host_network), live_reload=live_reload)
     with engine.errors("Writing the front's configuration"):
-        front.put_archive(CONFIG_DIR, config_archive(config, slot))
+        front.put_archive(CONFIG_DIR, config_archive(_render(want, host_network), slot))
     start(engine, front, host, port)
-    _wait_for_server(engine, preview_url(host, port), server, front, timeout=START_TIMEOUT)
+    wait_for_server(engine, preview_url(host, port), server, front, timeout=START_TIMEOUT)
     return front
 
 
@@ -313,7 +333,7 @@ def _point(engine: Engine, front: Container, server: Container, previous: Contai
     url = preview_url(*address)
     _link(engine, front, server)
     try:
-        _wait_for_server(engine, url, server, front, path=PROBE_PATH, timeout=SWITCH_TIMEOUT)
+        wait_for_server(engine, url, server, front, path=PROBE_PATH, timeout=SWITCH_TIMEOUT)
     except PreviewFailed:
         if previous is not None and slot_of(previous) != slot_of(server):
             _link(engine, front, previous)
@@ -321,20 +341,13 @@ def _point(engine: Engine, front: Container, server: Container, previous: Contai
 
 
 def _replace(
-    engine: Engine,
-    site: Site,
-    old: Container,
-    runtime_image: str,
-    server: Container,
-    host: str,
-    port: int,
-    live_reload: bool,
+    engine: Engine, site: Site, old: Container, want: _Wanted, server: Container
 ) -> Container:
     """Listen on a new host:port: start a new front there, then retire the old one."""
     with engine.errors(f"Renaming {old.name}"):
         old.rename(f"{site.container_name}-retiring")
     try:
-        front = _create(engine, site, runtime_image, server, host, port, live_reload)
+        front = _create(engine, site, want, server)
     except BaseException:
         with engine.errors(f"Renaming {old.name} back"):
             old.rename(site.container_name)

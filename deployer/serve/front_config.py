@@ -7,11 +7,13 @@ from __future__ import annotations
 import io
 import tarfile
 import time
+from dataclasses import dataclass
 from string import Template
 
 from deployer import __version__
 from deployer.hardening import CONTAINER_PORT, USER_ID
 from deployer.resources import docker_dir
+from deployer.site import Site
 
 CONFIG_DIR = "/etc/sitedeploy/front"
 SLOTS_DIR = "/run/sitedeploy"
@@ -19,6 +21,14 @@ SLOTS = ("a", "b")
 LIVE_DIR = f"{CONFIG_DIR}/live"  # nginx's (UID 101): the helper renames the link in it
 LIVE_LINK = f"{LIVE_DIR}/site.sock"
 PROBE_PATH = "/.sitedeploy/front-probe"  # the live link's server, past the front's pool
+TLS_DIR = "/etc/sitedeploy/tls"  # a live front's certificate volume (read-only to it)
+TLS_FILE = f"{TLS_DIR}/live/site.pem"  # the key, then the chain: read at each handshake
+CHALLENGES_DIR = f"{TLS_DIR}/challenges"  # HTTP-01 answers the renewer writes
+
+
+def tls_volume(site: Site) -> str:
+    """A live site's certificate volume: the renewer writes it, the front only reads it."""
+    return f"{site.container_name}-tls"
 
 
 def slot_socket(slot: str) -> str:
@@ -31,10 +41,31 @@ def _render(template: str, **values: object) -> str:
     return Template(text).substitute(version=__version__, **values)
 
 
-def listen_address(host: str, port: int, on_host_network: bool) -> str:
+def listen_address(
+    host: str, port: int, on_host_network: bool, inside: int = CONTAINER_PORT
+) -> str:
+    """What nginx listens on: host:port on the host's network, else the container's port."""
     if not on_host_network:
-        return str(CONTAINER_PORT)
+        return str(inside)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclass(frozen=True)
+class FrontTls:
+    """HTTPS in a live site's front. Port 80 (the front's HTTP port) always answers ACME's
+    HTTP-01 challenges from the certificate volume; once a certificate is in place
+    (`certificate`), it sends everything else to https with a 301, and the HTTPS port
+    serves the site."""
+
+    https_port: int  # where visitors connect (443 unless said)
+    certificate: bool  # a certificate is in the volume
+    hsts: str | None = None  # the Strict-Transport-Security value (None: not sent)
+    canonical: str | None = None  # the name every other name 301s to
+
+    def redirect_to(self) -> str:
+        """The https origin a request is sent to (nginx variables in it)."""
+        suffix = "" if self.https_port == 443 else f":{self.https_port}"
+        return f"https://{self.canonical or '$host'}{suffix}"
 
 
 # Watch mode: a page a browser asks for (Accept: text/html) gets a script that asks for
@@ -73,19 +104,105 @@ _LIVE_RELOAD_SCRIPT = """
         }"""
 
 
-def render_front_config(listen: str, *, live_reload: bool = False) -> str:
-    """The front's nginx.conf (with `live_reload`: watch mode's reload script)."""
-    script = LIVE_RELOAD_JS
-    pieces = {
-        "live_reload_maps": _LIVE_RELOAD_MAPS.replace("PATH", LIVE_RELOAD_PATH),
-        "live_reload_filter": _LIVE_RELOAD_FILTER,
-        "live_reload_script": _LIVE_RELOAD_SCRIPT.replace("PATH", LIVE_RELOAD_PATH).replace(
-            "SCRIPT", script
-        ),
-    }
-    if not live_reload:
-        pieces = dict.fromkeys(pieces, "")
-    return _render("front.conf.in", listen=listen, live=LIVE_LINK, probe=PROBE_PATH, **pieces)
+INTERMEDIATE_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+)
+# Mozilla's "intermediate" profile (TLS 1.2 and 1.3; forward-secret AEAD suites; the DHE
+# ones left out, as nginx here has no DH parameters). The key and chain are one file, read
+# at each handshake (a variable names it): the renewer replaces it in one rename and new
+# connections get the new certificate without a reload, which would close idle keep-alive
+# connections. (So no OCSP stapling: nginx staples only certificates it loads at start.)
+_TLS_SETTINGS = f"""
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers {":".join(INTERMEDIATE_CIPHERS)};
+    ssl_prefer_server_ciphers off;
+    ssl_ecdh_curve X25519:prime256v1:secp384r1;
+    ssl_session_timeout 1d;
+    ssl_session_cache shared:TLS:10m;
+    ssl_session_tickets off;
+    map $ssl_server_name $sitedeploy_certificate {{
+        default "{TLS_FILE}";
+    }}"""
+_PROXY = """
+            proxy_pass http://site;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_redirect off;
+            proxy_buffering on;
+            proxy_max_temp_file_size 0;
+            proxy_connect_timeout 5s;
+            proxy_next_upstream error timeout;"""
+# Which container the link leads to now, asked on a fresh connection (not one of the
+# pool's): sitedeploy waits for the new container here after switching.
+_PROBE = """
+        location = PROBE {
+            proxy_pass http://unix:LIVE:/.sitedeploy/health;
+            proxy_http_version 1.1;
+        }"""
+_CHALLENGES = f"""
+        location ^~ /.well-known/acme-challenge/ {{
+            alias {CHALLENGES_DIR}/;
+            default_type text/plain;
+        }}"""
+
+
+def _server(listen: str, body: str) -> str:
+    return f"\n    server {{\n        listen {listen};{body}\n    }}\n"
+
+
+def _servers(http: str, https: str, tls: FrontTls | None, live_reload: bool) -> str:
+    probe = _PROBE.replace("PROBE", PROBE_PATH).replace("LIVE", LIVE_LINK)
+    site = (
+        f"\n        location / {{{_PROXY}{_LIVE_RELOAD_FILTER if live_reload else ''}\n        }}"
+    )
+    script = ""
+    if live_reload:
+        script = _LIVE_RELOAD_SCRIPT.replace("PATH", LIVE_RELOAD_PATH)
+        script = script.replace("SCRIPT", LIVE_RELOAD_JS)
+    if tls is None:
+        return _server(f"{http} default_server", site + probe + script)
+    if not tls.certificate:  # until there is one: the site over HTTP, and ACME's answers
+        return _server(f"{http} default_server", _CHALLENGES + site + probe)
+    own = f"\n        location ^~ /.sitedeploy/ {{{_PROXY}\n        }}"
+    to = f"{tls.redirect_to()}$request_uri"
+    redirect = f"\n        location / {{\n            return 301 {to};\n        }}"
+    secure = (
+        "\n        ssl_certificate $sitedeploy_certificate;"
+        "\n        ssl_certificate_key $sitedeploy_certificate;"
+    )
+    if tls.hsts:
+        secure += f'\n        add_header Strict-Transport-Security "{tls.hsts}" always;'
+    if tls.canonical:
+        secure += (
+            f'\n        if ($host != "{tls.canonical}") {{'
+            f"\n            return 301 {to};\n        }}"
+        )
+    return _server(f"{http} default_server", _CHALLENGES + own + probe + redirect) + _server(
+        f"{https} ssl http2 default_server", secure + site + probe
+    )
+
+
+def render_front_config(
+    listen: str, *, live_reload: bool = False, tls: FrontTls | None = None, https_listen: str = ""
+) -> str:
+    """The front's nginx.conf (with `live_reload`: watch mode's reload script; with `tls`:
+    a live site's HTTPS on `https_listen`)."""
+    maps = _LIVE_RELOAD_MAPS.replace("PATH", LIVE_RELOAD_PATH) if live_reload else ""
+    return _render(
+        "front.conf.in",
+        live=LIVE_LINK,
+        live_reload_maps=maps,
+        tls_settings=_TLS_SETTINGS if tls is not None and tls.certificate else "",
+        servers=_servers(listen, https_listen, tls, live_reload).strip("\n"),
+    )
 
 
 def config_archive(config: str, server_slot: str | None = None) -> bytes:

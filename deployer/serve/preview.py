@@ -29,6 +29,7 @@ from deployer.engine import Engine
 from deployer.errors import EngineError, NotRunning, PortUnavailable, PreviewFailed, SitedeployError
 from deployer.hardening import (
     HEALTH_PATH,
+    HTTPS_PORT_KEY,
     NGINX,
     PORT_KEY,
     SOCKET_HELPER,
@@ -163,6 +164,7 @@ def create_hardened(
     image: str,
     *,
     publish: tuple[str, int | None] | None,
+    publish_https: int | None = None,
     tmpfs: bool = True,
     **options: Any,
 ) -> Container:
@@ -176,6 +178,8 @@ def create_hardened(
         host, port = publish
         # (host,) alone asks the daemon for an ephemeral port on that address.
         options["ports"] = {PORT_KEY: (host, port) if port is not None else (host,)}
+        if publish_https is not None:  # a live front's HTTPS (its nginx: HTTPS_PORT_KEY)
+            options["ports"][HTTPS_PORT_KEY] = (host, publish_https)
     with engine.errors(f"Creating container {options.get('name')}"):
         container: Container = engine.client.containers.create(
             image, detach=True, **container_options(tmpfs=tmpfs), **options

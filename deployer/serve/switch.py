@@ -30,6 +30,7 @@ from deployer.image.images import SiteImages
 from deployer.labels import Role
 from deployer.progress import Progress
 from deployer.serve.front import free_slot, route
+from deployer.serve.front_config import FrontTls
 from deployer.serve.preview import (
     find_containers,
     logs_tail,
@@ -127,10 +128,14 @@ def switch_to(
     serving: Container | None,
     strict: bool,
     live_reload: bool,
+    tls: FrontTls | None = None,
+    keep_front: bool = False,
 ) -> Switched:
     """Start a server of the image `tag` in the free socket slot, `check` it on its own
     port, move the front (of `front_image`) to it, and retire the server that was serving
-    (it drains). A failure removes the new server; the front and the old server stay."""
+    (it drains). A failure removes the new server; the front and the old server stay.
+    `tls`: a live front's HTTPS; `keep_front`: leave a running front's configuration
+    as it is (a rollback)."""
     host, port = config.host, config.port
     url = preview_url(host, port)
     # Servers the front does not answer from (a run that was stopped half-way) go first:
@@ -151,7 +156,7 @@ def switch_to(
             started = time.monotonic()
             front, in_place, notes = route(
                 engine, site, server, previous=serving, runtime_image=front_image,
-                host=host, port=port, live_reload=live_reload,
+                host=host, port=port, live_reload=live_reload, tls=tls, keep_front=keep_front,
             )  # fmt: skip
             switched = time.monotonic() - started if in_place else None
     except BaseException as error:

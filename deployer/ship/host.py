@@ -23,9 +23,10 @@ from deployer.engine import Engine
 from deployer.errors import NotRunning, SitedeployError
 from deployer.labels import Label, Role, content_tag
 from deployer.progress import Progress
-from deployer.serve.front import current_front, serving_now
+from deployer.serve.front import current_front, https_port_of, serving_now
 from deployer.serve.preview import find_containers, front_address, preview_url, stop_preview
 from deployer.serve.switch import Switched, switch_to
+from deployer.ship.tls import TlsStatus, remove_renewer, tls_status
 from deployer.site import Site, page_url
 
 PREVIOUS = "previous"  # the tag of the version a deploy replaced, kept for `rollback`
@@ -66,6 +67,7 @@ class HostStatus:
     url: str | None  # the site's home page there
     current: Version | None
     previous: Version | None  # kept for rollback
+    tls: TlsStatus | None = None  # its certificate (None: plain HTTP)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,7 @@ class HostStatus:
             "url": self.url,
             "current": self.current.as_dict() if self.current else None,
             "previous": self.previous.as_dict() if self.previous else None,
+            "tls": self.tls.as_dict() if self.tls else None,
         }
 
 
@@ -99,14 +102,20 @@ def _version(engine: Engine, image_id: str, container: Any = None) -> Version | 
     )
 
 
-def public_url(engine: Engine, host: str, port: int) -> str:
+def public_url(
+    engine: Engine, host: str, port: int, *, https: bool = False, names: tuple[str, ...] = ()
+) -> str:
     """Where people reach a front listening on `host`:`port` of the engine's machine: on a
-    server over SSH listening everywhere, the server's own name (no :80)."""
-    if not engine.over_ssh or host not in {"0.0.0.0", "::"}:
+    server over SSH listening everywhere, the server's own name (no :80); over HTTPS,
+    the certificate's first name (no :443)."""
+    if not https and (not engine.over_ssh or host not in {"0.0.0.0", "::"}):
         return preview_url(host, port)
-    name = urlsplit(engine.host).hostname or host
+    name = names[0] if https and names else urlsplit(engine.host).hostname or host
+    if name in {"0.0.0.0", "::"}:
+        name = "127.0.0.1"
     shown = f"[{name}]" if ":" in name else name
-    return f"http://{shown}" if port == 80 else f"http://{shown}:{port}"
+    scheme, default = ("https", 443) if https else ("http", 80)
+    return f"{scheme}://{shown}" if port == default else f"{scheme}://{shown}:{port}"
 
 
 def host_status(engine: Engine, live: Site) -> HostStatus:
@@ -121,11 +130,16 @@ def host_status(engine: Engine, live: Site) -> HostStatus:
     address = front_address(front)
     server = serving_now(engine, live, *address) if address else None
     current = _version(engine, str(server.attrs.get("Image")), server) if server else None
+    https = https_port_of(front)
+    tls = tls_status(engine, live, front) if https else None
     url = None
     if address and server is not None:
-        url = page_url(public_url(engine, *address), (server.labels or {}).get(Label.BASEURL, ""))
+        root = public_url(engine, *address)
+        if tls is not None and tls.certificate is not None and https is not None:
+            root = public_url(engine, address[0], https, https=True, names=tls.certificate.names)
+        url = page_url(root, (server.labels or {}).get(Label.BASEURL, ""))
     state = str(front.attrs.get("State", {}).get("Status", "unknown"))
-    return HostStatus(engine.host, str(front.name), state, address, url, current, kept)
+    return HostStatus(engine.host, str(front.name), state, address, url, current, kept, tls)
 
 
 def keep_for_rollback(engine: Engine, live: Site, replaced: str | None) -> None:
@@ -178,7 +192,7 @@ def rollback_host(engine: Engine, live: Site, config: SiteConfig, progress: Prog
     switched = switch_to(
         engine, live, restored, content,
         lambda url: _home_answers(url, baseurl), config, progress,
-        front_image=restored, serving=serving, strict=False, live_reload=False,
+        front_image=restored, serving=serving, strict=False, live_reload=False, keep_front=True,
     )  # fmt: skip
     keep_for_rollback(engine, live, str(serving.attrs.get("Image")) if serving else None)
     return switched
@@ -187,7 +201,7 @@ def rollback_host(engine: Engine, live: Site, config: SiteConfig, progress: Prog
 def remove_host(engine: Engine, live: Site) -> list[str]:
     """Stop and remove the live deployment's containers (its front first) and the image
     kept for rollback; other images of the site stay."""
-    removed = stop_preview(engine, live)
+    removed = [*remove_renewer(engine, live), *stop_preview(engine, live)]
     with contextlib.suppress(SitedeployError), engine.errors("Removing the kept version"):
         engine.client.images.remove(kept_tag(live))
     return removed

@@ -26,12 +26,14 @@ DOCKER_IMPORTERS = {
     "deployer.image.extract",
     "deployer.commands.watch",
     "deployer.serve.front",
+    "deployer.serve.front_wait",
     "deployer.serve.hot",
     "deployer.serve.preview",
     "deployer.serve.switch",
     "deployer.ship.registry",
     "deployer.ship.swarm",
     "deployer.ship.swarm_services",
+    "deployer.ship.tls",
 }
 
 
