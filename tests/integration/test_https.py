@@ -285,7 +285,7 @@ def test_a_given_certificate_is_served_and_a_bad_one_changes_nothing(
 ) -> None:
     folder = make_site("given")
     ca = _test_ca(folder)
-    cert, key, serial = _leaf(folder, ca, "site")
+    cert, _key, serial = _leaf(folder, ca, "site")
     live = Live(folder, free_port(), free_port(), folder / "ca.pem")
     domains = f"domains = {json.dumps(list(NAMES))}\n"
     _write_config(
