@@ -10,6 +10,7 @@ from deployer.serve.front_config import (
     LIVE_LINK,
     LIVE_RELOAD_PATH,
     PROBE_PATH,
+    FrontTls,
     render_front_config,
     slot_socket,
 )
@@ -43,3 +44,35 @@ def test_a_new_server_takes_the_slot_the_serving_one_is_not_in() -> None:
     assert free_slot(_server("b")) == "a"
     assert free_slot(_server(None)) == "a"  # a server of an earlier layout
     assert slot_socket("b") == "/run/sitedeploy/b/sitedeploy.sock"
+
+
+def _tls_servers(conf: str) -> tuple[str, str]:
+    http, _, https = conf.partition("ssl http2 default_server;")
+    return http, https
+
+
+def test_a_live_front_without_a_certificate_yet_serves_http_and_answers_acme() -> None:
+    conf = render_front_config("80", tls=FrontTls(443, certificate=False), https_listen="8443")
+    assert "location ^~ /.well-known/acme-challenge/" in conf and "proxy_pass http://site;" in conf
+    assert "ssl_certificate" not in conf and "return 301" not in conf
+    assert "listen 8443" not in conf
+
+
+def test_a_live_front_with_its_certificate_redirects_http_and_serves_https() -> None:
+    tls = FrontTls(443, certificate=True, hsts="max-age=15552000", canonical="example.com")
+    http, https = _tls_servers(render_front_config("80", tls=tls, https_listen="8443"))
+    assert "location ^~ /.well-known/acme-challenge/" in http
+    assert "return 301 https://example.com$request_uri;" in http  # 443: no port in it
+    assert "location ^~ /.sitedeploy/" in http  # sitedeploy's own checks stay on HTTP
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in http and "ssl_session_tickets off;" in http
+    assert "ssl_certificate $sitedeploy_certificate;" in https
+    assert 'add_header Strict-Transport-Security "max-age=15552000" always;' in https
+    assert 'if ($host != "example.com")' in https and "proxy_pass http://site;" in https
+    assert "listen 8443 ssl http2 default_server;" in http + "ssl http2 default_server;"
+
+
+def test_the_redirect_names_a_port_that_is_not_443_and_keeps_the_host_without_canonical() -> None:
+    tls = FrontTls(8443, certificate=True)
+    http, https = _tls_servers(render_front_config("8080", tls=tls, https_listen="8443"))
+    assert "return 301 https://$host:8443$request_uri;" in http
+    assert "Strict-Transport-Security" not in https and "if ($host" not in https
