@@ -108,7 +108,13 @@ class GivenPair:
     """A certificate and key the user gives, read and checked."""
 
     info: CertificateInfo
-    pem: bytes  # what the front reads: the key, then the chain
+    key: bytes  # PEM, unencrypted
+    chain: bytes  # PEM, leaf first
+
+    @property
+    def pem(self) -> bytes:
+        """What the front reads: the key, then the chain."""
+        return self.key + self.chain
 
 
 def _public(key: Any) -> bytes:
@@ -170,4 +176,4 @@ def read_given_pair(
         serialization.NoEncryption(),
     )
     chain_pem = b"".join(each.public_bytes(serialization.Encoding.PEM) for each in chain)
-    return GivenPair(info, key_pem + chain_pem), []
+    return GivenPair(info, key_pem, chain_pem), []

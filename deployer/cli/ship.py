@@ -19,7 +19,8 @@ from deployer.cli.options import (
 )
 from deployer.commands.publish import publish as run_publish
 from deployer.engine import connect
-from deployer.ship.k8s import k8s_yaml
+from deployer.errors import ConfigError
+from deployer.ship.k8s import ingress_tls, k8s_yaml
 
 
 @click.command()
@@ -69,7 +70,19 @@ def publish(
 @click.option(
     "--replicas", "deploy_replicas", type=click.IntRange(min=1), help="[deploy.replicas, 3]"
 )
-@click.option("--host", help="Also write an Ingress for this host name.")
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Also write an Ingress for this host name; repeat for more [tls.domains].",
+)
+@click.option(
+    "--cluster-issuer",
+    default="letsencrypt",
+    show_default=True,
+    help="With [tls] domains: the cert-manager ClusterIssuer the Ingress gets its "
+    "certificate from (a given [tls] cert becomes a TLS Secret instead).",
+)
 @click.option(
     "-o",
     "--output",
@@ -82,27 +95,40 @@ def k8s(
     out: Out,
     image: str | None,
     deploy_replicas: int | None,
-    host: str | None,
+    hosts: tuple[str, ...],
+    cluster_issuer: str,
     output: Path | None,
 ) -> None:
     """Write Kubernetes manifests (Deployment, Service, optional Ingress) for SITE's image.
 
     The Deployment is pinned to the image digest and hardened like the preview
     (runAsNonRoot, readOnlyRootFilesystem, all capabilities dropped), probes nginx's health
-    location, and never drops capacity during a rollout (maxUnavailable 0). With --json
-    the YAML is the object's "yaml" (or it goes to --output).
+    location, and never drops capacity during a rollout (maxUnavailable 0). With [tls]
+    in sitedeploy.toml the Ingress serves HTTPS for its domains: cert-manager's
+    --cluster-issuer gets the certificate, or a given [tls] cert and key become a TLS
+    Secret (written only to --output, mode 0600: it holds the key). With --json the YAML
+    is the object's "yaml" (or it goes to --output).
     """
     folder, config = load(site, deploy_replicas=deploy_replicas)
     published = (
         f"{config.registry}/{config.repository}" if config.registry and config.repository else None
     )
+    tls, names = ingress_tls(config.tls, cluster_issuer)
+    if tls is not None and tls.given is not None and output is None:
+        raise ConfigError(
+            "k8s: the TLS Secret for [tls] cert holds the private key, which is never printed: "
+            "write the manifests to a file with -o FILE (made readable only by you)."
+        )
     text, pinned = k8s_yaml(
-        folder, image, replicas=config.deploy_replicas, host=host, published=published
-    )
+        folder, image, replicas=config.deploy_replicas, hosts=hosts or names, tls=tls,
+        published=published,
+    )  # fmt: skip
     if output:
+        output.touch(mode=0o600)
+        output.chmod(0o600)
         output.write_text(text)
         out.progress.success(f"Wrote {output} for {pinned}.")
     elif not out.as_json:
         click.echo(text, nl=False)
-    written = {"output": str(output)} if output else {"yaml": text}
+    written = {"output": str(output)} if output else {"yaml": text}  # no key: -o then
     out.emit({"ok": True, "image": pinned, "replicas": config.deploy_replicas, **written})

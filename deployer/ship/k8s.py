@@ -5,22 +5,29 @@ gets (non-root UID 101, read-only root filesystem with an emptyDir on /tmp, ever
 capability dropped, no privilege escalation, the runtime's default seccomp profile),
 readiness and liveness probes on nginx's health location, a rolling update that never
 drops capacity (maxUnavailable 0), requests and limits; a Service; and, when asked, an
-Ingress for a host name. Written as YAML, validated in the tests against Kubernetes' own
-JSON schemas. No cluster runs here, so nothing is applied.
+Ingress for its host names — with HTTPS ([tls] domains): a `tls:` section and either
+cert-manager's `cert-manager.io/cluster-issuer` annotation (cert-manager gets and renews
+the certificate over ACME) or a `kubernetes.io/tls` Secret made from a given certificate
+and key. Written as YAML, validated in the tests against Kubernetes' own JSON schemas. No
+cluster runs here, so nothing is applied.
 """
 
 from __future__ import annotations
 
+import base64
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from deployer.certs import read_given_pair
 from deployer.engine import Engine, connect
-from deployer.errors import ConfigError
+from deployer.errors import CertificateError, ConfigError
 from deployer.hardening import CAP_DROP, CONTAINER_PORT, HEALTH_PATH, TMP_BYTES, TMP_PATH, USER_ID
 from deployer.ship.publish import pin_image
 from deployer.site import Site
+from deployer.tls_settings import TlsSettings
 
 _DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -112,34 +119,75 @@ def _service(name: str) -> dict[str, Any]:
     }
 
 
-def _ingress(name: str, host: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class K8sTls:
+    """HTTPS at the Ingress: cert-manager's ClusterIssuer (ACME), or a given certificate."""
+
+    issuer: str | None = None  # the ClusterIssuer cert-manager gets certificates from
+    given: tuple[bytes, bytes] | None = None  # (chain PEM, key PEM): a kubernetes.io/tls Secret
+
+
+def ingress_tls(settings: TlsSettings, issuer: str) -> tuple[K8sTls | None, tuple[str, ...]]:
+    """[tls] at the Ingress, and its host names: cert-manager's `issuer` for ACME, or the
+    given certificate (read and checked here, as a deploy would)."""
+    if not settings.enabled:
+        return None, ()
+    if settings.cert is None or settings.key is None:
+        return K8sTls(issuer=issuer), settings.domains
+    pair, problems = read_given_pair(settings.cert, settings.key, settings.domains)
+    if pair is None:
+        raise CertificateError(" ".join(problems) + ". Fix [tls] cert and key in sitedeploy.toml.")
+    names = settings.domains or tuple(n for n in pair.info.names if not n.startswith("*."))
+    return K8sTls(given=(pair.chain, pair.key)), names
+
+
+def tls_secret_name(name: str) -> str:
+    return f"{name}-tls"
+
+
+def _ingress(name: str, hosts: tuple[str, ...], tls: K8sTls | None) -> dict[str, Any]:
+    path = {
+        "path": "/",
+        "pathType": "Prefix",
+        "backend": {"service": {"name": name, "port": {"name": "http"}}},
+    }
+    metadata: dict[str, Any] = {"name": name, "labels": _labels(name)}
+    spec: dict[str, Any] = {"rules": [{"host": host, "http": {"paths": [path]}} for host in hosts]}
+    if tls is not None:
+        spec["tls"] = [{"hosts": list(hosts), "secretName": tls_secret_name(name)}]
+        if tls.issuer:
+            metadata["annotations"] = {"cert-manager.io/cluster-issuer": tls.issuer}
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": {"name": name, "labels": _labels(name)},
-        "spec": {
-            "rules": [
-                {
-                    "host": host,
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": name, "port": {"name": "http"}}},
-                            }
-                        ]
-                    },
-                }
-            ]
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def _tls_secret(name: str, chain: bytes, key: bytes) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": tls_secret_name(name), "labels": _labels(name)},
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": base64.b64encode(chain).decode(),
+            "tls.key": base64.b64encode(key).decode(),
         },
     }
 
 
 def manifests(
-    name: str, image: str, *, replicas: int = 2, host: str | None = None
+    name: str,
+    image: str,
+    *,
+    replicas: int = 2,
+    hosts: tuple[str, ...] = (),
+    tls: K8sTls | None = None,
 ) -> list[dict[str, Any]]:
-    """The Deployment, the Service and (with `host`) the Ingress, as dictionaries."""
+    """The Deployment, the Service and (with `hosts`) the Ingress — with `tls`, HTTPS
+    there, and a TLS Secret for a given certificate — as dictionaries."""
     problems = []
     if not _DIGEST_REF.match(image):
         problems.append(
@@ -150,13 +198,18 @@ def manifests(
         problems.append(f"name {name!r} is not a valid Kubernetes name (a DNS label).")
     if replicas < 1:
         problems.append(f"--replicas: expected at least 1, got {replicas}.")
-    if host is not None and not _HOST.match(host):
-        problems.append(f"--host: expected a DNS name such as blog.example.com, got {host!r}.")
+    for host in hosts:
+        if not _HOST.match(host):
+            problems.append(f"--host: expected a DNS name such as blog.example.com, got {host!r}.")
+    if tls is not None and not hosts:
+        problems.append("HTTPS at the Ingress needs its host names: set [tls] domains or --host.")
     if problems:
         raise ConfigError("\n".join(problems))
     documents = [_deployment(name, image, replicas), _service(name)]
-    if host:
-        documents.append(_ingress(name, host))
+    if tls is not None and tls.given is not None:
+        documents.append(_tls_secret(name, *tls.given))
+    if hosts:
+        documents.append(_ingress(name, hosts, tls))
     return documents
 
 
@@ -185,7 +238,8 @@ def k8s_yaml(
     image: str | None,
     *,
     replicas: int,
-    host: str | None,
+    hosts: tuple[str, ...] = (),
+    tls: K8sTls | None = None,
     published: str | None = None,
     engine: Engine | None = None,
 ) -> tuple[str, str]:
@@ -202,4 +256,5 @@ def k8s_yaml(
         pinned = last_published(engine or connect(), published)
     else:
         pinned = image if "@sha256:" in image else pin_image(engine or connect(), image)
-    return render_yaml(manifests(site.name, pinned, replicas=replicas, host=host)), pinned
+    documents = manifests(site.name, pinned, replicas=replicas, hosts=hosts, tls=tls)
+    return render_yaml(documents), pinned

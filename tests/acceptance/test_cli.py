@@ -143,3 +143,43 @@ def test_k8s_writes_valid_hardened_manifests(tmp_path: Path) -> None:
     assert "has no known digest here" in json.loads(unpinned.stdout)["error"]
     unnamed = cli("k8s", str(folder))
     assert unnamed.returncode == 1 and "Give --image REPOSITORY@sha256:" in unnamed.stderr
+
+
+def test_k8s_serves_https_at_the_ingress_from_tls_settings(tmp_path: Path) -> None:
+    import kubernetes_validate
+    import yaml
+
+    from tests.acme_ca import self_signed
+
+    folder = tmp_path / "blog"
+    cli("new", str(folder))
+    image = "registry.example.com/team/blog@sha256:" + "0" * 64
+    config = folder / "sitedeploy.toml"
+    config.write_text(
+        '[tls]\ndomains = ["blog.example.com", "www.blog.example.com"]\n'
+        'acme_email = "ops@example.com"\n'
+    )
+    result = cli("k8s", str(folder), "--image", image, "--cluster-issuer", "letsencrypt-prod")
+    assert result.returncode == 0, result.stderr
+    documents = list(yaml.safe_load_all(result.stdout))
+    ingress = documents[-1]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == (
+        "letsencrypt-prod"
+    )
+    assert ingress["spec"]["tls"][0]["hosts"] == ["blog.example.com", "www.blog.example.com"]
+
+    cert, key = self_signed(folder, "site")
+    config.write_text(f'[tls]\ncert = "{cert.name}"\nkey = "{key.name}"\n')
+    refused = cli("k8s", str(folder), "--image", image)
+    assert refused.returncode == 1 and "never printed" in refused.stderr
+    assert "PRIVATE KEY" not in refused.stdout + refused.stderr
+    written = tmp_path / "k8s.yaml"
+    result = cli("k8s", str(folder), "--image", image, "-o", str(written), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "PRIVATE KEY" not in result.stdout and "yaml" not in json.loads(result.stdout)
+    assert written.stat().st_mode & 0o777 == 0o600
+    documents = list(yaml.safe_load_all(written.read_text()))
+    assert [d["kind"] for d in documents] == ["Deployment", "Service", "Secret", "Ingress"]
+    for document in documents:
+        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+    assert documents[3]["spec"]["tls"] == [{"hosts": ["localhost"], "secretName": "blog-tls"}]
