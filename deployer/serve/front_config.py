@@ -178,7 +178,8 @@ def _servers(http: str, https: str, tls: FrontTls | None, live_reload: bool) -> 
         "\n        ssl_certificate $sitedeploy_certificate;"
         "\n        ssl_certificate_key $sitedeploy_certificate;"
     )
-    if tls.hsts:
+    if tls.hsts:  # the front's, not the site's [headers] one as well
+        secure += "\n        proxy_hide_header Strict-Transport-Security;"
         secure += f'\n        add_header Strict-Transport-Security "{tls.hsts}" always;'
     if tls.canonical:
         secure += (
