@@ -38,14 +38,14 @@ sys.path.insert(0, str(ROOT))
 from bench.builds import BuildMeasures  # noqa: E402
 from bench.common import RESULTS, Unmeasurable, free_port  # noqa: E402
 from bench.gems import GemMeasures  # noqa: E402
+from bench.https import HttpsMeasures  # noqa: E402
 from bench.linkheavy import LinkMeasures  # noqa: E402
 from bench.render import markdown  # noqa: E402
 from bench.servers import ServerMeasures  # noqa: E402
-from bench.serving import ServeMeasures  # noqa: E402
 from bench.watching import WatchMeasures  # noqa: E402
 
 
-class Bench(ServerMeasures, BuildMeasures, ServeMeasures, GemMeasures, WatchMeasures, LinkMeasures):
+class Bench(ServerMeasures, BuildMeasures, HttpsMeasures, GemMeasures, WatchMeasures, LinkMeasures):
     """Every measurement, on one set of sites."""
 
 
@@ -81,6 +81,7 @@ def main() -> None:
             site["watch"] = bench.watch_edit_to_served(folder, post, port)
             site["sizes"] = bench.sizes(folder)
             site["serving"] = bench.serving(folder, post, port, baseline_port)
+            site["https"] = bench.https(folder, post, port)
             site["redeploy_under_wrk"] = bench.redeploys_under_wrk(
                 folder, post, port, baseline_port
             )

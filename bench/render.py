@@ -207,6 +207,18 @@ def markdown(results: dict[str, Any]) -> str:
                     "",
                 ),
             ]
+        tls = site["https"]
+        lines.append(
+            _row(
+                name,
+                "wrk page through the front: HTTPS / plain HTTP req/s (p99 ms)",
+                f"{tls['https']['requests_per_second']:.0f} ({tls['https']['p99_ms']}) / "
+                f"{tls['http']['requests_per_second']:.0f} ({tls['http']['p99_ms']})",
+                "",
+                "",
+                tls["rps_ratio"],
+            )
+        )
         failed = {
             key: f"{m['socket_errors'] + m['non_2xx']} / {m['requests']}"
             for key, m in site["redeploy_under_wrk"].items()
