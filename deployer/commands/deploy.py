@@ -20,7 +20,7 @@ from typing import Any
 
 from deployer.check.findings import CheckReport
 from deployer.check.served import check_site
-from deployer.commands.https import after_switch, before_switch, plan_https
+from deployer.commands.https import after_switch, before_switch, plan_https, swarm_tls
 from deployer.commands.publish import publish
 from deployer.config import DeployTarget, SiteConfig
 from deployer.engine import Engine, connect, engine_here
@@ -160,12 +160,14 @@ def _deploy_swarm(
     """Publish the site's image and have the swarm serve it. Raises RolledBack (with the
     state after the rollback) when the new version failed its health check."""
     registry, repository = settings.publish.target(config, "deploy --to swarm")
+    tls = swarm_tls(config.tls)  # a bad certificate is said before anything is published
     published = publish(engine, site, config, progress, settings.publish)
     image = f"{registry}/{repository}@{published.digest}"
     port = config.deploy_port or SWARM_PORT
     rollout = deploy_swarm(
-        engine, site, image, replicas=config.deploy_replicas, port=port, progress=progress
-    )
+        engine, site, image, replicas=config.deploy_replicas, port=port, progress=progress,
+        tls=tls,
+    )  # fmt: skip
     result = DeployResult(image, rollout, swarm_status(engine, site))
     if rollout.rolled_back:
         raise RolledBack(

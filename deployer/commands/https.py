@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from deployer.certs import GivenPair, read_given_pair
 from deployer.config import SiteConfig
 from deployer.engine import Engine
-from deployer.errors import CertificateError
+from deployer.errors import CertificateError, ConfigError
 from deployer.image.renewer import ensure_renewer_image
 from deployer.labels import RENEWER_REPOSITORY
 from deployer.progress import Progress
 from deployer.serve.front import current_front, https_port_of, reconfigure_tls
 from deployer.serve.front_config import FrontTls
+from deployer.ship.swarm_services import SwarmTls
 from deployer.ship.tls import (
     ensure_renewer,
     front_tls,
@@ -119,6 +120,24 @@ def after_switch(
         if running is not None:
             reconfigure_tls(server, live, running, front_tls(plan.settings, certificate=True))
     ensure_renewer(server, live, plan.renewer_image, plan.settings)
+
+
+def swarm_tls(settings: TlsSettings) -> SwarmTls | None:
+    """HTTPS at a swarm's fronts: the certificate given (read and checked here first).
+    ACME on a swarm is not there yet: said before anything is published."""
+    if not settings.enabled:
+        return None
+    if settings.cert is None or settings.key is None:
+        raise ConfigError(
+            "deploy --to swarm: certificates from ACME are not supported on a swarm yet. Give "
+            "the certificate ([tls] cert and key, or --cert/--key), or deploy --to host."
+        )
+    given, problems = read_given_pair(settings.cert, settings.key, settings.domains)
+    if given is None:
+        raise CertificateError(
+            " ".join(problems) + ". Nothing was changed on the swarm: fix [tls] cert and key."
+        )
+    return SwarmTls(front_tls(settings, certificate=True), given.pem)
 
 
 def _obtain(server: Engine, live: Site, plan: HttpsPlan, progress: Progress) -> None:

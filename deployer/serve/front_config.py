@@ -117,17 +117,17 @@ INTERMEDIATE_CIPHERS = (
 # at each handshake (a variable names it): the renewer replaces it in one rename and new
 # connections get the new certificate without a reload, which would close idle keep-alive
 # connections. (So no OCSP stapling: nginx staples only certificates it loads at start.)
-_TLS_SETTINGS = f"""
+_TLS_SETTINGS = """
     ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers {":".join(INTERMEDIATE_CIPHERS)};
+    ssl_ciphers CIPHERS;
     ssl_prefer_server_ciphers off;
     ssl_ecdh_curve X25519:prime256v1:secp384r1;
     ssl_session_timeout 1d;
     ssl_session_cache shared:TLS:10m;
     ssl_session_tickets off;
-    map $ssl_server_name $sitedeploy_certificate {{
-        default "{TLS_FILE}";
-    }}"""
+    map $ssl_server_name $sitedeploy_certificate {
+        default "FILE";
+    }"""
 _PROXY = """
             proxy_pass http://site;
             proxy_http_version 1.1;
@@ -158,20 +158,20 @@ def _server(listen: str, body: str) -> str:
     return f"\n    server {{\n        listen {listen};{body}\n    }}\n"
 
 
-def _servers(http: str, https: str, tls: FrontTls | None, live_reload: bool) -> str:
-    probe = _PROBE.replace("PROBE", PROBE_PATH).replace("LIVE", LIVE_LINK)
-    site = (
-        f"\n        location / {{{_PROXY}{_LIVE_RELOAD_FILTER if live_reload else ''}\n        }}"
+def tls_settings(certificate_file: str = TLS_FILE) -> str:
+    """The http block's TLS settings; `certificate_file` (the key, then the chain) is read
+    at each handshake."""
+    return _TLS_SETTINGS.replace("CIPHERS", ":".join(INTERMEDIATE_CIPHERS)).replace(
+        "FILE", certificate_file
     )
-    script = ""
-    if live_reload:
-        script = _LIVE_RELOAD_SCRIPT.replace("PATH", LIVE_RELOAD_PATH)
-        script = script.replace("SCRIPT", LIVE_RELOAD_JS)
-    if tls is None:
-        return _server(f"{http} default_server", site + probe + script)
-    if not tls.certificate:  # until there is one: the site over HTTP, and ACME's answers
-        return _server(f"{http} default_server", _CHALLENGES + site + probe)
-    own = f"\n        location ^~ /.sitedeploy/ {{{_PROXY}\n        }}"
+
+
+def tls_servers(
+    http: str, https: str, tls: FrontTls, site: str, *, on_http: str = "", on_https: str = ""
+) -> str:
+    """A front's two servers once its certificate is in place: on `http`, ACME's answers
+    (and `on_http`) and a 301 to https for the rest; on `https`, the site (its `location /`
+    block: `site`), HSTS, the canonical name."""
     to = f"{tls.redirect_to()}$request_uri"
     redirect = f"\n        location / {{\n            return 301 {to};\n        }}"
     secure = (
@@ -186,9 +186,26 @@ def _servers(http: str, https: str, tls: FrontTls | None, live_reload: bool) -> 
             f'\n        if ($host != "{tls.canonical}") {{'
             f"\n            return 301 {to};\n        }}"
         )
-    return _server(f"{http} default_server", _CHALLENGES + own + probe + redirect) + _server(
-        f"{https} ssl http2 default_server", secure + site + probe
+    return _server(f"{http} default_server", _CHALLENGES + on_http + redirect) + _server(
+        f"{https} ssl http2 default_server", secure + site + on_https
     )
+
+
+def _servers(http: str, https: str, tls: FrontTls | None, live_reload: bool) -> str:
+    probe = _PROBE.replace("PROBE", PROBE_PATH).replace("LIVE", LIVE_LINK)
+    site = (
+        f"\n        location / {{{_PROXY}{_LIVE_RELOAD_FILTER if live_reload else ''}\n        }}"
+    )
+    script = ""
+    if live_reload:
+        script = _LIVE_RELOAD_SCRIPT.replace("PATH", LIVE_RELOAD_PATH)
+        script = script.replace("SCRIPT", LIVE_RELOAD_JS)
+    if tls is None:
+        return _server(f"{http} default_server", site + probe + script)
+    if not tls.certificate:  # until there is one: the site over HTTP, and ACME's answers
+        return _server(f"{http} default_server", _CHALLENGES + site + probe)
+    own = f"\n        location ^~ /.sitedeploy/ {{{_PROXY}\n        }}"
+    return tls_servers(http, https, tls, site, on_http=own + probe, on_https=probe)
 
 
 def render_front_config(
@@ -201,7 +218,7 @@ def render_front_config(
         "front.conf.in",
         live=LIVE_LINK,
         live_reload_maps=maps,
-        tls_settings=_TLS_SETTINGS if tls is not None and tls.certificate else "",
+        tls_settings=tls_settings() if tls is not None and tls.certificate else "",
         servers=_servers(listen, https_listen, tls, live_reload).strip("\n"),
     )
 

@@ -25,9 +25,17 @@ from docker.models.services import Service
 
 from deployer.engine import Engine
 from deployer.errors import SwarmError
+from deployer.hardening import HTTPS_CONTAINER_PORT
 from deployer.labels import Label
 from deployer.progress import Progress
-from deployer.ship.swarm_services import front_changed, front_spec, names, runs, site_spec
+from deployer.ship.swarm_services import (
+    SwarmTls,
+    front_changed,
+    front_spec,
+    names,
+    runs,
+    site_spec,
+)
 from deployer.site import Site, page_url, site_filter
 from deployer.waiting import poll, wait_until
 
@@ -145,7 +153,14 @@ def _converge(
 
 
 def deploy_swarm(
-    engine: Engine, site: Site, image: str, *, replicas: int, port: int, progress: Progress
+    engine: Engine,
+    site: Site,
+    image: str,
+    *,
+    replicas: int,
+    port: int,
+    progress: Progress,
+    tls: SwarmTls | None = None,
 ) -> SwarmResult:
     """Create or update the site's swarm services so that `image` (a digest) serves on `port`."""
     if "@sha256:" not in image:
@@ -175,10 +190,10 @@ def deploy_swarm(
         progress.step(f"Publishing port {port} through {front_name}"),
         engine.errors(f"Deploying {front_name}"),
     ):
-        front_config = front_spec(engine, site, image, port, network, service_name)
+        front_config = front_spec(engine, site, image, port, network, service_name, tls)
         if front is None:
             engine.client.services.create(name=front_name, **front_config)
-        elif front_changed(front, port, front_config):
+        elif front_changed(front, front_config):
             front.update(name=front_name, **front_config)
         _wait_for_front(engine, front_name)
     return SwarmResult(image, time.monotonic() - started, state, created)
@@ -228,7 +243,11 @@ def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
     url = None
     if front is not None:
         ports = front.attrs["Spec"].get("EndpointSpec", {}).get("Ports") or []
-        url = f"http://127.0.0.1:{ports[0]['PublishedPort']}" if ports else None
+        https = [p for p in ports if p.get("TargetPort") == HTTPS_CONTAINER_PORT]
+        if https:
+            url = f"https://127.0.0.1:{https[0]['PublishedPort']}"
+        elif ports:
+            url = f"http://127.0.0.1:{ports[0]['PublishedPort']}"
     pulled = engine.find_image(image)
     if url and pulled is not None:  # the page under the site's base path, as `up` shows it
         url = page_url(url, (pulled.labels or {}).get(Label.BASEURL, ""))
@@ -298,6 +317,8 @@ def remove_swarm(engine: Engine, site: Site) -> list[str]:
         poll(60, lambda: not engine.client.containers.list(filters=tasks), every=0.5)
         for config in engine.client.configs.list(filters={"name": f"{site.container_name}-front-"}):
             config.remove()
+        for secret in engine.client.secrets.list(filters={"name": f"{site.container_name}-tls-"}):
+            secret.remove()
         for found in engine.client.networks.list(names=[network]):
             found.remove()
     return removed

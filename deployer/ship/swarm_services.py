@@ -4,12 +4,14 @@
   hardened like the preview, health-checked, updated one task at a time (new task
   first) and rolled back by the swarm itself when an update fails;
 * the front: one nginx per node owning the published port in host mode, its
-  configuration (docker/swarm-front.conf.in) from a swarm config.
+  configuration (docker/swarm-front.conf.in) from a swarm config; with HTTPS, the
+  HTTPS port too, and the certificate a deploy gave as a swarm secret.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from string import Template
 from typing import Any, cast
 
@@ -21,21 +23,55 @@ from docker.types import (
     Mount,
     RestartPolicy,
     RollbackConfig,
+    SecretReference,
     ServiceMode,
     UpdateConfig,
 )
 
 from deployer import __version__
 from deployer.engine import Engine
-from deployer.hardening import CAP_DROP, CONTAINER_PORT, HEALTHCHECK, TMP_BYTES, TMP_PATH, USER_ID
+from deployer.hardening import (
+    CAP_DROP,
+    CONTAINER_PORT,
+    HEALTHCHECK,
+    HTTPS_CONTAINER_PORT,
+    TMP_BYTES,
+    TMP_PATH,
+    USER_ID,
+)
 from deployer.labels import Label, Role
 from deployer.resources import docker_dir
+from deployer.serve.front_config import FrontTls, tls_servers, tls_settings
 from deployer.site import Site
 
 SECOND = 1_000_000_000  # the swarm API counts in nanoseconds
 
 
 FRONT_CONFIG_PATH = "/etc/sitedeploy/front/nginx.conf"
+TLS_SECRET_FILE = "sitedeploy-tls.pem"  # the key, then the chain: /run/secrets/…
+_SITE_LOCATION = """
+        location / {
+            set $site_tasks "tasks.SERVICE";
+            proxy_pass http://$site_tasks:PORT;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_redirect off;
+            proxy_connect_timeout 1s;
+            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream_tries 6;
+            proxy_max_temp_file_size 0;
+        }"""
+
+
+@dataclass(frozen=True)
+class SwarmTls:
+    """HTTPS at a swarm's fronts: the front's settings and the certificate given."""
+
+    front: FrontTls
+    pem: bytes  # the key, then the chain (a swarm secret: never in a config or a label)
 
 
 # What the preview's hardening is in a swarm service's words. Engine 20.10 cannot set
@@ -85,11 +121,25 @@ def site_spec(site: Site, image: str, replicas: int, network: str) -> dict[str, 
     }
 
 
-def front_config(engine: Engine, site: Site, service: str) -> tuple[str, str]:
-    """The front's nginx.conf as a swarm config (configs are immutable: one per text)."""
-    text = Template((docker_dir() / "swarm-front.conf.in").read_text()).substitute(
-        version=__version__, service=service, port=CONTAINER_PORT
+def render_swarm_front(service: str, tls: FrontTls | None) -> str:
+    """The swarm front's nginx.conf: HTTP, or with `tls` HTTPS and a 301 on HTTP."""
+    site = _SITE_LOCATION.replace("SERVICE", service).replace("PORT", str(CONTAINER_PORT))
+    if tls is None:
+        servers = f"    server {{\n        listen {CONTAINER_PORT} default_server;{site}\n    }}"
+    else:
+        servers = tls_servers(str(CONTAINER_PORT), str(HTTPS_CONTAINER_PORT), tls, site)
+    return Template((docker_dir() / "swarm-front.conf.in").read_text()).substitute(
+        version=__version__,
+        tls_settings=tls_settings(f"/run/secrets/{TLS_SECRET_FILE}") if tls else "",
+        servers=servers.strip("\n"),
     )
+
+
+def front_config(
+    engine: Engine, site: Site, service: str, tls: FrontTls | None = None
+) -> tuple[str, str]:
+    """The front's nginx.conf as a swarm config (configs are immutable: one per text)."""
+    text = render_swarm_front(service, tls)
     name = f"{site.container_name}-front-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
     with engine.errors(f"Creating swarm config {name}"):
         found = engine.client.configs.list(filters={"name": name})
@@ -101,10 +151,40 @@ def front_config(engine: Engine, site: Site, service: str) -> tuple[str, str]:
     return str(config.id), name
 
 
+def _tls_secret(engine: Engine, site: Site, pem: bytes) -> tuple[str, str]:
+    """The certificate as a swarm secret (immutable: one per certificate)."""
+    name = f"{site.container_name}-tls-{hashlib.sha256(pem).hexdigest()[:10]}"
+    with engine.errors(f"Creating swarm secret {name}"):
+        found = engine.client.secrets.list(filters={"name": name})
+        secret = (
+            found[0]
+            if found
+            else engine.client.secrets.create(name=name, data=pem, labels=site.labels)
+        )
+    return str(secret.id), name
+
+
 def front_spec(
-    engine: Engine, site: Site, image: str, port: int, network: str, service: str
+    engine: Engine,
+    site: Site,
+    image: str,
+    port: int,
+    network: str,
+    service: str,
+    tls: SwarmTls | None = None,
 ) -> dict[str, Any]:
-    config_id, config_name = front_config(engine, site, service)
+    config_id, config_name = front_config(engine, site, service, tls.front if tls else None)
+    ports: dict[int, tuple[int, str, str]] = {port: (CONTAINER_PORT, "tcp", "host")}
+    secrets = []
+    if tls is not None:
+        ports[tls.front.https_port] = (HTTPS_CONTAINER_PORT, "tcp", "host")
+        secret_id, secret_name = _tls_secret(engine, site, tls.pem)
+        secrets.append(
+            SecretReference(
+                secret_id, secret_name, filename=TLS_SECRET_FILE, uid="0", gid=str(USER_ID),
+                mode=0o440,
+            )
+        )  # fmt: skip
     return {
         "image": image,
         "command": [
@@ -121,9 +201,8 @@ def front_spec(
         "mode": ServiceMode("global"),
         "networks": [network],
         # {published: (target, protocol, mode)}; the stubs only know the string forms.
-        "endpoint_spec": EndpointSpec(
-            mode="dnsrr", ports=cast(Any, {port: (CONTAINER_PORT, "tcp", "host")})
-        ),
+        "endpoint_spec": EndpointSpec(mode="dnsrr", ports=cast(Any, ports)),
+        "secrets": secrets,
         "configs": [
             ConfigReference(
                 config_id,
@@ -147,11 +226,15 @@ def runs(service: Service, image: str, replicas: int) -> bool:
     return current == image and wanted == replicas
 
 
-def front_changed(front: Service, port: int, spec: dict[str, Any]) -> bool:
+def front_changed(front: Service, spec: dict[str, Any]) -> bool:
     current = front.attrs["Spec"]
     ports = current.get("EndpointSpec", {}).get("Ports") or []
-    configs = current["TaskTemplate"]["ContainerSpec"].get("Configs") or []
-    wanted_config = spec["configs"][0]["ConfigName"]
-    return [p.get("PublishedPort") for p in ports] != [port] or [
-        c.get("ConfigName") for c in configs
-    ] != [wanted_config]
+    container = current["TaskTemplate"]["ContainerSpec"]
+    configs = container.get("Configs") or []
+    secrets = container.get("Secrets") or []
+    return (
+        sorted(p.get("PublishedPort") for p in ports)
+        != sorted(p["PublishedPort"] for p in spec["endpoint_spec"]["Ports"])
+        or [c.get("ConfigName") for c in configs] != [spec["configs"][0]["ConfigName"]]
+        or [s.get("SecretName") for s in secrets] != [s["SecretName"] for s in spec["secrets"]]
+    )

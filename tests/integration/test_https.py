@@ -20,9 +20,6 @@ from pathlib import Path
 import pytest
 import urllib3
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from deployer.commands.deploy import DeploySettings, HostResult, deploy
 from deployer.config import load_config
@@ -35,6 +32,7 @@ from deployer.ship.publish import PublishSettings
 from deployer.site import open_site
 from deployer.waiting import wait_until
 from tests.acme_ca import BLOCKED, Pebble
+from tests.certs import make_ca, make_leaf
 from tests.conftest import SiteFactory, free_port
 from tests.running import cli
 
@@ -75,6 +73,10 @@ def _deploy(engine: Engine, folder: Path) -> HostResult:
     )  # fmt: skip
     assert isinstance(result, HostResult)
     return result
+
+
+def _mark(folder: Path, version: str) -> None:
+    (folder / "index.md").write_text(f"---\nlayout: home\ntitle: Home\n---\n\nHTTPS-{version}\n")
 
 
 def _context(roots: Path) -> ssl.SSLContext:
@@ -238,67 +240,26 @@ def test_an_acme_refusal_is_one_clear_error_and_the_site_keeps_its_certificate(
     assert _get(live, "example.test", "/").status == 200
 
 
-def _test_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sitedeploy test CA")])
-    now = dt.datetime.now(dt.UTC)
-    ca = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    return ca, key
-
-
-def _leaf(
-    folder: Path, ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], name: str,
-    days: tuple[int, int] = (-1, 30),
-) -> tuple[Path, Path, int]:  # fmt: skip
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    serial = x509.random_serial_number()
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAMES[0])]))
-        .issuer_name(ca[0].subject).public_key(key.public_key()).serial_number(serial)
-        .not_valid_before(now + dt.timedelta(days=days[0]))
-        .not_valid_after(now + dt.timedelta(days=days[1]))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in NAMES]), False)
-        .sign(ca[1], hashes.SHA256())
-    )  # fmt: skip
-    cert, key_path = folder / f"{name}.crt", folder / f"{name}.key"
-    cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )  # fmt: skip
-    return cert, key_path, serial
-
-
 def test_a_given_certificate_is_served_and_a_bad_one_changes_nothing(
     engine: Engine, make_site: SiteFactory
 ) -> None:
     folder = make_site("given")
-    ca = _test_ca(folder)
-    cert, _key, serial = _leaf(folder, ca, "site")
+    ca = make_ca(folder)
+    cert, _key, serial = make_leaf(folder, ca, "site")
     live = Live(folder, free_port(), free_port(), folder / "ca.pem")
     domains = f"domains = {json.dumps(list(NAMES))}\n"
     _write_config(
         folder, live.http_port, live.https_port, domains + 'cert = "site.crt"\nkey = "site.key"\n'
     )
+    _mark(folder, "v1")
     try:
         _deploy(engine, folder)
         assert _served(live, "www.example.test").serial_number == serial
         assert _get(live, "www.example.test", "/").status == 200  # no canonical name set
         assert find_containers(engine, open_site(folder).live(), Role.RENEWER) == []
 
-        other_cert, other_key, _ = _leaf(folder, ca, "other")
-        expired, expired_key, _ = _leaf(folder, ca, "expired", days=(-30, -1))
+        other_cert, other_key, other_serial = make_leaf(folder, ca, "other")
+        expired, expired_key, _ = make_leaf(folder, ca, "expired", days=(-30, -1))
         for flags, said in (
             (["--cert", str(cert), "--key", str(other_key)], "is not the key of"),
             (["--cert", str(expired), "--key", str(expired_key)], "expired on"),
@@ -308,9 +269,23 @@ def test_a_given_certificate_is_served_and_a_bad_one_changes_nothing(
             assert said in failed.stderr and "Nothing was changed on the server" in failed.stderr
             assert "Traceback" not in failed.stderr
             assert _served(live).serial_number == serial
-        assert other_cert.exists()
+
+        # A new version with a new certificate; a rollback then keeps HTTPS as it is.
+        _mark(folder, "v2")
+        second = cli("deploy", str(folder), "--cert", str(other_cert), "--key", str(other_key))
+        assert second.returncode == 0, second.stderr
+        assert _served(live).serial_number == other_serial
+        assert b"HTTPS-v2" in _get(live, "example.test", "/").data
+        rolled = cli("rollback", str(folder))
+        assert rolled.returncode == 0, rolled.stderr
+        assert b"HTTPS-v1" in _get(live, "example.test", "/").data
+        assert _served(live).serial_number == other_serial
     finally:
         remove_host(engine, open_site(folder).live())
+    # The keys stay in their volume for the next deploy; nothing serves.
+    assert engine.client.volumes.get(f"{open_site(folder).live().container_name}-tls")
+    with pytest.raises(OSError):
+        _served(live)
 
 
 def test_a_short_lived_certificate_is_renewed_under_load_without_a_failed_request(

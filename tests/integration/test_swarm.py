@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import requests
+import urllib3
+from cryptography import x509
 
 from deployer.commands.publish import publish
 from deployer.config import load_config
@@ -22,6 +26,7 @@ from deployer.ship.publish import PublishSettings
 from deployer.ship.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
 from deployer.site import Site, open_site
 from deployer.waiting import wait_until
+from tests.certs import make_ca, make_leaf
 from tests.conftest import SiteFactory, free_port
 from tests.registry import RunningRegistry, start_registry
 from tests.running import cli
@@ -207,3 +212,70 @@ def test_cli_deploy_status_and_remove(
     assert any(name.endswith("-front") for name in names), names
     gone = cli("status", str(folder), "--to", "swarm")
     assert gone.returncode == 1 and "No swarm deploy of" in gone.stderr
+
+
+def test_the_swarm_serves_https_with_a_given_certificate(
+    engine: Engine, swarm: None, registry: RunningRegistry, make_site: SiteFactory
+) -> None:
+    folder = make_site("swarm-https")
+    ca = make_ca(folder)
+    cert, key, serial = make_leaf(folder, ca, "site")
+    http_port, https_port = free_port(), free_port()
+    (folder / "sitedeploy.toml").write_text(
+        f'[publish]\nregistry = "{registry.host}"\nrepository = "team/swarm-https"\n\n'
+        f'[tls]\ndomains = ["example.test", "www.example.test"]\nacme_email = "a@example.test"\n'
+    )
+    acme = cli("deploy", str(folder), "--to", "swarm")
+    assert acme.returncode == 1 and "not supported on a swarm yet" in acme.stderr
+    # Said before anything was published.
+    assert registry.get("/v2/team/swarm-https/tags/list").status_code == 404
+    flags = ["--cert", str(cert), "--key", str(key), "--hsts", "preload"]
+    (folder / "sitedeploy.toml").write_text(
+        f'[publish]\nregistry = "{registry.host}"\nrepository = "team/swarm-https"\n\n'
+        '[tls]\ndomains = ["example.test", "www.example.test"]\n'
+    )
+    try:
+        run = cli(
+            "deploy", str(folder), "--to", "swarm", "--replicas", "1", "--port", str(http_port),
+            "--https-port", str(https_port), *flags,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+        pool = urllib3.HTTPSConnectionPool(
+            "127.0.0.1", https_port, server_hostname="example.test", ssl_context=context,
+            retries=False,
+        )  # fmt: skip
+
+        def serves() -> bool:
+            try:
+                return pool.request("GET", "/", headers={"Host": "example.test"}).status == 200
+            except (urllib3.exceptions.HTTPError, OSError):
+                return False
+
+        wait_until(60, serves, "the swarm's fronts to serve HTTPS")
+        answer = pool.request("GET", "/", headers={"Host": "example.test"})
+        assert answer.headers["Strict-Transport-Security"].endswith("preload")
+        with (
+            socket.create_connection(("127.0.0.1", https_port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="www.example.test") as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+            assert der is not None and tls.version() in {"TLSv1.2", "TLSv1.3"}
+        assert x509.load_der_x509_certificate(der).serial_number == serial
+        plain = requests.get(
+            f"http://127.0.0.1:{http_port}/about/?q=1", headers={"Host": "example.test"},
+            allow_redirects=False, timeout=10,
+        )  # fmt: skip
+        assert plain.status_code == 301
+        assert plain.headers["Location"] == f"https://example.test:{https_port}/about/?q=1"
+        status = cli("status", str(folder), "--to", "swarm", "--json")
+        assert json.loads(status.stdout)["url"].startswith(f"https://127.0.0.1:{https_port}")
+        secrets = engine.client.secrets.list(
+            filters={"name": f"{open_site(folder).container_name}-tls-"}
+        )
+        assert len(secrets) == 1 and "PRIVATE KEY" not in json.dumps(secrets[0].attrs)
+    finally:
+        remove_swarm(engine, open_site(folder))
+    assert not engine.client.secrets.list(
+        filters={"name": f"{open_site(folder).container_name}-tls-"}
+    )
