@@ -25,6 +25,7 @@ class Label(enum.StrEnum):
     ADDRESS = f"{PREFIX}.address"  # "HOST PORT"
     HTTPS_PORT = f"{PREFIX}.https-port"  # a live front's HTTPS port (absent: plain HTTP)
     RENEWER_SETTINGS = f"{PREFIX}.renewer-settings"  # the renewer's settings, hashed
+    CERTIFICATE = f"{PREFIX}.certificate"  # JSON: a swarm front's certificate (public part)
     FRONT_LAYOUT = f"{PREFIX}.front-layout"
     SLOT = f"{PREFIX}.slot"
     # What a site image was built from.

@@ -65,6 +65,13 @@ def show_swarm(progress: Progress, state: SwarmStatus) -> None:
         f"{state.service}: {state.running}/{state.desired} replicas running{update}; "
         f"served by {state.front} at {state.url}"
     )
+    if state.certificate:
+        shown = state.certificate
+        progress.info(
+            f"Certificate for {', '.join(shown['names'])} from {shown['issuer']}, expires "
+            f"{shown['not_after'][:16].replace('T', ' ')} UTC (given: renew it yourself, "
+            "and deploy again)."
+        )
 
 
 def show_host(progress: Progress, state: HostStatus) -> None:

@@ -137,7 +137,7 @@ def swarm_tls(settings: TlsSettings) -> SwarmTls | None:
         raise CertificateError(
             " ".join(problems) + ". Nothing was changed on the swarm: fix [tls] cert and key."
         )
-    return SwarmTls(front_tls(settings, certificate=True), given.pem)
+    return SwarmTls(front_tls(settings, certificate=True), given.pem, given.info)
 
 
 def _obtain(server: Engine, live: Site, plan: HttpsPlan, progress: Progress) -> None:

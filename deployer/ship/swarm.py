@@ -17,6 +17,7 @@ only thing sitedeploy adds is the front's configuration.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,7 @@ class SwarmStatus:
     update_state: str | None
     image: str | None
     tasks: list[TaskInfo] = field(default_factory=list)
+    certificate: dict[str, Any] | None = None  # the fronts' (names, issuer, expiry …)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class SwarmStatus:
             "update_state": self.update_state,
             "image": self.image,
             "tasks": [task.__dict__ for task in self.tasks],
+            "tls": {"certificate": self.certificate} if self.certificate else None,
         }
 
 
@@ -241,7 +244,10 @@ def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
         )
     front = engine.find_service(front_name)
     url = None
+    certificate = None
     if front is not None:
+        shown = (front.attrs["Spec"].get("Labels") or {}).get(Label.CERTIFICATE)
+        certificate = json.loads(shown) if shown else None
         ports = front.attrs["Spec"].get("EndpointSpec", {}).get("Ports") or []
         https = [p for p in ports if p.get("TargetPort") == HTTPS_CONTAINER_PORT]
         if https:
@@ -260,6 +266,7 @@ def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
         update_state=update_state,
         image=image,
         tasks=tasks,
+        certificate=certificate,
     )
 
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from string import Template
 from typing import Any, cast
@@ -29,6 +30,7 @@ from docker.types import (
 )
 
 from deployer import __version__
+from deployer.certs import CertificateInfo
 from deployer.engine import Engine
 from deployer.hardening import (
     CAP_DROP,
@@ -72,6 +74,7 @@ class SwarmTls:
 
     front: FrontTls
     pem: bytes  # the key, then the chain (a swarm secret: never in a config or a label)
+    info: CertificateInfo  # its public part: names, issuer, expiry (a label, for status)
 
 
 # What the preview's hardening is in a swarm service's words. Engine 20.10 cannot set
@@ -196,7 +199,11 @@ def front_spec(
             "-c",
             FRONT_CONFIG_PATH,
         ],
-        "labels": {**site.labels, Label.ROLE: Role.SWARM_FRONT},
+        "labels": {
+            **site.labels,
+            Label.ROLE: Role.SWARM_FRONT,
+            **({Label.CERTIFICATE: json.dumps(tls.info.as_dict())} if tls else {}),
+        },
         "container_labels": {**site.labels, Label.ROLE: Role.SWARM_FRONT},
         "mode": ServiceMode("global"),
         "networks": [network],

@@ -269,7 +269,9 @@ def test_the_swarm_serves_https_with_a_given_certificate(
         assert plain.status_code == 301
         assert plain.headers["Location"] == f"https://example.test:{https_port}/about/?q=1"
         status = cli("status", str(folder), "--to", "swarm", "--json")
-        assert json.loads(status.stdout)["url"].startswith(f"https://127.0.0.1:{https_port}")
+        shown = json.loads(status.stdout)
+        assert shown["url"].startswith(f"https://127.0.0.1:{https_port}")
+        assert shown["tls"]["certificate"]["serial"] == f"{serial:x}"
         secrets = engine.client.secrets.list(
             filters={"name": f"{open_site(folder).container_name}-tls-"}
         )
