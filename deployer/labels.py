@@ -92,6 +92,7 @@ class Role(enum.StrEnum):
     SWARM_SITE = "swarm-site"
     SWARM_FRONT = "swarm-front"
     RENEWER = "renewer"  # a live site's certificate renewer (image and container)
+    CERTIFICATES = "certificates"  # its certificate volumes (no site id: `remove` keeps them)
 
 
 # --- tags ---------------------------------------------------------------------------

@@ -130,7 +130,11 @@ def render_swarm_front(service: str, tls: FrontTls | None) -> str:
     if tls is None:
         servers = f"    server {{\n        listen {CONTAINER_PORT} default_server;{site}\n    }}"
     else:
-        servers = tls_servers(str(CONTAINER_PORT), str(HTTPS_CONTAINER_PORT), tls, site)
+        # The image's health check asks the HTTP port: /.sitedeploy/ stays there.
+        own = site.replace("location / {", "location ^~ /.sitedeploy/ {")
+        servers = tls_servers(
+            str(CONTAINER_PORT), str(HTTPS_CONTAINER_PORT), tls, site, on_http=own
+        )
     return Template((docker_dir() / "swarm-front.conf.in").read_text()).substitute(
         version=__version__,
         tls_settings=tls_settings(f"/run/secrets/{TLS_SECRET_FILE}") if tls else "",

@@ -102,9 +102,12 @@ _LAYOUT: list[_File] = [
 def _volumes_in(engine: Engine, site: Site, image: str) -> Iterator[Container]:
     """A container (created, never started) with the site's certificate volumes mounted
     read-write, to put files in or read them; removed after."""
+    # Labelled without the site id, so that `remove` (which takes every object with it)
+    # keeps the keys and certificate for the next deploy.
+    kept: dict[str, str] = {Label.SITE_PATH: str(site.path), Label.ROLE: Role.CERTIFICATES}
     with engine.errors("Preparing the certificate volumes"):
         for volume in (tls_volume(site), acme_volume(site)):
-            engine.client.volumes.create(volume, labels=site.labels)
+            engine.client.volumes.create(volume, labels=kept)
         helper = engine.client.containers.create(
             image,
             entrypoint=["/nonexistent"],

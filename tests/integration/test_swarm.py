@@ -229,15 +229,15 @@ def test_the_swarm_serves_https_with_a_given_certificate(
     assert acme.returncode == 1 and "not supported on a swarm yet" in acme.stderr
     # Said before anything was published.
     assert registry.get("/v2/team/swarm-https/tags/list").status_code == 404
-    flags = ["--cert", str(cert), "--key", str(key), "--hsts", "preload"]
     (folder / "sitedeploy.toml").write_text(
         f'[publish]\nregistry = "{registry.host}"\nrepository = "team/swarm-https"\n\n'
         '[tls]\ndomains = ["example.test", "www.example.test"]\n'
+        f'cert = "{cert.name}"\nkey = "{key.name}"\n'
     )
     try:
         run = cli(
             "deploy", str(folder), "--to", "swarm", "--replicas", "1", "--port", str(http_port),
-            "--https-port", str(https_port), *flags,
+            "--https-port", str(https_port), "--hsts", "preload",
         )  # fmt: skip
         assert run.returncode == 0, run.stderr
         context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
@@ -270,6 +270,7 @@ def test_the_swarm_serves_https_with_a_given_certificate(
         assert plain.headers["Location"] == f"https://example.test:{https_port}/about/?q=1"
         status = cli("status", str(folder), "--to", "swarm", "--json")
         shown = json.loads(status.stdout)
+        assert status.returncode == 0, shown
         assert shown["url"].startswith(f"https://127.0.0.1:{https_port}")
         assert shown["tls"]["certificate"]["serial"] == f"{serial:x}"
         secrets = engine.client.secrets.list(
