@@ -110,7 +110,8 @@ def public_url(
     the certificate's first name (no :443)."""
     if not https and (not engine.over_ssh or host not in {"0.0.0.0", "::"}):
         return preview_url(host, port)
-    name = names[0] if https and names else urlsplit(engine.host).hostname or host
+    plain = [name for name in names if not name.startswith("*.")]
+    name = plain[0] if https and plain else urlsplit(engine.host).hostname or host
     if name in {"0.0.0.0", "::"}:
         name = "127.0.0.1"
     shown = f"[{name}]" if ":" in name else name

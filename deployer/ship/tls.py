@@ -21,6 +21,7 @@ import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from docker.models.containers import Container
@@ -212,8 +213,8 @@ def _put_acme_files(engine: Engine, site: Site, image: str, settings: TlsSetting
     the renewer's own volume."""
     files: list[_File] = []
     if settings.acme_ca:
-        with open(settings.acme_ca, "rb") as handle:  # noqa: PTH123 (a path string)
-            files.append(("ca.pem", handle.read(), 0o644, RENEWER_UID, RENEWER_UID))
+        ca = Path(settings.acme_ca).read_bytes()
+        files.append(("ca.pem", ca, 0o644, RENEWER_UID, RENEWER_UID))
     hmac = os.environ.get(EAB_HMAC_ENV)
     if settings.acme_eab_kid and hmac:
         files.append(("eab-hmac", hmac.encode(), 0o600, RENEWER_UID, RENEWER_UID))

@@ -23,3 +23,15 @@ def test_an_address_asked_for_or_this_machine_is_shown_as_it_is() -> None:
     assert public_url(server, "10.0.0.5", 80) == "http://10.0.0.5:80"
     here = Engine(client=NO_CLIENT, host="unix:///var/run/docker.sock")
     assert public_url(here, "0.0.0.0", 80) == "http://127.0.0.1:80"
+
+
+def test_over_https_the_certificate_names_the_site() -> None:
+    server = Engine(client=NO_CLIENT, host="ssh://deploy@203.0.113.7")
+    names = ("*.example.com", "example.com")
+    assert public_url(server, "0.0.0.0", 443, https=True, names=names) == "https://example.com"
+    here = Engine(client=NO_CLIENT, host="unix:///var/run/docker.sock")
+    assert (
+        public_url(here, "127.0.0.1", 8443, https=True, names=("example.test",))
+        == "https://example.test:8443"
+    )
+    assert public_url(here, "127.0.0.1", 8443, https=True) == "https://127.0.0.1:8443"
