@@ -73,7 +73,12 @@ tls_options = options(
         help="Strict-Transport-Security: on (180 days), off, preload, or a max-age in "
         "seconds [tls.hsts, else on].",
     ),
-    click.option("--https-port", "tls_https_port", type=int, help="[tls.https_port, else 443]"),
+    click.option(
+        "--https-port",
+        "tls_https_port",
+        type=int,
+        help="The port HTTPS is served on [tls.https_port, else 443].",
+    ),
 )
 
 
