@@ -66,6 +66,7 @@ class Pebble:
     root: Path
     http_port: int  # where pebble's HTTP-01 validation connects (the front's HTTP port)
     validity_seconds: int | None = None  # short-lived certificates, to see renewals
+    eab_keys: dict[str, str] | None = None  # External Account Binding required: kid -> key
     port: int = field(default_factory=free_port)
     management_port: int = field(default_factory=free_port)
     dns_port: int = field(default_factory=free_port)
@@ -90,7 +91,8 @@ class Pebble:
             "httpPort": self.http_port,
             "tlsPort": free_port(),
             "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
+            "externalAccountBindingRequired": bool(self.eab_keys),
+            "externalAccountMACKeys": self.eab_keys or {},
             "domainBlocklist": [BLOCKED],
         }
         if self.validity_seconds:

@@ -9,6 +9,7 @@ did: with its earlier certificate, or over plain HTTP if it never had one.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from deployer.certs import GivenPair, read_given_pair
@@ -33,7 +34,7 @@ from deployer.ship.tls import (
 )
 from deployer.ship.transfer import send_image
 from deployer.site import Site
-from deployer.tls_settings import TlsSettings
+from deployer.tls_settings import EAB_HMAC_ENV, TlsSettings
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,12 @@ def plan_https(
                 "key in sitedeploy.toml (or --cert/--key) and deploy again."
             )
         return HttpsPlan(settings, given, None, http_port)
+    if settings.acme_eab_kid and not os.environ.get(EAB_HMAC_ENV):
+        raise CertificateError(
+            f"[tls] acme_eab_kid is set, but {EAB_HMAC_ENV} is not: the directory's External "
+            "Account Binding needs its key too (it is a secret, so it is read from the "
+            "environment only). Nothing was changed on the server."
+        )
     image = ensure_renewer_image(local, site, config, progress)
     if server is not local:
         with progress.step(f"Sending the renewer image to {server.host}"):

@@ -171,8 +171,8 @@ def create_hardened(
     """Create (not start) a hardened container, its port 8080 published on `publish`
     (host, port); port None: an ephemeral port of that host; None: not published.
 
-    `options` go to docker-py (name, labels, network_mode, command, volumes …); with
-    `tmpfs=False` the caller mounts a volume on /tmp.
+    `options` go to docker-py (name, labels, network_mode, command, volumes …, or a
+    restart policy of its own); with `tmpfs=False` the caller mounts a volume on /tmp.
     """
     if publish is not None:
         host, port = publish
@@ -182,7 +182,7 @@ def create_hardened(
             options["ports"][HTTPS_PORT_KEY] = (host, publish_https)
     with engine.errors(f"Creating container {options.get('name')}"):
         container: Container = engine.client.containers.create(
-            image, detach=True, **container_options(tmpfs=tmpfs), **options
+            image, detach=True, **{**container_options(tmpfs=tmpfs), **options}
         )
     return container
 

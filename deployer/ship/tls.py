@@ -236,10 +236,15 @@ def obtain(
     front's HTTP port; raise CertificateError with the directory's own words."""
     _put_acme_files(engine, site, image, settings)
     command = ["once", json.dumps(renewer_settings(settings))]
+    name = f"{renewer_name(site)}-once"
+    stale = engine.find_container(name)  # a run that was stopped half-way
+    if stale is not None:
+        remove_container(engine, stale, timeout=1)
     with engine.errors("Starting the certificate request"):
         once = create_hardened(
-            engine, image, publish=None, name=f"{renewer_name(site)}-once",
-            **_renewer_options(engine, site, settings), command=command,
+            engine, image, publish=None, name=name, command=command,
+            restart_policy={"Name": "no"},  # one attempt: its exit is the answer
+            **_renewer_options(engine, site, settings),
         )  # fmt: skip
     try:
         with (

@@ -240,6 +240,33 @@ def test_an_acme_refusal_is_one_clear_error_and_the_site_keeps_its_certificate(
     assert _get(live, "example.test", "/").status == 200
 
 
+def test_external_account_binding_takes_its_key_from_the_environment_only(
+    engine: Engine, make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """As ZeroSSL and company CAs ask: the EAB key id in [tls], the key (a secret) only in
+    SITEDEPLOY_ACME_EAB_HMAC; never in a label, an argument or the output."""
+    hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+    http_port, https_port = free_port(), free_port()
+    (tmp_path / "pebble").mkdir()
+    pebble = Pebble(tmp_path / "pebble", http_port, eab_keys={"kid-1": hmac})
+    pebble.start()
+    folder = make_site("eab")
+    _write_config(folder, http_port, https_port, _acme_tls(pebble) + 'acme_eab_kid = "kid-1"\n')
+    live = Live(folder, http_port, https_port, pebble.roots())
+    try:
+        without = cli("deploy", str(folder))
+        assert without.returncode == 1 and "SITEDEPLOY_ACME_EAB_HMAC is not" in without.stderr
+        done = cli("deploy", str(folder), env={"SITEDEPLOY_ACME_EAB_HMAC": hmac})
+        assert done.returncode == 0, done.stderr
+        assert hmac not in done.stdout + done.stderr
+        assert "Pebble" in _served(live).issuer.rfc4514_string()
+        for container in engine.client.containers.list(all=True):
+            assert hmac not in json.dumps(container.attrs)
+    finally:
+        remove_host(engine, open_site(folder).live())
+        pebble.close()
+
+
 def test_a_given_certificate_is_served_and_a_bad_one_changes_nothing(
     engine: Engine, make_site: SiteFactory
 ) -> None:
