@@ -217,10 +217,12 @@ def _deploy_host(
     settings: DeploySettings,
 ) -> HostResult:
     started = time.monotonic()
+    listen = replace(config, host=config.deploy_bind, port=config.deploy_port or HOST_PORT)
+    # A bad certificate or a missing EAB key is said before the build.
+    https = plan_https(local, server, site, config, listen.port, progress)
     images = build_site(local, site, config, progress)
     transfer = _bring(local, server, site, images, config, progress, settings)
     live = site.live()
-    listen = replace(config, host=config.deploy_bind, port=config.deploy_port or HOST_PORT)
     everywhere = listen.host in {"0.0.0.0", "::"}
     progress.info(
         f"The site listens on {listen.host}:{listen.port} of {server.host}"
@@ -234,7 +236,6 @@ def _deploy_host(
         )  # fmt: skip
         return report.for_up(strict=settings.strict)
 
-    https = plan_https(local, server, site, config, listen.port, progress)
     switched = None
     with site_lock(live):
         serving = serving_now(server, live, listen.host, listen.port)
