@@ -142,33 +142,31 @@ def render_swarm_front(service: str, tls: FrontTls | None) -> str:
     )
 
 
+def _immutable(
+    engine: Engine, site: Site, collection: Any, what: str, prefix: str, data: bytes
+) -> tuple[str, str]:
+    """A swarm config or secret (`collection`) holding `data`: immutable, so one per
+    content, named by its hash; reused when it exists."""
+    name = f"{prefix}-{hashlib.sha256(data).hexdigest()[:10]}"
+    with engine.errors(f"Creating swarm {what} {name}"):
+        found = collection.list(filters={"name": name})
+        made = found[0] if found else collection.create(name=name, data=data, labels=site.labels)
+    return str(made.id), name
+
+
 def front_config(
     engine: Engine, site: Site, service: str, tls: FrontTls | None = None
 ) -> tuple[str, str]:
-    """The front's nginx.conf as a swarm config (configs are immutable: one per text)."""
-    text = render_swarm_front(service, tls)
-    name = f"{site.container_name}-front-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
-    with engine.errors(f"Creating swarm config {name}"):
-        found = engine.client.configs.list(filters={"name": name})
-        config = (
-            found[0]
-            if found
-            else engine.client.configs.create(name=name, data=text.encode(), labels=site.labels)
-        )
-    return str(config.id), name
+    """The front's nginx.conf as a swarm config."""
+    text = render_swarm_front(service, tls).encode()
+    prefix = f"{site.container_name}-front"
+    return _immutable(engine, site, engine.client.configs, "config", prefix, text)
 
 
 def _tls_secret(engine: Engine, site: Site, pem: bytes) -> tuple[str, str]:
-    """The certificate as a swarm secret (immutable: one per certificate)."""
-    name = f"{site.container_name}-tls-{hashlib.sha256(pem).hexdigest()[:10]}"
-    with engine.errors(f"Creating swarm secret {name}"):
-        found = engine.client.secrets.list(filters={"name": name})
-        secret = (
-            found[0]
-            if found
-            else engine.client.secrets.create(name=name, data=pem, labels=site.labels)
-        )
-    return str(secret.id), name
+    """The certificate (the key, then the chain) as a swarm secret."""
+    prefix = f"{site.container_name}-tls"
+    return _immutable(engine, site, engine.client.secrets, "secret", prefix, pem)
 
 
 def front_spec(
