@@ -72,7 +72,7 @@ def extract_build(
             if not fresh:
                 chunks, _stat = container.get_archive(BUILT_SITE_IN_IMAGE)
                 _unpack(chunks, target)
-            read = {path: _file_of(container, path) for path in files}
+            read = {path: file_of(container, path) for path in files}
         finally:
             container.remove(force=True)
     marker.write_text(content_hash)
@@ -89,7 +89,9 @@ def _unpack(chunks: Iterator[bytes], target: Path) -> None:
         (Path(tmp) / "_site").rename(target)
 
 
-def _file_of(container: Container, path: str) -> bytes:
+def file_of(container: Container, path: str) -> bytes:
+    """One file out of a container (created or running, its mounts included); the caller
+    holds `engine.errors`. FileNotFoundError if the archive holds no file."""
     chunks, _stat = container.get_archive(path)
     with tarfile.open(fileobj=_ChunkReader(iter(chunks)), mode="r|") as archive:  # type: ignore[call-overload]
         for member in archive:
@@ -110,6 +112,6 @@ def read_image_file(engine: Engine, image: str, path: str) -> bytes:
     with engine.errors(f"Reading {path} out of {image}"):
         container = engine.client.containers.create(image, command=["/nonexistent"])
         try:
-            return _file_of(container, path)
+            return file_of(container, path)
         finally:
             container.remove(force=True)

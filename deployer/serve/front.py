@@ -23,8 +23,6 @@ publishes host:port like any container.
 
 from __future__ import annotations
 
-import io
-import tarfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +36,7 @@ from deployer.hardening import (
     HTTPS_CONTAINER_PORT,
     SOCKET_HELPER,
 )
+from deployer.image.extract import file_of
 from deployer.labels import Label, Role
 from deployer.serve.front_config import (
     CONFIG_DIR,
@@ -97,15 +96,11 @@ def front_live_reload(engine: Engine, site: Site) -> bool:
 
 
 def _config_of(engine: Engine, front: Container) -> str:
-    with engine.errors(f"Reading {front.name}'s configuration"):
-        chunks, _stat = front.get_archive(f"{CONFIG_DIR}/nginx.conf")
-        data = b"".join(chunks)
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        for member in archive:
-            handle = archive.extractfile(member)
-            if handle is not None:
-                return handle.read().decode("utf-8", "replace")
-    return ""
+    try:
+        with engine.errors(f"Reading {front.name}'s configuration"):
+            return file_of(front, f"{CONFIG_DIR}/nginx.conf").decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
 
 
 def https_port_of(front: Container) -> int | None:

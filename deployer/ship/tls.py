@@ -30,6 +30,7 @@ from deployer.certs import CertificateInfo, GivenPair, leaf_info
 from deployer.digests import inputs_hash
 from deployer.engine import Engine
 from deployer.errors import CertificateError, SitedeployError
+from deployer.image.extract import file_of
 from deployer.labels import Label, Role
 from deployer.progress import Progress
 from deployer.serve.front_config import TLS_DIR, FrontTls, tls_volume
@@ -131,16 +132,9 @@ def _read(engine: Engine, container: Container, path: str) -> bytes | None:
     """A file from a container's mounts (None: not there)."""
     try:
         with engine.errors(f"Reading {path}"):
-            chunks, _stat = container.get_archive(path)
-            data = b"".join(chunks)
-    except SitedeployError:
+            return file_of(container, path)
+    except (SitedeployError, FileNotFoundError):
         return None
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        for member in archive:
-            handle = archive.extractfile(member)
-            if handle is not None:
-                return handle.read()
-    return None
 
 
 def install_given(engine: Engine, site: Site, image: str, pair: GivenPair) -> None:
