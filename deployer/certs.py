@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
+from deployer.errors import CertificateError
+
 RENEW_FRACTION = 3  # renewed when a third of its life is left, as certbot and Caddy do
 
 
@@ -177,3 +179,11 @@ def read_given_pair(
     )
     chain_pem = b"".join(each.public_bytes(serialization.Encoding.PEM) for each in chain)
     return GivenPair(info, key_pem, chain_pem), []
+
+
+def given_pair(cert: Path, key: Path, names: tuple[str, ...], fix: str) -> GivenPair:
+    """`read_given_pair`, every problem said at once in a CertificateError ended by `fix`."""
+    pair, problems = read_given_pair(cert, key, names)
+    if pair is None:
+        raise CertificateError(" ".join(problems) + f". {fix}")
+    return pair

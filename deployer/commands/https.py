@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from deployer.certs import GivenPair, read_given_pair
+from deployer.certs import GivenPair, given_pair
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.errors import CertificateError, ConfigError
@@ -60,14 +60,12 @@ def plan_https(
     settings = config.tls
     if not settings.enabled:
         return None
-    given = None
     if settings.cert is not None and settings.key is not None:
-        given, problems = read_given_pair(settings.cert, settings.key, settings.domains)
-        if given is None:
-            raise CertificateError(
-                " ".join(problems) + ". Nothing was changed on the server: fix [tls] cert and "
-                "key in sitedeploy.toml (or --cert/--key) and deploy again."
-            )
+        fix = (
+            "Nothing was changed on the server: fix [tls] cert and key in sitedeploy.toml "
+            "(or --cert/--key) and deploy again."
+        )
+        given = given_pair(settings.cert, settings.key, settings.domains, fix)
         return HttpsPlan(settings, given, None, http_port)
     if settings.acme_eab_kid and not os.environ.get(EAB_HMAC_ENV):
         raise CertificateError(
@@ -117,9 +115,10 @@ def after_switch(
 ) -> None:
     """Get the certificate if the switch had to come first, turn HTTPS on, and keep the
     renewer running (without HTTPS: no renewer)."""
-    if plan is None or plan.renewer_image is None:
-        if plan is None:
-            remove_renewer(server, live)
+    if plan is None:
+        remove_renewer(server, live)
+        return
+    if plan.renewer_image is None:  # a given certificate: in place before the switch
         return
     if front is not None and front.certificate_due:
         _obtain(server, live, plan, progress)
@@ -139,11 +138,8 @@ def swarm_tls(settings: TlsSettings) -> SwarmTls | None:
             "deploy --to swarm: certificates from ACME are not supported on a swarm yet. Give "
             "the certificate ([tls] cert and key, or --cert/--key), or deploy --to host."
         )
-    given, problems = read_given_pair(settings.cert, settings.key, settings.domains)
-    if given is None:
-        raise CertificateError(
-            " ".join(problems) + ". Nothing was changed on the swarm: fix [tls] cert and key."
-        )
+    fix = "Nothing was changed on the swarm: fix [tls] cert and key."
+    given = given_pair(settings.cert, settings.key, settings.domains, fix)
     return SwarmTls(front_tls(settings, certificate=True), given.pem, given.info)
 
 

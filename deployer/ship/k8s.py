@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from deployer.certs import read_given_pair
+from deployer.certs import given_pair
 from deployer.engine import Engine, connect
-from deployer.errors import CertificateError, ConfigError
+from deployer.errors import ConfigError
 from deployer.hardening import CAP_DROP, CONTAINER_PORT, HEALTH_PATH, TMP_BYTES, TMP_PATH, USER_ID
 from deployer.ship.publish import pin_image
 from deployer.site import Site
@@ -134,9 +134,8 @@ def ingress_tls(settings: TlsSettings, issuer: str) -> tuple[K8sTls | None, tupl
         return None, ()
     if settings.cert is None or settings.key is None:
         return K8sTls(issuer=issuer), settings.domains
-    pair, problems = read_given_pair(settings.cert, settings.key, settings.domains)
-    if pair is None:
-        raise CertificateError(" ".join(problems) + ". Fix [tls] cert and key in sitedeploy.toml.")
+    fix = "Fix [tls] cert and key in sitedeploy.toml."
+    pair = given_pair(settings.cert, settings.key, settings.domains, fix)
     names = settings.domains or tuple(n for n in pair.info.names if not n.startswith("*."))
     return K8sTls(given=(pair.chain, pair.key)), names
 
