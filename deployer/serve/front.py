@@ -221,24 +221,30 @@ def _render(want: _Wanted, host_network: bool) -> str:
     )  # fmt: skip
 
 
+def _live_config(front: Container, tls: FrontTls | None) -> str | None:
+    """The nginx.conf a live front at its own address should have with `tls` (None: it
+    does not say where it listens)."""
+    address = front_address(front)
+    if address is None:
+        return None
+    return _render(_Wanted("", address[0], address[1], False, tls), _on_host_network(front))
+
+
 def front_matches(engine: Engine, front: Container, tls: FrontTls | None) -> bool:
     """Does the live front serve (or not serve) HTTPS as `tls` says?"""
-    address = front_address(front)
-    if address is None or https_port_of(front) != (tls.https_port if tls else None):
+    if https_port_of(front) != (tls.https_port if tls else None):
         return False
-    want = _Wanted("", address[0], address[1], False, tls)
-    return _config_of(engine, front) == _render(want, _on_host_network(front))
+    wanted = _live_config(front, tls)
+    return wanted is not None and _config_of(engine, front) == wanted
 
 
 def reconfigure_tls(engine: Engine, site: Site, front: Container, tls: FrontTls) -> None:
     """Give a live front its HTTPS settings now (a certificate arrived): a reload."""
-    address = front_address(front)
-    if address is None:
+    wanted = _live_config(front, tls)
+    if wanted is None:
         raise PreviewFailed(f"{front.name} does not say where it listens; `sitedeploy down` it.")
-    want = _Wanted("", address[0], address[1], False, tls)
-    config = _render(want, _on_host_network(front))
-    if _config_of(engine, front) != config:
-        _reconfigure(engine, front, config)
+    if _config_of(engine, front) != wanted:
+        _reconfigure(engine, front, wanted)
 
 
 def _reconfigure(engine: Engine, front: Container, config: str) -> None:
