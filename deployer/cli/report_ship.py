@@ -72,6 +72,20 @@ def show_swarm(progress: Progress, state: SwarmStatus) -> None:
             f"{shown['not_after'][:16].replace('T', ' ')} UTC (given: renew it yourself, "
             "and deploy again)."
         )
+    if state.renewer:
+        renewer = state.renewer
+        here = renewer["certificate"]
+        mine = (
+            f" This node's: {', '.join(here['names'])} from {here['issuer']}, expires "
+            f"{here['not_after'][:16].replace('T', ' ')} UTC, renewed from "
+            f"{here['renew_at'][:16].replace('T', ' ')} UTC."
+            if here
+            else ""
+        )
+        progress.info(
+            f"ACME: {renewer['with_certificate']}/{renewer['nodes']} nodes have their "
+            f"certificate ({renewer['service']}).{mine}"
+        )
 
 
 def show_host(progress: Progress, state: HostStatus) -> None:

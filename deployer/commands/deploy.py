@@ -20,7 +20,13 @@ from typing import Any
 
 from deployer.check.findings import CheckReport
 from deployer.check.served import check_site
-from deployer.commands.https import after_switch, before_switch, plan_https, swarm_tls
+from deployer.commands.https import (
+    after_switch,
+    before_switch,
+    plan_https,
+    swarm_acme,
+    swarm_tls,
+)
 from deployer.commands.publish import publish
 from deployer.config import DeployTarget, SiteConfig
 from deployer.engine import Engine, connect, engine_here
@@ -163,10 +169,13 @@ def _deploy_swarm(
     tls = swarm_tls(config.tls)  # a bad certificate is said before anything is published
     published = publish(engine, site, config, progress, settings.publish)
     image = f"{registry}/{repository}@{published.digest}"
+    acme = None
+    if tls is not None and tls.given is None:
+        acme = swarm_acme(engine, site, config, settings.publish, progress)
     port = config.deploy_port or SWARM_PORT
     rollout = deploy_swarm(
         engine, site, image, replicas=config.deploy_replicas, port=port, progress=progress,
-        tls=tls,
+        tls=tls, acme=acme,
     )  # fmt: skip
     result = DeployResult(image, rollout, swarm_status(engine, site))
     if rollout.rolled_back:

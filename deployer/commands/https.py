@@ -1,7 +1,8 @@
 """HTTPS for `deploy --to host`, around the switch: a given certificate checked here before
 anything changes on the server, or one got over ACME by the renewer there — ahead of the
 switch when the live front can already answer ACME's challenge, else right after it —
-and the renewer left running to renew it (ship/tls.py).
+and the renewer left running to renew it (ship/tls.py). For a swarm: the given
+certificate checked, or the renewer image pushed for the nodes (ship/swarm_renewer.py).
 
 A certificate that cannot be had is one CertificateError; the site keeps serving as it
 did: with its earlier certificate, or over plain HTTP if it never had one.
@@ -15,12 +16,15 @@ from dataclasses import dataclass
 from deployer.certs import GivenPair, given_pair
 from deployer.config import SiteConfig
 from deployer.engine import Engine
-from deployer.errors import CertificateError, ConfigError
+from deployer.errors import CertificateError
 from deployer.image.renewer import ensure_renewer_image
 from deployer.labels import RENEWER_REPOSITORY
 from deployer.progress import Progress
 from deployer.serve.front import current_front, https_port_of, reconfigure_tls
 from deployer.serve.front_config import FrontTls
+from deployer.ship.publish import PublishSettings, push_image
+from deployer.ship.registry import Registry
+from deployer.ship.swarm_renewer import SwarmAcme
 from deployer.ship.swarm_services import SwarmTls
 from deployer.ship.tls import (
     ensure_renewer,
@@ -67,17 +71,21 @@ def plan_https(
         )
         given = given_pair(settings.cert, settings.key, settings.domains, fix)
         return HttpsPlan(settings, given, None, http_port)
-    if settings.acme_eab_kid and not os.environ.get(EAB_HMAC_ENV):
-        raise CertificateError(
-            f"[tls] acme_eab_kid is set, but {EAB_HMAC_ENV} is not: the directory's External "
-            "Account Binding needs its key too (it is a secret, so it is read from the "
-            "environment only). Nothing was changed on the server."
-        )
+    _require_eab_key(settings, "server")
     image = ensure_renewer_image(local, site, config, progress)
     if server is not local:
         with progress.step(f"Sending the renewer image to {server.host}"):
             send_image(local, server, image, RENEWER_REPOSITORY, progress)
     return HttpsPlan(settings, None, image, http_port)
+
+
+def _require_eab_key(settings: TlsSettings, where: str) -> None:
+    if settings.acme_eab_kid and not os.environ.get(EAB_HMAC_ENV):
+        raise CertificateError(
+            f"[tls] acme_eab_kid is set, but {EAB_HMAC_ENV} is not: the directory's External "
+            "Account Binding needs its key too (it is a secret, so it is read from the "
+            f"environment only). Nothing was changed on the {where}."
+        )
 
 
 @dataclass(frozen=True)
@@ -129,18 +137,30 @@ def after_switch(
 
 
 def swarm_tls(settings: TlsSettings) -> SwarmTls | None:
-    """HTTPS at a swarm's fronts: the certificate given (read and checked here first).
-    ACME on a swarm is not there yet: said before anything is published."""
+    """HTTPS at a swarm's fronts: the certificate given (read and checked here first), or
+    (given=None) ACME by each node's renewer. Said before anything is published."""
     if not settings.enabled:
         return None
     if settings.cert is None or settings.key is None:
-        raise ConfigError(
-            "deploy --to swarm: certificates from ACME are not supported on a swarm yet. Give "
-            "the certificate ([tls] cert and key, or --cert/--key), or deploy --to host."
-        )
+        _require_eab_key(settings, "swarm")
+        return SwarmTls(front_tls(settings, certificate=True), None)
     fix = "Nothing was changed on the swarm: fix [tls] cert and key."
     given = given_pair(settings.cert, settings.key, settings.domains, fix)
-    return SwarmTls(front_tls(settings, certificate=True), given.pem, given.info)
+    return SwarmTls(front_tls(settings, certificate=True), given)
+
+
+def swarm_acme(
+    engine: Engine, site: Site, config: SiteConfig, publish: PublishSettings, progress: Progress
+) -> SwarmAcme:
+    """The renewer image, pushed beside the site's image (its repository, tag
+    `acme-renewer-…`) for every node to pull, pinned to its digest."""
+    image = ensure_renewer_image(engine, site, config, progress)
+    registry, repository = publish.target(config, "deploy --to swarm")
+    tag = f"acme-renewer-{image.rsplit(':', 1)[1]}"
+    pinned = push_image(
+        engine, Registry(registry, publish.credentials), repository, tag, image, publish, progress
+    )
+    return SwarmAcme(pinned, config.tls)
 
 
 def _obtain(server: Engine, live: Site, plan: HttpsPlan, progress: Progress) -> None:

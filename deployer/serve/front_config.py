@@ -154,6 +154,35 @@ _CHALLENGES = f"""
         }}"""
 
 
+# A swarm: each node's renewer answers its own orders, but the CA may ask any node (DNS
+# names them all), so an answer this node lacks is asked of the other fronts, each in
+# turn until one has it; a front asked so answers from its own volume only.
+_PEER_CHALLENGES = f"""
+        location ^~ /.well-known/acme-challenge/ {{
+            alias {CHALLENGES_DIR}/;
+            default_type text/plain;
+            error_page 404 = @peers;
+        }}
+        location @peers {{
+            if ($http_x_sitedeploy_peer) {{
+                return 404;
+            }}
+            set $sitedeploy_peers "PEERS";
+            proxy_pass http://$sitedeploy_peers:PORT;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Sitedeploy-Peer 1;
+            proxy_connect_timeout 1s;
+            proxy_next_upstream error timeout http_404;
+            proxy_next_upstream_tries 0;
+        }}"""
+
+
+def peer_challenges(peers: str, port: int) -> str:
+    """ACME's answers from this node's volume, else from the fronts `peers` (a DNS name
+    for all of them) on `port`."""
+    return _PEER_CHALLENGES.replace("PEERS", peers).replace("PORT", str(port))
+
+
 def _server(listen: str, body: str) -> str:
     return f"\n    server {{\n        listen {listen};{body}\n    }}\n"
 
@@ -167,13 +196,29 @@ def tls_settings(certificate_file: str = TLS_FILE) -> str:
 
 
 def tls_servers(
-    http: str, https: str, tls: FrontTls, site: str, *, on_http: str = "", on_https: str = ""
+    http: str,
+    https: str,
+    tls: FrontTls,
+    site: str,
+    *,
+    on_http: str = "",
+    on_https: str = "",
+    challenges: str | None = None,
+    until_certificate: tuple[str, str] | None = None,
 ) -> str:
     """A front's two servers once its certificate is in place: on `http`, ACME's answers
-    (and `on_http`) and a 301 to https for the rest; on `https`, the site (its `location /`
-    block: `site`), HSTS, the canonical name."""
+    (`challenges`, else from the certificate volume) and `on_http`, and a 301 to https for
+    the rest; on `https`, the site (its `location /` block: `site`), HSTS, the canonical
+    name. With `until_certificate` (a file, and the site's proxy directives), HTTP serves
+    the site until that file exists (a swarm node whose renewer is still at work)."""
     to = f"{tls.redirect_to()}$request_uri"
     redirect = f"\n        location / {{\n            return 301 {to};\n        }}"
+    if until_certificate is not None:
+        certificate, proxy = until_certificate
+        redirect = (
+            f"\n        location / {{\n            if (-f {certificate}) {{"
+            f"\n                return 301 {to};\n            }}{proxy}\n        }}"
+        )
     secure = (
         "\n        ssl_certificate $sitedeploy_certificate;"
         "\n        ssl_certificate_key $sitedeploy_certificate;"
@@ -186,7 +231,8 @@ def tls_servers(
             f'\n        if ($host != "{tls.canonical}") {{'
             f"\n            return 301 {to};\n        }}"
         )
-    return _server(f"{http} default_server", _CHALLENGES + on_http + redirect) + _server(
+    answers = _CHALLENGES if challenges is None else challenges
+    return _server(f"{http} default_server", answers + on_http + redirect) + _server(
         f"{https} ssl http2 default_server", secure + site + on_https
     )
 

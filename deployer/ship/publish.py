@@ -238,11 +238,12 @@ def _push_with_retries(
     name: str,
     tag: str,
     progress: Progress,
-    result: PublishResult,
+    result: PublishResult | None = None,
 ) -> _Push:
     delay = FIRST_BACKOFF
     for attempt in range(1, ATTEMPTS + 1):
-        result.attempts += 1
+        if result is not None:
+            result.attempts += 1
         push = _Push(engine, remote, auth)
         push.run(name, tag, progress)
         if push.error is None and push.digest:
@@ -265,23 +266,51 @@ def _verify(
     """Check every tag's manifest digest and blobs; return the (shared) manifest."""
     manifest: dict[str, Any] = {}
     for tag in tags:
-        digest, manifest = remote.manifest(repository, tag)
-        if digest != result.digest:
-            raise RegistryError(
-                f"Registry {remote.host}: {repository}:{tag} has digest {digest or 'none'}, but "
-                f"the push reported {result.digest}. Run publish again."
-            )
-        layers = [manifest.get("config", {}), *manifest.get("layers", [])]
-        missing = [
-            layer["digest"] for layer in layers if not remote.has_blob(repository, layer["digest"])
-        ]
-        if missing:
-            raise RegistryError(
-                f"Registry {remote.host}: {repository}:{tag} names blobs it does not have: "
-                f"{', '.join(missing)}. Run publish again."
-            )
-        result.verified_layers = len(layers) - 1
+        manifest = _verify_tag(remote, repository, tag, result.digest)
+        result.verified_layers = len(manifest.get("layers", []))
     return manifest
+
+
+def _verify_tag(remote: Registry, repository: str, tag: str, pushed: str | None) -> dict[str, Any]:
+    """The tag's manifest, once the registry's digest for it is `pushed` and it has every
+    blob the manifest names."""
+    digest, manifest = remote.manifest(repository, tag)
+    if digest != pushed:
+        raise RegistryError(
+            f"Registry {remote.host}: {repository}:{tag} has digest {digest or 'none'}, but "
+            f"the push reported {pushed}. Run publish again."
+        )
+    layers = [manifest.get("config", {}), *manifest.get("layers", [])]
+    missing = [
+        layer["digest"] for layer in layers if not remote.has_blob(repository, layer["digest"])
+    ]
+    if missing:
+        raise RegistryError(
+            f"Registry {remote.host}: {repository}:{tag} names blobs it does not have: "
+            f"{', '.join(missing)}. Run publish again."
+        )
+    return manifest
+
+
+def push_image(
+    engine: Engine,
+    remote: Registry,
+    repository: str,
+    tag: str,
+    image_id: str,
+    settings: PublishSettings,
+    progress: Progress,
+) -> str:
+    """Push an image that is not the site's (the certificate renewer a swarm runs) as
+    REPOSITORY:TAG, verify it as a site's is verified, and return `REGISTRY/REPOSITORY@digest`."""
+    name = f"{remote.host}/{repository}"
+    auth = settings.credentials.as_auth_config() if settings.credentials else None
+    with engine.errors(f"Tagging {name}:{tag}"):
+        engine.client.images.get(image_id).tag(name, tag)
+    with progress.step(f"Pushing {name}:{tag}"):
+        push = _push_with_retries(engine, remote, auth, name, tag, progress)
+        _verify_tag(remote, repository, tag, push.digest)
+    return f"{name}@{push.digest}"
 
 
 def pin_image(engine: Engine, reference: str) -> str:

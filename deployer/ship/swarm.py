@@ -29,6 +29,13 @@ from deployer.errors import SwarmError
 from deployer.hardening import HTTPS_CONTAINER_PORT
 from deployer.labels import Label
 from deployer.progress import Progress
+from deployer.ship.swarm_renewer import (
+    SwarmAcme,
+    ensure_renewer_service,
+    remove_renewer_service,
+    renewer_status,
+    wait_for_certificates,
+)
 from deployer.ship.swarm_services import (
     SwarmTls,
     front_changed,
@@ -64,6 +71,7 @@ class SwarmStatus:
     image: str | None
     tasks: list[TaskInfo] = field(default_factory=list)
     certificate: dict[str, Any] | None = None  # the fronts' (names, issuer, expiry …)
+    renewer: dict[str, Any] | None = None  # ACME: the renewers, and this node's certificate
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,7 +82,9 @@ class SwarmStatus:
             "update_state": self.update_state,
             "image": self.image,
             "tasks": [task.__dict__ for task in self.tasks],
-            "tls": {"certificate": self.certificate} if self.certificate else None,
+            "tls": {"certificate": self.certificate, "renewer": self.renewer}
+            if self.certificate or self.renewer
+            else None,
         }
 
 
@@ -164,8 +174,11 @@ def deploy_swarm(
     port: int,
     progress: Progress,
     tls: SwarmTls | None = None,
+    acme: SwarmAcme | None = None,
 ) -> SwarmResult:
-    """Create or update the site's swarm services so that `image` (a digest) serves on `port`."""
+    """Create or update the site's swarm services so that `image` (a digest) serves on
+    `port` (with `tls`, HTTPS too; with `acme`, once every node's renewer has its
+    certificate: CertificateError if not in time)."""
     if "@sha256:" not in image:
         raise SwarmError(f"{image} is not pinned to a digest; publish it first.")
     _require_swarm(engine)
@@ -199,6 +212,13 @@ def deploy_swarm(
         elif front_changed(front, front_config):
             front.update(name=front_name, **front_config)
         _wait_for_front(engine, front_name)
+    if acme is None:
+        remove_renewer_service(engine, site)
+    else:
+        with progress.step(f"Getting a certificate for {', '.join(acme.settings.domains)}"):
+            ensure_renewer_service(engine, site, acme)
+            nodes = wait_for_certificates(engine, site, acme.settings)
+            progress.detail(f"every node has its certificate ({nodes})")
     return SwarmResult(image, time.monotonic() - started, state, created)
 
 
@@ -244,10 +264,11 @@ def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
         )
     front = engine.find_service(front_name)
     url = None
-    certificate = None
+    certificate = renewer = None
     if front is not None:
         shown = (front.attrs["Spec"].get("Labels") or {}).get(Label.CERTIFICATE)
         certificate = json.loads(shown) if shown else None
+        renewer = renewer_status(engine, site, front)
         ports = front.attrs["Spec"].get("EndpointSpec", {}).get("Ports") or []
         https = [p for p in ports if p.get("TargetPort") == HTTPS_CONTAINER_PORT]
         if https:
@@ -267,6 +288,7 @@ def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
         image=image,
         tasks=tasks,
         certificate=certificate,
+        renewer=renewer,
     )
 
 
@@ -309,9 +331,10 @@ def rollback_swarm(engine: Engine, site: Site, progress: Progress) -> SwarmResul
 
 
 def remove_swarm(engine: Engine, site: Site) -> list[str]:
-    """Remove the site's swarm services, their configs and network."""
+    """Remove the site's swarm services, their configs, secrets and network (each node's
+    certificate volumes stay, for the next deploy)."""
     _require_swarm(engine)
-    removed = []
+    removed = remove_renewer_service(engine, site)
     service_name, front_name, network = names(site)
     with engine.errors("Removing the swarm deploy"):
         for name in (front_name, service_name):
@@ -322,9 +345,9 @@ def remove_swarm(engine: Engine, site: Site) -> list[str]:
         tasks = site_filter(site)
         # The overlay network can only go once its tasks are gone.
         poll(60, lambda: not engine.client.containers.list(filters=tasks), every=0.5)
-        for config in engine.client.configs.list(filters={"name": f"{site.container_name}-front-"}):
+        for config in engine.client.configs.list(filters=site_filter(site)):
             config.remove()
-        for secret in engine.client.secrets.list(filters={"name": f"{site.container_name}-tls-"}):
+        for secret in engine.client.secrets.list(filters=site_filter(site)):
             secret.remove()
         for found in engine.client.networks.list(names=[network]):
             found.remove()

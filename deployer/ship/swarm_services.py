@@ -30,7 +30,7 @@ from docker.types import (
 )
 
 from deployer import __version__
-from deployer.certs import CertificateInfo
+from deployer.certs import GivenPair
 from deployer.engine import Engine
 from deployer.hardening import (
     CAP_DROP,
@@ -43,7 +43,16 @@ from deployer.hardening import (
 )
 from deployer.labels import Label, Role
 from deployer.resources import docker_dir
-from deployer.serve.front_config import FrontTls, tls_servers, tls_settings
+from deployer.serve.front_config import (
+    TLS_DIR,
+    TLS_FILE,
+    FrontTls,
+    peer_challenges,
+    tls_servers,
+    tls_settings,
+    tls_volume,
+)
+from deployer.ship.tls import certificate_volume_labels
 from deployer.site import Site
 
 SECOND = 1_000_000_000  # the swarm API counts in nanoseconds
@@ -51,8 +60,7 @@ SECOND = 1_000_000_000  # the swarm API counts in nanoseconds
 
 FRONT_CONFIG_PATH = "/etc/sitedeploy/front/nginx.conf"
 TLS_SECRET_FILE = "sitedeploy-tls.pem"  # the key, then the chain: /run/secrets/…
-_SITE_LOCATION = """
-        location / {
+_SITE_PROXY = """
             set $site_tasks "tasks.SERVICE";
             proxy_pass http://$site_tasks:PORT;
             proxy_http_version 1.1;
@@ -64,22 +72,22 @@ _SITE_LOCATION = """
             proxy_connect_timeout 1s;
             proxy_next_upstream error timeout http_502 http_503 http_504;
             proxy_next_upstream_tries 6;
-            proxy_max_temp_file_size 0;
-        }"""
+            proxy_max_temp_file_size 0;"""
 
 
 @dataclass(frozen=True)
 class SwarmTls:
-    """HTTPS at a swarm's fronts: the front's settings and the certificate given."""
+    """HTTPS at a swarm's fronts: the front's settings, and the certificate given — or
+    None: each node's renewer gets one over ACME into the node's certificate volume
+    (ship/swarm_renewer.py)."""
 
     front: FrontTls
-    pem: bytes  # the key, then the chain (a swarm secret: never in a config or a label)
-    info: CertificateInfo  # its public part: names, issuer, expiry (a label, for status)
+    given: GivenPair | None  # a swarm secret: never in a config or a label
 
 
 # What the preview's hardening is in a swarm service's words. Engine 20.10 cannot set
 # no-new-privileges on a service (the ContainerSpec field arrives with API 1.44).
-_HARDENING: dict[str, Any] = {
+HARDENING: dict[str, Any] = {
     "read_only": True,
     "cap_drop": list(CAP_DROP),
     "mounts": [Mount(target=TMP_PATH, source="", type="tmpfs", tmpfs_size=TMP_BYTES)],
@@ -100,7 +108,7 @@ def site_spec(site: Site, image: str, replicas: int, network: str) -> dict[str, 
         "mode": ServiceMode("replicated", replicas=replicas),
         "networks": [network],
         "endpoint_spec": EndpointSpec(mode="dnsrr"),
-        **_HARDENING,
+        **HARDENING,
         "healthcheck": Healthcheck(
             test=["CMD", *HEALTHCHECK],
             interval=2 * SECOND,
@@ -124,25 +132,34 @@ def site_spec(site: Site, image: str, replicas: int, network: str) -> dict[str, 
     }
 
 
-def render_swarm_front(service: str, tls: FrontTls | None) -> str:
-    """The swarm front's nginx.conf: HTTP, or with `tls` HTTPS and a 301 on HTTP."""
-    site = _SITE_LOCATION.replace("SERVICE", service).replace("PORT", str(CONTAINER_PORT))
+def render_swarm_front(service: str, tls: FrontTls | None, *, acme_peers: str | None = None) -> str:
+    """The swarm front's nginx.conf: HTTP, or with `tls` HTTPS and a 301 on HTTP — with
+    the certificate a deploy gave (a secret), or with `acme_peers` (the fronts' service)
+    the one the node's renewer got: ACME's answers come from the node's volume or, for a
+    renewer on another node, from the other fronts; until the node has a certificate, its
+    HTTP port serves the site."""
+    proxy = _SITE_PROXY.replace("SERVICE", service).replace("PORT", str(CONTAINER_PORT))
+    site = f"\n        location / {{{proxy}\n        }}"
+    certificate = f"/run/secrets/{TLS_SECRET_FILE}" if acme_peers is None else TLS_FILE
     if tls is None:
         servers = f"    server {{\n        listen {CONTAINER_PORT} default_server;{site}\n    }}"
     else:
         # The image's health check asks the HTTP port: /.sitedeploy/ stays there.
-        own = site.replace("location / {", "location ^~ /.sitedeploy/ {")
+        own = f"\n        location ^~ /.sitedeploy/ {{{proxy}\n        }}"
+        acme = acme_peers is not None
         servers = tls_servers(
-            str(CONTAINER_PORT), str(HTTPS_CONTAINER_PORT), tls, site, on_http=own
-        )
+            str(CONTAINER_PORT), str(HTTPS_CONTAINER_PORT), tls, site, on_http=own,
+            challenges=peer_challenges(f"tasks.{acme_peers}", CONTAINER_PORT) if acme else None,
+            until_certificate=(TLS_FILE, proxy) if acme else None,
+        )  # fmt: skip
     return Template((docker_dir() / "swarm-front.conf.in").read_text()).substitute(
         version=__version__,
-        tls_settings=tls_settings(f"/run/secrets/{TLS_SECRET_FILE}") if tls else "",
+        tls_settings=tls_settings(certificate) if tls else "",
         servers=servers.strip("\n"),
     )
 
 
-def _immutable(
+def immutable(
     engine: Engine, site: Site, collection: Any, what: str, prefix: str, data: bytes
 ) -> tuple[str, str]:
     """A swarm config or secret (`collection`) holding `data`: immutable, so one per
@@ -155,18 +172,19 @@ def _immutable(
 
 
 def front_config(
-    engine: Engine, site: Site, service: str, tls: FrontTls | None = None
+    engine: Engine, site: Site, service: str, tls: SwarmTls | None = None
 ) -> tuple[str, str]:
     """The front's nginx.conf as a swarm config."""
-    text = render_swarm_front(service, tls).encode()
+    acme_peers = names(site)[1] if tls is not None and tls.given is None else None
+    text = render_swarm_front(service, tls.front if tls else None, acme_peers=acme_peers).encode()
     prefix = f"{site.container_name}-front"
-    return _immutable(engine, site, engine.client.configs, "config", prefix, text)
+    return immutable(engine, site, engine.client.configs, "config", prefix, text)
 
 
 def _tls_secret(engine: Engine, site: Site, pem: bytes) -> tuple[str, str]:
     """The certificate (the key, then the chain) as a swarm secret."""
     prefix = f"{site.container_name}-tls"
-    return _immutable(engine, site, engine.client.secrets, "secret", prefix, pem)
+    return immutable(engine, site, engine.client.secrets, "secret", prefix, pem)
 
 
 def front_spec(
@@ -178,16 +196,27 @@ def front_spec(
     service: str,
     tls: SwarmTls | None = None,
 ) -> dict[str, Any]:
-    config_id, config_name = front_config(engine, site, service, tls.front if tls else None)
+    config_id, config_name = front_config(engine, site, service, tls)
     ports: dict[int, tuple[int, str, str]] = {port: (CONTAINER_PORT, "tcp", "host")}
     secrets = []
+    mounts = list(HARDENING["mounts"])
+    labels = {**site.labels, Label.ROLE: Role.SWARM_FRONT}
     if tls is not None:
         ports[tls.front.https_port] = (HTTPS_CONTAINER_PORT, "tcp", "host")
-        secret_id, secret_name = _tls_secret(engine, site, tls.pem)
+    if tls is not None and tls.given is not None:
+        secret_id, secret_name = _tls_secret(engine, site, tls.given.pem)
         secrets.append(
             SecretReference(
                 secret_id, secret_name, filename=TLS_SECRET_FILE, uid="0", gid=str(USER_ID),
                 mode=0o440,
+            )
+        )  # fmt: skip
+        labels[Label.CERTIFICATE] = json.dumps(tls.given.info.as_dict())
+    elif tls is not None:  # the node's renewer writes it; the front only reads
+        mounts.append(
+            Mount(
+                TLS_DIR, tls_volume(site), type="volume", read_only=True,
+                labels=certificate_volume_labels(site),
             )
         )  # fmt: skip
     return {
@@ -201,11 +230,7 @@ def front_spec(
             "-c",
             FRONT_CONFIG_PATH,
         ],
-        "labels": {
-            **site.labels,
-            Label.ROLE: Role.SWARM_FRONT,
-            **({Label.CERTIFICATE: json.dumps(tls.info.as_dict())} if tls else {}),
-        },
+        "labels": labels,
         "container_labels": {**site.labels, Label.ROLE: Role.SWARM_FRONT},
         "mode": ServiceMode("global"),
         "networks": [network],
@@ -222,7 +247,8 @@ def front_spec(
                 mode=0o444,
             )
         ],
-        **_HARDENING,
+        **HARDENING,
+        "mounts": mounts,
         "restart_policy": RestartPolicy(condition="any", delay=SECOND),
     }
 

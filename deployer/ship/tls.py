@@ -71,6 +71,12 @@ def renewer_settings(settings: TlsSettings) -> dict[str, Any]:
     }
 
 
+def certificate_volume_labels(site: Site) -> dict[str, str]:
+    """The certificate volumes' labels: without the site id, so that `remove` (which takes
+    every object with it) keeps the keys and certificate for the next deploy."""
+    return {Label.SITE_PATH: str(site.path), Label.ROLE: Role.CERTIFICATES}
+
+
 _File = tuple[str, bytes | None, int, int, int]  # name, data (None: a folder), mode, uid, gid
 
 
@@ -104,12 +110,9 @@ _LAYOUT: list[_File] = [
 def _volumes_in(engine: Engine, site: Site, image: str) -> Iterator[Container]:
     """A container (created, never started) with the site's certificate volumes mounted
     read-write, to put files in or read them; removed after."""
-    # Labelled without the site id, so that `remove` (which takes every object with it)
-    # keeps the keys and certificate for the next deploy.
-    kept: dict[str, str] = {Label.SITE_PATH: str(site.path), Label.ROLE: Role.CERTIFICATES}
     with engine.errors("Preparing the certificate volumes"):
         for volume in (tls_volume(site), acme_volume(site)):
-            engine.client.volumes.create(volume, labels=kept)
+            engine.client.volumes.create(volume, labels=certificate_volume_labels(site))
         helper = engine.client.containers.create(
             image,
             entrypoint=["/nonexistent"],

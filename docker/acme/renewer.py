@@ -13,9 +13,10 @@ never pairs a new chain with an old key mid-read).
 
 SETTINGS is JSON: {"directory", "email", "domains", "eab_kid"}. The account key, the
 site's key and the EAB key (a file, never an argument) live in /acme, which only this
-container mounts. What it did is in /tls/status.json (no secret is ever written there or
-printed). This file is rendered into the renewer image by sitedeploy; it imports only the
-standard library, `acme`, `josepy` and `cryptography` (Debian's python3-acme).
+container mounts (on a swarm, the EAB key is a secret). What it did is in /tls/status.json
+(no secret is ever written there or printed); healthy.py, its health check, reads it.
+This file is rendered into the renewer image by sitedeploy; it imports only the standard
+library, `acme`, `josepy` and `cryptography` (Debian's python3-acme).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ LIVE = TLS / "live" / "site.pem"
 SOURCE = TLS / "live" / "source"
 CHALLENGES = TLS / "challenges"
 STATUS = TLS / "status.json"
+# The EAB key: a file in /acme (a server) or a swarm secret (a swarm).
+EAB_HMAC = (ACME / "eab-hmac", Path("/run/secrets/sitedeploy-eab-hmac"))
 RENEW_FRACTION = 3
 RETRY_FIRST, RETRY_MOST = 60.0, 3600.0  # seconds between failed attempts (doubling)
 CHECK_EVERY = 3600.0  # look again at least this often
@@ -140,8 +143,8 @@ def account(settings: dict[str, Any]) -> client.ClientV2:
         return acme
     binding = None
     if settings.get("eab_kid"):
-        hmac_path = ACME / "eab-hmac"
-        if not hmac_path.exists():
+        hmac_path = next((path for path in EAB_HMAC if path.exists()), None)
+        if hmac_path is None:
             raise Failure(f"{directory_url} needs External Account Binding: no EAB key was given")
         binding = messages.ExternalAccountBinding.from_data(
             account_public_key=jwk.public_key(),
@@ -223,14 +226,23 @@ def explain(error: Exception, settings: dict[str, Any]) -> str:
 
 
 def write_status(
-    state: str, certificate: x509.Certificate | None, error: str | None, next_at: dt.datetime | None
+    state: str, settings: dict[str, Any], error: str | None, next_at: dt.datetime | None
 ) -> None:
+    """What the last attempt did, and the certificate in place (healthy.py reads it)."""
+    certificate = current(settings)
     status = {
         "state": state,
         "at": now().isoformat(),
         "error": error,
         "serial": f"{certificate.serial_number:x}" if certificate else None,
         "next": next_at.isoformat() if next_at else None,
+        "certificate": {
+            "directory": settings["directory"],
+            "names": sorted(settings["domains"]),
+            "not_after": not_after(certificate).isoformat(),
+        }
+        if certificate
+        else None,
     }
     write_atomically(STATUS, json.dumps(status).encode(), 0o644)
 
@@ -260,7 +272,7 @@ def run(settings: dict[str, Any], forever: bool) -> int:
             certificate = attempt(settings)
         except Failure as failure:
             next_at = now() + dt.timedelta(seconds=retry)
-            write_status("failed", None, str(failure), next_at if forever else None)
+            write_status("failed", settings, str(failure), next_at if forever else None)
             say(f"failed: {failure}")
             if not forever:
                 return 1
@@ -269,7 +281,7 @@ def run(settings: dict[str, Any], forever: bool) -> int:
             continue
         retry = RETRY_FIRST
         due = renew_at(certificate)
-        write_status("valid", certificate, None, due)
+        write_status("valid", settings, None, due)
         if not forever:
             return 0
         wait = (due - now()).total_seconds()

@@ -20,12 +20,14 @@ from cryptography import x509
 from deployer.commands.publish import publish
 from deployer.config import load_config
 from deployer.engine import Engine
+from deployer.labels import Label
 from deployer.progress import Progress
 from deployer.resources import docker_dir
 from deployer.ship.publish import PublishSettings
 from deployer.ship.swarm import deploy_swarm, remove_swarm, rollback_swarm, swarm_status
 from deployer.site import Site, open_site
 from deployer.waiting import wait_until
+from tests.acme_ca import BLOCKED, Pebble
 from tests.certs import make_ca, make_leaf
 from tests.conftest import SiteFactory, free_port
 from tests.registry import RunningRegistry, start_registry
@@ -223,10 +225,10 @@ def test_the_swarm_serves_https_with_a_given_certificate(
     http_port, https_port = free_port(), free_port()
     (folder / "sitedeploy.toml").write_text(
         f'[publish]\nregistry = "{registry.host}"\nrepository = "team/swarm-https"\n\n'
-        f'[tls]\ndomains = ["example.test", "www.example.test"]\nacme_email = "a@example.test"\n'
+        '[tls]\ndomains = ["example.test"]\ncert = "missing.pem"\nkey = "missing.key"\n'
     )
-    acme = cli("deploy", str(folder), "--to", "swarm")
-    assert acme.returncode == 1 and "not supported on a swarm yet" in acme.stderr
+    missing = cli("deploy", str(folder), "--to", "swarm")
+    assert missing.returncode == 1 and "missing.pem" in missing.stderr, missing.stderr
     # Said before anything was published.
     assert registry.get("/v2/team/swarm-https/tags/list").status_code == 404
     (folder / "sitedeploy.toml").write_text(
@@ -282,3 +284,91 @@ def test_the_swarm_serves_https_with_a_given_certificate(
     assert not engine.client.secrets.list(
         filters={"name": f"{open_site(folder).container_name}-tls-"}
     )
+
+
+def test_the_swarm_gets_and_serves_certificates_over_acme(
+    engine: Engine,
+    swarm: None,
+    registry: RunningRegistry,
+    make_site: SiteFactory,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Each node's renewer (a global service) gets its node's certificate from pebble,
+    answered through the node's front; a refusal is one clear error and the certificate
+    served stays."""
+    folder = make_site("swarm-acme")
+    http_port, https_port = free_port(), free_port()
+    pebble = Pebble(tmp_path_factory.mktemp("swarm-pebble"), http_port)
+    pebble.start()
+    site = open_site(folder)
+
+    def configure(*names: str) -> None:
+        (folder / "sitedeploy.toml").write_text(
+            f'[publish]\nregistry = "{registry.host}"\nrepository = "team/swarm-acme"\n\n'
+            f"[deploy]\nport = {http_port}\n\n"
+            f"[tls]\ndomains = {json.dumps(list(names))}\nhttps_port = {https_port}\n"
+            f'acme_email = "ops@example.test"\nacme_directory = "{pebble.directory}"\n'
+            f'acme_ca = "{pebble.listener_ca}"\n'
+        )
+
+    def served(name: str) -> x509.Certificate:
+        context = ssl.create_default_context(cafile=str(roots))
+        with (
+            socket.create_connection(("127.0.0.1", https_port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=name) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+        assert der is not None
+        return x509.load_der_x509_certificate(der)
+
+    try:
+        configure("example.test", "www.example.test")
+        run = cli("deploy", str(folder), "--to", "swarm", "--replicas", "1")
+        assert run.returncode == 0, run.stderr
+        roots = pebble.roots()
+        first = served("www.example.test")
+        assert "Pebble" in first.issuer.rfc4514_string()
+        names = first.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        assert sorted(names.value.get_values_for_type(x509.DNSName)) == [
+            "example.test", "www.example.test",
+        ]  # fmt: skip
+        pool = urllib3.HTTPSConnectionPool(
+            "127.0.0.1", https_port, server_hostname="example.test", ca_certs=str(roots),
+            retries=False,
+        )  # fmt: skip
+        page = pool.request("GET", "/", headers={"Host": "example.test"})
+        assert page.status == 200 and "Strict-Transport-Security" in page.headers
+        plain = requests.get(
+            f"http://127.0.0.1:{http_port}/about/?q=1", headers={"Host": "example.test"},
+            allow_redirects=False, timeout=10,
+        )  # fmt: skip
+        assert plain.status_code == 301
+        assert plain.headers["Location"] == f"https://example.test:{https_port}/about/?q=1"
+        # A challenge this node's renewer did not write is asked of the other fronts
+        # (here, only itself, which says no once: no loop).
+        unknown = requests.get(
+            f"http://127.0.0.1:{http_port}/.well-known/acme-challenge/nobody",
+            headers={"Host": "example.test"}, timeout=10,
+        )  # fmt: skip
+        assert unknown.status_code == 404
+        status = cli("status", str(folder), "--to", "swarm", "--json")
+        shown = json.loads(status.stdout)["tls"]
+        assert shown["renewer"]["nodes"] == shown["renewer"]["with_certificate"] == 1, shown
+        assert shown["renewer"]["certificate"]["serial"] == f"{first.serial_number:x}"
+        said = cli("status", str(folder), "--to", "swarm")
+        assert "ACME: 1/1 nodes have their certificate" in said.stdout + said.stderr
+        renewer = engine.find_service(f"{site.container_name}-renewer")
+        assert renewer is not None and "PRIVATE KEY" not in json.dumps(renewer.attrs)
+
+        configure("example.test", "www.example.test", BLOCKED)
+        refused = cli("deploy", str(folder), "--to", "swarm", "--replicas", "1")
+        assert refused.returncode == 1, refused.stdout
+        assert "No certificate for example.test, www.example.test, blocked.test" in (refused.stderr)
+        assert "keeps serving" in refused.stderr and "Traceback" not in refused.stderr
+        assert served("example.test").serial_number == first.serial_number
+        assert pool.request("GET", "/", headers={"Host": "example.test"}).status == 200
+    finally:
+        remove_swarm(engine, site)
+        pebble.close()
+    assert engine.find_service(f"{site.container_name}-renewer") is None
+    assert not engine.client.configs.list(filters={"label": f"{Label.SITE_ID}={site.id}"})

@@ -32,6 +32,7 @@ DOCKER_IMPORTERS = {
     "deployer.serve.switch",
     "deployer.ship.registry",
     "deployer.ship.swarm",
+    "deployer.ship.swarm_renewer",
     "deployer.ship.swarm_services",
     "deployer.ship.tls",
 }
