@@ -1,6 +1,6 @@
 """`[tls]` in sitedeploy.toml (and the flags that set the same keys): the host names a
-live site answers on over HTTPS, where its certificate comes from (an ACME directory, or
-a certificate and key the user gives), and its HSTS.
+live site answers on over HTTPS, where its certificate comes from (an ACME directory and
+the challenge it validates with, or a certificate and key the user gives), and its HSTS.
 
 Each key is checked on its own (`tls_values`), then the keys together (`tls_settings`):
 names a certificate can be issued for, a given certificate with its key, a canonical
@@ -23,6 +23,7 @@ LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 HSTS_SECONDS = 15_552_000  # 180 days: modest, so turning HTTPS off again strands nobody long
 HSTS_PRELOAD_SECONDS = 63_072_000  # two years: what the preload list asks for
 EAB_HMAC_ENV = "SITEDEPLOY_ACME_EAB_HMAC"  # the EAB key is a secret: never in the file
+HTTP_01, TLS_ALPN_01 = "http-01", "tls-alpn-01"  # the ACME challenges a front answers
 
 # RFC 1123 host names, lower case, at least two labels; a wildcard only as the first label.
 _NAME = re.compile(r"^(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
@@ -39,6 +40,7 @@ class TlsSettings:
     acme_directory: str = LETS_ENCRYPT
     acme_ca: str | None = None  # CA certificates to trust for the directory (a company CA's)
     acme_eab_kid: str | None = None  # External Account Binding (ZeroSSL, company CAs)
+    acme_challenge: str = HTTP_01  # or TLS_ALPN_01: validated on the HTTPS port, not 80
     cert: Path | None = None  # a certificate chain the user gives (PEM) …
     key: Path | None = None  # … and its private key
     hsts: int | str = HSTS_SECONDS  # max-age in seconds; "preload"; 0: no HSTS
@@ -87,6 +89,9 @@ _KEYS: dict[str, checks.Check] = {
     "acme_directory": checks.string(_DIRECTORY, "the https:// URL of an ACME directory"),
     "acme_ca": checks.string(re.compile(r"^\S+$"), "a file of CA certificates (PEM)"),
     "acme_eab_kid": checks.string(re.compile(r"^[\w.-]+$"), "an EAB key id"),
+    "acme_challenge": checks.string(
+        re.compile(f"^({HTTP_01}|{TLS_ALPN_01})$"), f'"{HTTP_01}" or "{TLS_ALPN_01}"'
+    ),
     "cert": checks.string(re.compile(r"^\S.*$"), "a certificate file (PEM)"),
     "key": checks.string(re.compile(r"^\S.*$"), "a private key file (PEM)"),
     "hsts": _hsts,

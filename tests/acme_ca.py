@@ -67,6 +67,7 @@ class Pebble:
     http_port: int  # where pebble's HTTP-01 validation connects (the front's HTTP port)
     validity_seconds: int | None = None  # short-lived certificates, to see renewals
     eab_keys: dict[str, str] | None = None  # External Account Binding required: kid -> key
+    tls_port: int = field(default_factory=free_port)  # where TLS-ALPN-01 validation connects
     port: int = field(default_factory=free_port)
     management_port: int = field(default_factory=free_port)
     dns_port: int = field(default_factory=free_port)
@@ -89,7 +90,7 @@ class Pebble:
             "certificate": str(cert),
             "privateKey": str(key),
             "httpPort": self.http_port,
-            "tlsPort": free_port(),
+            "tlsPort": self.tls_port,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": bool(self.eab_keys),
             "externalAccountMACKeys": self.eab_keys or {},

@@ -64,6 +64,13 @@ tls_options = options(
         help="The ACME directory's URL [tls.acme_directory, else Let's Encrypt].",
     ),
     click.option(
+        "--acme-challenge",
+        "tls_acme_challenge",
+        type=click.Choice(["http-01", "tls-alpn-01"]),
+        help="How the ACME directory checks the names: on port 80, or on the HTTPS port "
+        "when 80 is closed [tls.acme_challenge, else http-01].",
+    ),
+    click.option(
         "--cert", "tls_cert", help="A certificate chain (PEM) to serve instead of ACME [tls.cert]."
     ),
     click.option("--key", "tls_key", help="The private key of --cert (PEM) [tls.key]."),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from deployer.certs import GivenPair, given_pair
 from deployer.config import SiteConfig
 from deployer.engine import Engine
-from deployer.errors import CertificateError
+from deployer.errors import CertificateError, ConfigError
 from deployer.image.renewer import ensure_renewer_image
 from deployer.labels import RENEWER_REPOSITORY
 from deployer.progress import Progress
@@ -38,7 +38,7 @@ from deployer.ship.tls import (
 )
 from deployer.ship.transfer import send_image
 from deployer.site import Site
-from deployer.tls_settings import EAB_HMAC_ENV, TlsSettings
+from deployer.tls_settings import EAB_HMAC_ENV, HTTP_01, TLS_ALPN_01, TlsSettings
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,14 @@ def swarm_tls(settings: TlsSettings) -> SwarmTls | None:
     if not settings.enabled:
         return None
     if settings.cert is None or settings.key is None:
+        if settings.acme_challenge == TLS_ALPN_01:
+            raise ConfigError(
+                f'[tls] acme_challenge = "{TLS_ALPN_01}" is for a server (deploy --to host). '
+                "On a swarm the CA may ask any node, and a node's front can pass an HTTP "
+                "request on to the node that has the answer, not a TLS handshake: use "
+                f'"{HTTP_01}" (port 80 open on every node) or give the certificate ([tls] '
+                "cert and key). Nothing was published."
+            )
         _require_eab_key(settings, "swarm")
         return SwarmTls(front_tls(settings, certificate=True), None)
     fix = "Nothing was changed on the swarm: fix [tls] cert and key."

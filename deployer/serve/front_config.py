@@ -24,6 +24,9 @@ PROBE_PATH = "/.sitedeploy/front-probe"  # the live link's server, past the fron
 TLS_DIR = "/etc/sitedeploy/tls"  # a live front's certificate volume (read-only to it)
 TLS_FILE = f"{TLS_DIR}/live/site.pem"  # the key, then the chain: read at each handshake
 CHALLENGES_DIR = f"{TLS_DIR}/challenges"  # HTTP-01 answers the renewer writes
+ALPN_DIR = f"{TLS_DIR}/alpn"  # TLS-ALPN-01 answers: NAME.pem, a key and its certificate
+HTTPS_SOCKET = "/tmp/sitedeploy-https.sock"  # with TLS-ALPN-01: the HTTPS server
+ALPN_SOCKET = "/tmp/sitedeploy-acme-tls.sock"  # … and ACME's answers
 
 
 def tls_volume(site: Site) -> str:
@@ -59,6 +62,7 @@ class FrontTls:
 
     https_port: int  # where visitors connect (443 unless said)
     certificate: bool  # a certificate is in the volume
+    alpn: bool = False  # ACME's TLS-ALPN-01 is answered on the HTTPS port (see _STREAM)
     hsts: str | None = None  # the Strict-Transport-Security value (None: not sent)
     canonical: str | None = None  # the name every other name 301s to
 
@@ -183,6 +187,46 @@ def peer_challenges(peers: str, port: int) -> str:
     return _PEER_CHALLENGES.replace("PEERS", peers).replace("PORT", str(port))
 
 
+# TLS-ALPN-01 (RFC 8737: the CA connects to the HTTPS port offering only the protocol
+# acme-tls/1, and expects a certificate the renewer made for the name it asks). nginx's
+# stream module reads the client's hello without answering it (ssl_preread): the CA's
+# connections go to a TLS server with the renewer's answers, every other one — with its
+# client's address, in the PROXY protocol — to the HTTPS server, on a socket. Only a
+# front using TLS-ALPN-01 loads the module (and pays the extra hop).
+_STREAM_MODULE = "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n"
+_STREAM = f"""
+stream {{
+    map $ssl_preread_alpn_protocols $sitedeploy_tls_route {{
+        "acme-tls/1" unix:{ALPN_SOCKET};
+        default unix:{HTTPS_SOCKET};
+    }}
+    map $ssl_server_name $sitedeploy_alpn_answer {{
+        "~^[a-z0-9.-]+$" {ALPN_DIR}/$ssl_server_name.pem;
+        default {ALPN_DIR}/none;
+    }}
+    server {{
+        listen LISTEN;
+        ssl_preread on;
+        proxy_pass $sitedeploy_tls_route;
+        proxy_protocol on;
+        proxy_connect_timeout 5s;
+    }}
+    server {{
+        listen unix:{ALPN_SOCKET} ssl proxy_protocol;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_alpn acme-tls/1;
+        ssl_certificate $sitedeploy_alpn_answer;
+        ssl_certificate_key $sitedeploy_alpn_answer;
+        return "";
+    }}
+}}
+"""
+# The HTTPS server behind the stream module: the client's address from the PROXY header.
+_BEHIND_STREAM = """
+        set_real_ip_from unix:;
+        real_ip_header proxy_protocol;"""
+
+
 def _server(listen: str, body: str) -> str:
     return f"\n    server {{\n        listen {listen};{body}\n    }}\n"
 
@@ -232,6 +276,8 @@ def tls_servers(
             f"\n            return 301 {to};\n        }}"
         )
     answers = _CHALLENGES if challenges is None else challenges
+    if tls.alpn:  # behind the stream module's router (see _STREAM)
+        https, secure = f"unix:{HTTPS_SOCKET} proxy_protocol", _BEHIND_STREAM + secure
     return _server(f"{http} default_server", answers + on_http + redirect) + _server(
         f"{https} ssl http2 default_server", secure + site + on_https
     )
@@ -260,8 +306,11 @@ def render_front_config(
     """The front's nginx.conf (with `live_reload`: watch mode's reload script; with `tls`:
     a live site's HTTPS on `https_listen`)."""
     maps = _LIVE_RELOAD_MAPS.replace("PATH", LIVE_RELOAD_PATH) if live_reload else ""
+    alpn = tls is not None and tls.alpn
     return _render(
         "front.conf.in",
+        modules=_STREAM_MODULE if alpn else "",
+        stream=_STREAM.replace("LISTEN", https_listen) if alpn else "",
         live=LIVE_LINK,
         live_reload_maps=maps,
         tls_settings=tls_settings() if tls is not None and tls.certificate else "",

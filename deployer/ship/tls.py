@@ -36,7 +36,7 @@ from deployer.progress import Progress
 from deployer.serve.front_config import TLS_DIR, FrontTls, tls_volume
 from deployer.serve.preview import create_hardened, find_containers, logs_tail, remove_container
 from deployer.site import Site
-from deployer.tls_settings import EAB_HMAC_ENV, TlsSettings
+from deployer.tls_settings import EAB_HMAC_ENV, TLS_ALPN_01, TlsSettings
 
 RENEWER_TLS = "/tls"  # the renewer's mount of the certificate volume
 RENEWER_ACME = "/acme"  # … and of its own
@@ -56,6 +56,7 @@ def front_tls(settings: TlsSettings, certificate: bool) -> FrontTls:
     return FrontTls(
         https_port=settings.https_port or 443,
         certificate=certificate,
+        alpn=settings.acme and settings.acme_challenge == TLS_ALPN_01,
         hsts=settings.hsts_header(),
         canonical=settings.canonical,
     )
@@ -68,6 +69,7 @@ def renewer_settings(settings: TlsSettings) -> dict[str, Any]:
         "email": settings.acme_email,
         "domains": list(settings.domains),
         "eab_kid": settings.acme_eab_kid,
+        "challenge": settings.acme_challenge,
     }
 
 
@@ -103,6 +105,7 @@ def _archive(entries: list[_File]) -> bytes:
 _LAYOUT: list[_File] = [
     ("live", None, 0o750, RENEWER_UID, FRONT_GID),
     ("challenges", None, 0o755, RENEWER_UID, FRONT_GID),
+    ("alpn", None, 0o750, RENEWER_UID, FRONT_GID),
 ]
 
 
@@ -256,11 +259,15 @@ def obtain(
     if code != 0:
         last = said.strip().splitlines()[-1] if said.strip() else "it said nothing"
         reason = last.split(" failed: ", 1)[-1]
+        if settings.acme_challenge == TLS_ALPN_01:
+            port, standard = settings.https_port or 443, "TLS-ALPN-01 validation asks port 443"
+        else:
+            port, standard = http_port, "HTTP-01 validation asks port 80"
         raise CertificateError(
             f"No certificate for {', '.join(settings.domains)}: {reason}. The site keeps "
             "serving as it did. Check that each name resolves to this server and that its "
-            f"port {http_port} is the one the internet reaches it on (ACME's HTTP-01 "
-            "validation asks port 80), or fix [tls] in sitedeploy.toml; then deploy again."
+            f"port {port} is the one the internet reaches it on (ACME's {standard}), or "
+            "fix [tls] in sitedeploy.toml; then deploy again."
         )
 
 

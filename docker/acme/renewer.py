@@ -1,20 +1,22 @@
 """sitedeploy's certificate renewer: runs beside a live site's front, in its own container.
 
 It gets a certificate for the site's names from an ACME directory with certbot's `acme`
-library (RFC 8555; HTTP-01, answered by the front from /tls/challenges), and renews it
-when a third of its life is left, as certbot and Caddy do. The front reads the key and
-chain from one file, /tls/live/site.pem, at every TLS handshake; the renewer replaces that
-file in one rename, so a renewal reaches new connections without reloading nginx, and
-keep-alive connections carry on. The site's key is kept across renewals (so the one file
-never pairs a new chain with an old key mid-read).
+library (RFC 8555; HTTP-01, answered by the front from /tls/challenges, or TLS-ALPN-01,
+RFC 8737, from /tls/alpn), and renews it when a third of its life is left, as certbot and
+Caddy do. The front reads the key and chain from one file, /tls/live/site.pem, at every
+TLS handshake; the renewer replaces that file in one rename, so a renewal reaches new
+connections without reloading nginx, and keep-alive connections carry on. The site's key
+is kept across renewals (so the one file never pairs a new chain with an old key
+mid-read).
 
     renewer.py once SETTINGS   get a certificate unless the one there does; exit 0 or 1
     renewer.py run SETTINGS    the same, then again whenever one is due, forever
 
-SETTINGS is JSON: {"directory", "email", "domains", "eab_kid"}. The account key, the
-site's key and the EAB key (a file, never an argument) live in /acme, which only this
-container mounts (on a swarm, the EAB key is a secret). What it did is in /tls/status.json
-(no secret is ever written there or printed); healthy.py, its health check, reads it.
+SETTINGS is JSON: {"directory", "email", "domains", "eab_kid", "challenge"}. The account
+key, the site's key and the EAB key (a file, never an argument) live in /acme, which only
+this container mounts (on a swarm, the EAB key is a secret). What it did is in
+/tls/status.json (no secret is ever written there or printed); healthy.py, its health
+check, reads it.
 This file is rendered into the renewer image by sitedeploy; it imports only the standard
 library, `acme`, `josepy` and `cryptography` (Debian's python3-acme).
 """
@@ -34,14 +36,17 @@ import josepy
 import requests
 from acme import challenges, client, crypto_util, errors, messages
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 ACME = Path("/acme")
 TLS = Path("/tls")
 LIVE = TLS / "live" / "site.pem"
 SOURCE = TLS / "live" / "source"
-CHALLENGES = TLS / "challenges"
+CHALLENGES = TLS / "challenges"  # HTTP-01 answers (the front serves them on port 80)
+ALPN = TLS / "alpn"  # TLS-ALPN-01 answers (the front's stream router hands them out)
+HTTP_01, TLS_ALPN_01 = "http-01", "tls-alpn-01"
+ACME_IDENTIFIER = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.31")  # id-pe-acmeIdentifier
 STATUS = TLS / "status.json"
 # The EAB key: a file in /acme (a server) or a swarm secret (a swarm).
 EAB_HMAC = (ACME / "eab-hmac", Path("/run/secrets/sitedeploy-eab-hmac"))
@@ -165,40 +170,78 @@ def account(settings: dict[str, Any]) -> client.ClientV2:
     return acme
 
 
+def alpn_certificate(name: str, digest: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
+    """TLS-ALPN-01's answer for `name` (RFC 8737): the key, then a self-signed certificate
+    for the name alone, whose critical id-pe-acmeIdentifier extension holds the SHA-256 of
+    the key authorization (`digest`, the library's) as a DER OCTET STRING. Made with
+    `cryptography`: acme 2.1's own gen_cert still uses the draft's OID (1.3.6.1.5.5.7.1.30.1),
+    which CAs no longer accept."""
+    start = now() - dt.timedelta(minutes=5)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(x509.Name([]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(
+            x509.UnrecognizedExtension(ACME_IDENTIFIER, b"\x04\x20" + digest), critical=True
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ) + certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def answer(
+    acme: client.ClientV2,
+    authorization: messages.AuthorizationResource,
+    kind: str,
+    site_key: ec.EllipticCurvePrivateKey,
+) -> Path:
+    """Put the answer to one authorization's challenge of `kind` where the front serves
+    it, tell the directory; the answer's file (removed once the order is done)."""
+    name = authorization.body.identifier.value
+    wanted = challenges.TLSALPN01 if kind == TLS_ALPN_01 else challenges.HTTP01
+    challenge = next(
+        (c for c in authorization.body.challenges if isinstance(c.chall, wanted)), None
+    )
+    if challenge is None:
+        raise Failure(f"the directory offers no {kind.upper()} challenge for {name}")
+    response = challenge.response(acme.net.key)
+    if kind == TLS_ALPN_01:
+        data = alpn_certificate(name, response.h, site_key)
+        answer_file, mode = ALPN / f"{name}.pem", 0o640
+    else:
+        data = challenge.validation(acme.net.key).encode()
+        answer_file, mode = CHALLENGES / challenge.chall.encode("token"), 0o644
+    write_atomically(answer_file, data, mode)
+    acme.answer_challenge(challenge, response)
+    return answer_file
+
+
 def obtain(settings: dict[str, Any]) -> x509.Certificate:
-    """Order a certificate for the settings' names, answer HTTP-01, install it."""
+    """Order a certificate for the settings' names, answer their challenges, install it."""
     acme = account(settings)
     site_key = private_key(ACME / "site-key.pem")
     key_pem = site_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     order = acme.new_order(crypto_util.make_csr(key_pem, settings["domains"]))
+    kind = settings.get("challenge") or HTTP_01
     answered = []
     try:
         for authorization in order.authorizations:
-            if authorization.body.status == messages.STATUS_VALID:
-                continue
-            challenge = next(
-                (
-                    c
-                    for c in authorization.body.challenges
-                    if isinstance(c.chall, challenges.HTTP01)
-                ),
-                None,
-            )
-            if challenge is None:
-                name = authorization.body.identifier.value
-                raise Failure(f"the directory offers no HTTP-01 challenge for {name}")
-            response, validation = challenge.response_and_validation(acme.net.key)
-            token_file = CHALLENGES / challenge.chall.encode("token")
-            write_atomically(token_file, validation.encode(), 0o644)
-            answered.append(token_file)
-            acme.answer_challenge(challenge, response)
+            if authorization.body.status != messages.STATUS_VALID:
+                answered.append(answer(acme, authorization, kind, site_key))
         deadline = dt.datetime.now() + dt.timedelta(seconds=120)  # acme 2.1 compares naive
         finished = acme.poll_and_finalize(order, deadline=deadline)
     finally:
-        for token_file in answered:
-            token_file.unlink(missing_ok=True)
+        for answer_file in answered:
+            answer_file.unlink(missing_ok=True)
     chain = finished.fullchain_pem.encode()
     write_atomically(LIVE, key_pem + chain, 0o640)
     write_atomically(SOURCE, f"acme {settings['directory']}\n".encode(), 0o644)
@@ -294,6 +337,7 @@ def main(arguments: list[str]) -> int:
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # PID 1 has no default handler
     CHALLENGES.mkdir(parents=True, exist_ok=True)
+    ALPN.mkdir(parents=True, exist_ok=True)
     LIVE.parent.mkdir(parents=True, exist_ok=True)
     return run(json.loads(arguments[1]), forever=arguments[0] == "run")
 

@@ -37,9 +37,13 @@ ours() {  # ours SOURCE DEST MODE: one of sitedeploy's own files
 mkdir -p "$root/srv/www" "$root/tmp"
 chmod 1777 "$root/tmp"
 
+modules="/usr/lib/nginx/modules/ngx_http_brotli_static_module.so
+/usr/lib/nginx/modules/ngx_stream_module.so"
 from_debian /usr/sbin/nginx
-from_debian /usr/lib/nginx/modules/ngx_http_brotli_static_module.so
-for library in $(ldd /usr/sbin/nginx /usr/lib/nginx/modules/ngx_http_brotli_static_module.so \
+for module in $modules; do
+    from_debian "$module"
+done
+for library in $(ldd /usr/sbin/nginx $modules \
         | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $2 ~ /^\(/ { print $1 }' \
         | sort -u); do
     from_debian "$library"
@@ -61,4 +65,6 @@ ours /build/group /etc/group 0644
 # (Docker provides /dev at run time; the test gets a stand-in for the access log.)
 mkdir -p "$root/dev" && touch "$root/dev/stdout" && chmod 666 "$root/dev/stdout"
 chroot --userspec=101:101 "$root" /usr/sbin/nginx -t -q -e stderr -c /etc/nginx/nginx.conf
+chroot --userspec=101:101 "$root" /usr/sbin/nginx -t -q -e stderr -c /etc/nginx/nginx.conf \
+    -g 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;'
 rm -rf "$root/dev" "$root"/tmp/*

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 import urllib3
 from cryptography import x509
 
@@ -26,6 +27,7 @@ from deployer.config import load_config
 from deployer.engine import Engine
 from deployer.labels import Role
 from deployer.progress import Progress
+from deployer.resources import site_template_dir
 from deployer.serve.preview import find_containers
 from deployer.ship.host import remove_host
 from deployer.ship.publish import PublishSettings
@@ -262,6 +264,51 @@ def test_external_account_binding_takes_its_key_from_the_environment_only(
         assert "Pebble" in _served(live).issuer.rfc4514_string()
         for container in engine.client.containers.list(all=True):
             assert hmac not in json.dumps(container.attrs)
+    finally:
+        remove_host(engine, open_site(folder).live())
+        pebble.close()
+
+
+def test_tls_alpn_01_gets_the_certificate_on_the_https_port_for_a_site_under_a_base_path(
+    engine: Engine, make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """Port 80 closed to the CA (its HTTP-01 port leads nowhere): the front's stream
+    router hands the CA's acme-tls/1 handshakes the renewer's answers and every other
+    connection to the HTTPS server. The site is a project site, under /project."""
+    http_port, https_port = free_port(), free_port()
+    (tmp_path / "pebble").mkdir()
+    pebble = Pebble(tmp_path / "pebble", http_port=free_port(), tls_port=https_port)
+    pebble.start()
+    config = (site_template_dir() / "_config.yml").read_text()
+    folder = make_site("alpn", {"_config.yml": config.replace('baseurl: ""', "baseurl: /project")})
+    _write_config(
+        folder, http_port, https_port, _acme_tls(pebble) + 'acme_challenge = "tls-alpn-01"\n'
+    )
+    live = Live(folder, http_port, https_port, pebble.roots())
+    try:
+        done = cli("deploy", str(folder))
+        assert done.returncode == 0, done.stderr
+        certificate = _served(live, "www.example.test")
+        assert "Pebble" in certificate.issuer.rfc4514_string()
+        page = _get(live, "example.test", "/project/")
+        assert page.status == 200 and b"/project/about/" in page.data
+        assert _get(live, "example.test", "/project/about/").status == 200
+        assert "Strict-Transport-Security" in page.headers
+        plain = requests.get(
+            f"http://127.0.0.1:{http_port}/project/about/?q=1",
+            headers={"Host": "example.test"}, allow_redirects=False, timeout=10,
+        )  # fmt: skip
+        assert plain.status_code == 301
+        assert plain.headers["Location"] == f"https://example.test:{https_port}/project/about/?q=1"
+        # The answers are gone once the order is done: a CA-like handshake now fails.
+        acme_only = ssl.create_default_context()
+        acme_only.check_hostname, acme_only.verify_mode = False, ssl.CERT_NONE
+        acme_only.set_alpn_protocols(["acme-tls/1"])
+        with pytest.raises(ssl.SSLError):
+            _handshake(live, "example.test", acme_only).close()
+        # Every other connection still reaches the HTTPS server, HTTP/2 included.
+        with _handshake(live, "example.test") as connection:
+            assert connection.selected_alpn_protocol() == "h2"
     finally:
         remove_host(engine, open_site(folder).live())
         pebble.close()

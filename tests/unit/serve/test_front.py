@@ -7,6 +7,8 @@ from typing import Any
 
 from deployer.serve.front import free_slot
 from deployer.serve.front_config import (
+    ALPN_SOCKET,
+    HTTPS_SOCKET,
     LIVE_LINK,
     LIVE_RELOAD_PATH,
     PROBE_PATH,
@@ -76,3 +78,30 @@ def test_the_redirect_names_a_port_that_is_not_443_and_keeps_the_host_without_ca
     http, https = _tls_servers(render_front_config("8080", tls=tls, https_listen="8443"))
     assert "return 301 https://$host:8443$request_uri;" in http
     assert "Strict-Transport-Security" not in https and "if ($host" not in https
+
+
+def test_tls_alpn_01_routes_the_cas_handshakes_to_the_renewers_answers_and_the_rest_on() -> None:
+    alpn = FrontTls(443, certificate=False, alpn=True)
+    before = render_front_config("80", tls=alpn, https_listen="0.0.0.0:443")
+    assert (
+        before.startswith("# ")
+        and "load_module /usr/lib/nginx/modules/ngx_stream_module"
+        in (before.split("worker_processes", 1)[0])
+    )
+    stream = before.split("stream {", 1)[1].split("\nhttp {", 1)[0]
+    assert "listen 0.0.0.0:443;" in stream and "ssl_preread on;" in stream
+    assert f'"acme-tls/1" unix:{ALPN_SOCKET};' in stream
+    assert f"default unix:{HTTPS_SOCKET};" in stream and "proxy_protocol on;" in stream
+    assert "ssl_alpn acme-tls/1;" in stream and "ssl_certificate $sitedeploy_alpn_answer;" in stream
+    # Only names, never a path, pick an answer file.
+    assert '"~^[a-z0-9.-]+$"' in stream
+    assert "listen 80 default_server;" in before and "ssl http2" not in before
+    after = render_front_config(
+        "80", tls=FrontTls(443, certificate=True, alpn=True), https_listen="0.0.0.0:443"
+    )
+    _http, https = _tls_servers(after)
+    assert f"listen unix:{HTTPS_SOCKET} proxy_protocol ssl http2 default_server;" in after
+    assert "real_ip_header proxy_protocol;" in https
+    assert "stream {" not in render_front_config(
+        "80", tls=FrontTls(443, certificate=True), https_listen="443"
+    )
