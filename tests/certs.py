@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 NAMES = ("example.test", "www.example.test")
 
@@ -31,20 +31,26 @@ def make_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
 
 def make_leaf(
     folder: Path, ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], name: str,
-    days: tuple[int, int] = (-1, 30), names: tuple[str, ...] = NAMES,
+    days: tuple[int, int] = (-1, 30), names: tuple[str, ...] = NAMES, ocsp: str | None = None,
 ) -> tuple[Path, Path, int]:  # fmt: skip
+    """A leaf for `names` signed by `ca` (with `ocsp`: naming that OCSP responder)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     serial = x509.random_serial_number()
-    leaf = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
         .issuer_name(ca[0].subject).public_key(key.public_key()).serial_number(serial)
         .not_valid_before(now + dt.timedelta(days=days[0]))
         .not_valid_after(now + dt.timedelta(days=days[1]))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-        .sign(ca[1], hashes.SHA256())
     )  # fmt: skip
+    if ocsp is not None:
+        where = x509.AccessDescription(
+            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp)
+        )
+        builder = builder.add_extension(x509.AuthorityInformationAccess([where]), False)
+    leaf = builder.sign(ca[1], hashes.SHA256())
     cert, key_path = folder / f"{name}.crt", folder / f"{name}.key"
     cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(

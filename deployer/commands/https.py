@@ -103,7 +103,7 @@ def before_switch(
     if plan.given is not None:
         install_given(server, live, site_image, plan.given)
         remove_renewer(server, live)
-        return FrontPlan(front_tls(settings, certificate=True), False)
+        return FrontPlan(front_tls(settings, certificate=True, given=plan.given.info), False)
     found = in_place(server, live, site_image)
     if serves(found, settings):
         return FrontPlan(front_tls(settings, certificate=True), False)
@@ -154,7 +154,7 @@ def swarm_tls(settings: TlsSettings) -> SwarmTls | None:
         return SwarmTls(front_tls(settings, certificate=True), None)
     fix = "Nothing was changed on the swarm: fix [tls] cert and key."
     given = given_pair(settings.cert, settings.key, settings.domains, fix)
-    return SwarmTls(front_tls(settings, certificate=True), given)
+    return SwarmTls(front_tls(settings, certificate=True, given=given.info), given)
 
 
 def swarm_acme(

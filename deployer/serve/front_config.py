@@ -63,6 +63,7 @@ class FrontTls:
     https_port: int  # where visitors connect (443 unless said)
     certificate: bool  # a certificate is in the volume
     alpn: bool = False  # ACME's TLS-ALPN-01 is answered on the HTTPS port (see _STREAM)
+    stapled: str | None = None  # a given certificate's serial, when it names an OCSP responder
     hsts: str | None = None  # the Strict-Transport-Security value (None: not sent)
     canonical: str | None = None  # the name every other name 301s to
 
@@ -120,7 +121,9 @@ INTERMEDIATE_CIPHERS = (
 # ones left out, as nginx here has no DH parameters). The key and chain are one file, read
 # at each handshake (a variable names it): the renewer replaces it in one rename and new
 # connections get the new certificate without a reload, which would close idle keep-alive
-# connections. (So no OCSP stapling: nginx staples only certificates it loads at start.)
+# connections. nginx staples OCSP answers only for certificates it loads at start, so a
+# given certificate whose CA runs an OCSP responder is loaded so (FrontTls.stapled; a new
+# one comes with a deploy, and a reload); ACME's, renewed in place, are not stapled.
 _TLS_SETTINGS = """
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_ciphers CIPHERS;
@@ -249,12 +252,14 @@ def tls_servers(
     on_https: str = "",
     challenges: str | None = None,
     until_certificate: tuple[str, str] | None = None,
+    certificate_file: str = TLS_FILE,
 ) -> str:
     """A front's two servers once its certificate is in place: on `http`, ACME's answers
     (`challenges`, else from the certificate volume) and `on_http`, and a 301 to https for
     the rest; on `https`, the site (its `location /` block: `site`), HSTS, the canonical
     name. With `until_certificate` (a file, and the site's proxy directives), HTTP serves
-    the site until that file exists (a swarm node whose renewer is still at work)."""
+    the site until that file exists (a swarm node whose renewer is still at work). A
+    stapled certificate is loaded from `certificate_file` at start."""
     to = f"{tls.redirect_to()}$request_uri"
     redirect = f"\n        location / {{\n            return 301 {to};\n        }}"
     if until_certificate is not None:
@@ -267,6 +272,13 @@ def tls_servers(
         "\n        ssl_certificate $sitedeploy_certificate;"
         "\n        ssl_certificate_key $sitedeploy_certificate;"
     )
+    if tls.stapled:  # nginx asks the responder itself (named in the certificate)
+        secure = (
+            f"\n        # certificate {tls.stapled}: loaded at start, so its OCSP status is stapled"
+            f"\n        ssl_certificate {certificate_file};"
+            f"\n        ssl_certificate_key {certificate_file};"
+            "\n        ssl_stapling on;"
+        )
     if tls.hsts:  # the front's, not the site's [headers] one as well
         secure += "\n        proxy_hide_header Strict-Transport-Security;"
         secure += f'\n        add_header Strict-Transport-Security "{tls.hsts}" always;'

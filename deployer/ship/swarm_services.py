@@ -151,6 +151,7 @@ def render_swarm_front(service: str, tls: FrontTls | None, *, acme_peers: str | 
             str(CONTAINER_PORT), str(HTTPS_CONTAINER_PORT), tls, site, on_http=own,
             challenges=peer_challenges(f"tasks.{acme_peers}", CONTAINER_PORT) if acme else None,
             until_certificate=(TLS_FILE, proxy) if acme else None,
+            certificate_file=certificate,
         )  # fmt: skip
     return Template((docker_dir() / "swarm-front.conf.in").read_text()).substitute(
         version=__version__,

@@ -52,11 +52,19 @@ def renewer_name(site: Site) -> str:
     return f"{site.container_name}-renewer"
 
 
-def front_tls(settings: TlsSettings, certificate: bool) -> FrontTls:
+def front_tls(
+    settings: TlsSettings, certificate: bool, given: CertificateInfo | None = None
+) -> FrontTls:
+    """The front's HTTPS for these settings (`given`: the certificate given, stapled when
+    its CA names an OCSP responder nginx can ask: http://)."""
+    stapled = None
+    if given is not None and (given.ocsp or "").startswith("http://"):
+        stapled = given.serial
     return FrontTls(
         https_port=settings.https_port or 443,
         certificate=certificate,
         alpn=settings.acme and settings.acme_challenge == TLS_ALPN_01,
+        stapled=stapled,
         hsts=settings.hsts_header(),
         canonical=settings.canonical,
     )

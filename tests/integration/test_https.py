@@ -21,6 +21,7 @@ import pytest
 import requests
 import urllib3
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from deployer.commands.deploy import DeploySettings, HostResult, deploy
 from deployer.config import load_config
@@ -360,6 +361,64 @@ def test_a_given_certificate_is_served_and_a_bad_one_changes_nothing(
     assert engine.client.volumes.get(f"{open_site(folder).live().container_name}-tls")
     with pytest.raises(OSError):
         _served(live)
+
+
+def test_a_given_certificate_whose_ca_runs_an_ocsp_responder_is_stapled(
+    engine: Engine, make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """The CA's responder is OpenSSL's own (`openssl ocsp`); the verifier is `openssl
+    s_client -status`, which shows the answer nginx staples to its handshake."""
+    folder = make_site("ocsp")
+    ca = make_ca(folder)
+    ca_key = tmp_path / "ca.key"
+    ca_key.write_bytes(
+        ca[1].private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )  # fmt: skip
+    responder_port = free_port()
+    cert, _key, serial = make_leaf(folder, ca, "site", ocsp=f"http://127.0.0.1:{responder_port}")
+    # The chain a CA hands out: the leaf, then its issuer (which an OCSP request names).
+    (folder / "chain.pem").write_bytes(cert.read_bytes() + (folder / "ca.pem").read_bytes())
+    hex_serial = f"{serial:X}"
+    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    (tmp_path / "index.txt").write_text(
+        f"V\t{expiry:%y%m%d%H%M%S}Z\t\t{hex_serial.zfill(len(hex_serial) + len(hex_serial) % 2)}"
+        "\tunknown\t/CN=example.test\n"
+    )
+    log = (tmp_path / "ocsp.log").open("ab")
+    responder = subprocess.Popen(
+        ["openssl", "ocsp", "-index", str(tmp_path / "index.txt"), "-port", str(responder_port),
+         "-CA", str(folder / "ca.pem"), "-rsigner", str(folder / "ca.pem"), "-rkey", str(ca_key),
+         "-nmin", "10"],
+        stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    live = Live(folder, free_port(), free_port(), folder / "ca.pem")
+    domains = f"domains = {json.dumps(list(NAMES))}\n"
+    _write_config(
+        folder, live.http_port, live.https_port, domains + 'cert = "chain.pem"\nkey = "site.key"\n'
+    )
+    try:
+        _deploy(engine, folder)
+        assert _served(live).serial_number == serial
+
+        def stapled() -> str | None:
+            shown = subprocess.run(
+                ["openssl", "s_client", "-connect", f"127.0.0.1:{live.https_port}",
+                 "-servername", "example.test", "-status"],
+                input=b"", capture_output=True, timeout=30, check=False,
+            ).stdout.decode(errors="replace")  # fmt: skip
+            return shown if "OCSP Response Status: successful" in shown else None
+
+        # nginx asks the responder at the first handshake and staples from the next one.
+        said = wait_until(60, stapled, "nginx to staple the OCSP answer", every=0.5)
+        assert "Cert Status: good" in said
+        assert _get(live, "example.test", "/").status == 200
+    finally:
+        remove_host(engine, open_site(folder).live())
+        responder.terminate()
+        responder.wait(timeout=20)
 
 
 def test_a_short_lived_certificate_is_renewed_under_load_without_a_failed_request(

@@ -105,3 +105,14 @@ def test_tls_alpn_01_routes_the_cas_handshakes_to_the_renewers_answers_and_the_r
     assert "stream {" not in render_front_config(
         "80", tls=FrontTls(443, certificate=True), https_listen="443"
     )
+
+
+def test_a_stapled_certificate_is_loaded_at_start_and_names_its_serial() -> None:
+    tls = FrontTls(443, certificate=True, stapled="1a2b")
+    _http, https = _tls_servers(render_front_config("80", tls=tls, https_listen="443"))
+    assert "ssl_stapling on;" in https and "# certificate 1a2b" in https
+    assert "ssl_certificate /etc/sitedeploy/tls/live/site.pem;" in https
+    assert "$sitedeploy_certificate" not in https
+    # Another certificate is another configuration: the deploy reloads the front for it.
+    other = render_front_config("80", tls=FrontTls(443, True, stapled="3c4d"), https_listen="443")
+    assert other != render_front_config("80", tls=tls, https_listen="443")

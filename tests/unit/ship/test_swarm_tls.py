@@ -1,14 +1,19 @@
-"""The swarm front's HTTPS configuration, and the renewer's health check (docker/acme/)."""
+"""The swarm front's HTTPS configuration, the renewer's health check (docker/acme/), and
+which given certificates are stapled."""
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+from dataclasses import replace
 from types import ModuleType
 
+from deployer.certs import CertificateInfo
 from deployer.resources import docker_dir
 from deployer.serve.front_config import TLS_FILE, FrontTls
 from deployer.ship.swarm_services import TLS_SECRET_FILE, render_swarm_front
+from deployer.ship.tls import front_tls
+from deployer.tls_settings import TlsSettings
 
 TLS = FrontTls(https_port=443, certificate=True, hsts="max-age=15552000")
 
@@ -69,3 +74,13 @@ def test_the_renewer_is_healthy_only_with_a_current_certificate_for_its_settings
     assert not healthy(SETTINGS, _status(directory="https://other.test/dir"))
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     assert not healthy(SETTINGS, _status(not_after=past.isoformat()))
+
+
+def test_front_tls_staples_a_given_certificate_only_with_an_http_responder() -> None:
+    now = dt.datetime.now(dt.UTC)
+    info = CertificateInfo(("a.test",), "CN=CA", "1f", now, now, "http://ocsp.ca.test")
+    settings = TlsSettings(domains=("a.test",))
+    assert front_tls(settings, True, given=info).stapled == "1f"
+    assert front_tls(settings, True, given=replace(info, ocsp=None)).stapled is None
+    assert front_tls(settings, True, given=replace(info, ocsp="ldap://x")).stapled is None
+    assert front_tls(settings, True).stapled is None  # ACME's: renewed in place
