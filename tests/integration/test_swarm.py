@@ -216,6 +216,16 @@ def test_cli_deploy_status_and_remove(
     assert gone.returncode == 1 and "No swarm deploy of" in gone.stderr
 
 
+def _redirects_to_https(http_port: int, https_port: int) -> None:
+    """HTTP gets a 301 to the same path and query over https."""
+    plain = requests.get(
+        f"http://127.0.0.1:{http_port}/about/?q=1", headers={"Host": "example.test"},
+        allow_redirects=False, timeout=10,
+    )  # fmt: skip
+    assert plain.status_code == 301
+    assert plain.headers["Location"] == f"https://example.test:{https_port}/about/?q=1"
+
+
 def test_the_swarm_serves_https_with_a_given_certificate(
     engine: Engine, swarm: None, registry: RunningRegistry, make_site: SiteFactory
 ) -> None:
@@ -264,12 +274,7 @@ def test_the_swarm_serves_https_with_a_given_certificate(
             der = tls.getpeercert(binary_form=True)
             assert der is not None and tls.version() in {"TLSv1.2", "TLSv1.3"}
         assert x509.load_der_x509_certificate(der).serial_number == serial
-        plain = requests.get(
-            f"http://127.0.0.1:{http_port}/about/?q=1", headers={"Host": "example.test"},
-            allow_redirects=False, timeout=10,
-        )  # fmt: skip
-        assert plain.status_code == 301
-        assert plain.headers["Location"] == f"https://example.test:{https_port}/about/?q=1"
+        _redirects_to_https(http_port, https_port)
         status = cli("status", str(folder), "--to", "swarm", "--json")
         shown = json.loads(status.stdout)
         assert status.returncode == 0, shown
@@ -338,12 +343,7 @@ def test_the_swarm_gets_and_serves_certificates_over_acme(
         )  # fmt: skip
         page = pool.request("GET", "/", headers={"Host": "example.test"})
         assert page.status == 200 and "Strict-Transport-Security" in page.headers
-        plain = requests.get(
-            f"http://127.0.0.1:{http_port}/about/?q=1", headers={"Host": "example.test"},
-            allow_redirects=False, timeout=10,
-        )  # fmt: skip
-        assert plain.status_code == 301
-        assert plain.headers["Location"] == f"https://example.test:{https_port}/about/?q=1"
+        _redirects_to_https(http_port, https_port)
         # A challenge this node's renewer did not write is asked of the other fronts
         # (here, only itself, which says no once: no loop).
         unknown = requests.get(
