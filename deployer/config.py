@@ -71,6 +71,8 @@ class SiteConfig:
     port: int = 8080
     registry: str | None = None
     repository: str | None = None
+    sign: bool = False  # sign what is published (cosign's format)
+    signing_key: str | None = None  # the private key's file [SITEDEPLOY_SIGNING_KEY]
     # [deploy]: where the site goes live, and how it listens there.
     deploy_to: DeployTarget = field(default_factory=lambda: DeployTarget.HOST)
     deploy_server: str | None = None  # the server's engine: ssh://user@host, a docker context
@@ -154,6 +156,14 @@ _FIELDS = (
     _Field("deploy", "replicas", "deploy_replicas", checks.replicas, "--replicas"),
     _Field("publish", "registry", "registry", _REGISTRY, "--registry"),
     _Field("publish", "repository", "repository", _REPOSITORY, "--repository"),
+    _Field("publish", "sign", "sign", checks.boolean, "--sign"),
+    _Field(
+        "publish",
+        "signing_key",
+        "signing_key",
+        checks.string(re.compile(r"^\S.*$"), "a private key file"),
+        "--signing-key",
+    ),
 )
 
 

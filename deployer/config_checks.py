@@ -43,6 +43,10 @@ def string(pattern: re.Pattern[str] | None, what: str) -> Check:
     return check
 
 
+def boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+
+
 def image(value: Any) -> str | None:
     if isinstance(value, str) and is_image_reference(value):
         return None

@@ -118,3 +118,8 @@ class SassUnsupported(SitedeployError):
 
 class CertificateError(SitedeployError):
     """A certificate could not be had: a given one is unusable, or ACME refused."""
+
+
+class SigningError(SitedeployError):
+    """An image could not be signed, or its signature does not hold: no key or password,
+    unsigned, signed by another key, or signed for another digest."""

@@ -4,7 +4,8 @@ Nothing here talks to Docker or decides anything: each command loads the site, c
 command (`deployer/commands/`) or, for a single step, the entry of a stage, and hands the
 typed result to `report` (people, on stderr) and to `--json` (machines, on stdout). The
 click commands live in `serve.py` (preview), `images.py` (build, report, inspect), `check.py`,
-`ship.py` (publish, k8s) and `live.py` (deploy, rollback, remove).
+`ship.py` (publish, k8s), `live.py` (deploy, rollback, remove) and `signing.py` (keys
+new, verify).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import click
 
 from deployer import __version__
-from deployer.cli import check, images, live, serve, ship
+from deployer.cli import check, images, live, serve, ship, signing
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -27,7 +28,7 @@ def main() -> None:
 
 for command in (
     serve.new, serve.up, images.build, images.report_command, check.check, ship.publish,
-    live.deploy, live.rollback, live.remove, ship.k8s, images.inspect, serve.status, serve.logs,
-    serve.down,
+    live.deploy, live.rollback, live.remove, ship.k8s, images.inspect, signing.verify,
+    signing.keys, serve.status, serve.logs, serve.down,
 ):  # fmt: skip
     main.add_command(command)

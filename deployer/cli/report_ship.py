@@ -47,6 +47,12 @@ def show_publish(progress: Progress, result: PublishResult) -> None:
         f"{result.layers_existing} were already there. Verified {result.verified_layers} "
         f"layers through the registry API in {result.seconds:.1f} s."
     )
+    if result.signature:
+        progress.info(
+            f"Signed: {result.signature['signed']}, signature at "
+            f"{result.signature['reference']} (check it: sitedeploy verify IMAGE --key "
+            "cosign.pub, or cosign verify --key cosign.pub IMAGE)."
+        )
     progress.success(
         f"Pull it with: docker pull {result.registry}/{result.repository}@{result.digest}"
     )

@@ -34,6 +34,19 @@ from deployer.ship.k8s import ingress_tls, k8s_yaml
     "git checkout); `latest` only when asked.",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be pushed where; push nothing.")
+@click.option(
+    "--sign/--no-sign",
+    default=None,
+    help="Sign the pushed digest, as cosign does (the signature beside it, tag "
+    "sha256-<digest>.sig) [publish.sign, else no].",
+)
+@click.option(
+    "--signing-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The private key to sign with (`sitedeploy keys new` makes one; its password from "
+    "SITEDEPLOY_SIGNING_PASSWORD) [publish.signing_key, else the key in "
+    "SITEDEPLOY_SIGNING_KEY].",
+)
 @build_options
 @reported
 def publish(
@@ -45,15 +58,23 @@ def publish(
     username: str | None,
     password_stdin: bool,
     dry_run: bool,
+    sign: bool | None,
+    signing_key: Path | None,
     **options: Any,
 ) -> None:
     """Push SITE's nginx image (the one `up` previews) to a registry, then verify it there.
 
     Every tag is pushed with per-layer progress; transient failures are retried a few
     times. Afterwards the registry's own API must report the pushed digest for every tag
-    and hold every layer. A password is never taken from the command line.
+    and hold every layer. With --sign, the digest is signed the way cosign signs (ECDSA
+    P-256), so `cosign verify --key`, skopeo's sigstoreSigned policy and `sitedeploy
+    verify` check it. A password is never taken from the command line.
     """
-    folder, config = load(site, registry=registry, repository=repository, **options)
+    key_file = str(signing_key.expanduser().resolve()) if signing_key else None
+    folder, config = load(
+        site, registry=registry, repository=repository, sign=sign, signing_key=key_file,
+        **options,
+    )  # fmt: skip
     settings = publish_settings(config, username, password_stdin, tags=tags, dry_run=dry_run)
     result = run_publish(connect(), folder, config, out.progress, settings)
     report_ship.show_publish(out.progress, result)

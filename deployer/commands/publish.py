@@ -2,17 +2,20 @@
 
 The image is the one built for the site's current content (reused, not rebuilt, when
 nothing changed); ship/publish.py pushes every tag and reads it back through the
-registry's API.
+registry's API; with [publish] sign (--sign), ship/signatures.py stores its signature
+beside it, the way cosign does.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from deployer.config import SiteConfig
 from deployer.engine import Engine
 from deployer.image.images import build_site
 from deployer.progress import Progress
+from deployer.provenance.signing import signing_key
 from deployer.ship.publish import (
     PublishResult,
     PublishSettings,
@@ -21,6 +24,7 @@ from deployer.ship.publish import (
     validate_target,
 )
 from deployer.ship.registry import Registry
+from deployer.ship.signatures import push_signature
 from deployer.site import Site
 
 
@@ -31,6 +35,9 @@ def publish(
     registry, repository = settings.target(config)
     tags = list(settings.tags)
     validate_target(registry, repository, tags)
+    key = None
+    if config.sign and not settings.dry_run:  # no key, no password: said before any push
+        key = signing_key(_key_file(site, config))
     started = time.monotonic()
     remote = Registry(registry, settings.credentials)
     if not settings.dry_run:
@@ -39,5 +46,15 @@ def publish(
     images = build_site(engine, site, config, progress)
     tags = tags or default_tags(site, images.content_hash)
     result = push_site(engine, remote, repository, tags, images, settings, progress)
+    if key is not None and result.digest:
+        with progress.step(f"Signing {registry}/{repository}@{result.digest}"):
+            result.signature = push_signature(remote, repository, result.digest, key).as_dict()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _key_file(site: Site, config: SiteConfig) -> Path | None:
+    """[publish] signing_key, relative to the site folder (a flag's is absolute already)."""
+    if config.signing_key is None:
+        return None
+    return (site.path / config.signing_key).resolve()

@@ -66,9 +66,11 @@ class PublishResult:
     seconds: float = 0.0
     dry_run: bool = False
     images: SiteImages | None = field(default=None, repr=False)
+    signature: dict[str, Any] | None = None  # where the signature is (with --sign)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "signature": self.signature,
             "registry": self.registry,
             "repository": self.repository,
             "tags": {tag: self.digest for tag in self.tags},

@@ -1,14 +1,16 @@
 """A container registry over its HTTP API (v2): is it one, and does it hold what we pushed?
 
-The daemon does the pushing; this module asks the registry itself, the way a puller
-will: `/v2/` answers like a registry, the manifest of a tag has the digest the push
-reported, and every layer blob it names exists. TLS is verified with the CA Docker would
-use for that registry (`/etc/docker/certs.d/HOST/ca.crt`) or the system's; plain HTTP is
-only tried for loopback registries, which the daemon also reaches without TLS.
+The daemon pushes images; this module asks the registry itself, the way a puller will:
+`/v2/` answers like a registry, the manifest of a tag has the digest the push reported,
+and every layer blob it names exists. It also stores what is not an image (a signature's
+blobs and manifest: ship/signatures.py). TLS is verified with the CA Docker would use for
+that registry (`/etc/docker/certs.d/HOST/ca.crt`) or the system's; plain HTTP is only
+tried for loopback registries, which the daemon also reaches without TLS.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
@@ -194,22 +196,33 @@ class Registry:
         )
 
     def _get(
-        self, repository: str, path: str, *, method: str = "GET", accept: str | None = None
+        self,
+        repository: str,
+        path: str,
+        *,
+        method: str = "GET",
+        accept: str | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
     ) -> requests.Response:
-        """`/v2/<repository>/<path>`, authenticating once if the registry asks."""
+        """`/v2/<repository>/<path>` (or `path` itself, a URL the registry gave),
+        authenticating once if the registry asks (to push, for anything but a read)."""
         if self._base is None:
             self.ping()
-        url = f"{self._base}/v2/{repository}/{path}"
+        url = path if "://" in path else f"{self._base}/v2/{repository}/{path}"
+        access = "pull" if method in {"GET", "HEAD"} else "pull,push"
         for attempt in range(2):
             headers = {"Accept": accept} if accept else {}
+            if content_type:
+                headers["Content-Type"] = content_type
             if self._token:
                 headers["Authorization"] = f"Bearer {self._token}"
-            response = self._send(method, url, headers=headers, timeout=TIMEOUT)
+            response = self._send(method, url, headers=headers, data=body, timeout=TIMEOUT)
             if response.status_code != 401:
                 return response
             if attempt or (self._http.auth is not None and not self._token):
                 break
-            self._authenticate(response, scope=f"repository:{repository}:pull")
+            self._authenticate(response, scope=f"repository:{repository}:{access}")
         raise self._unauthorized()
 
     # -- what a puller sees -----------------------------------------------------------
@@ -228,11 +241,69 @@ class Registry:
         response = self._get(repository, f"blobs/{digest}", method="HEAD")
         return response.status_code == 200
 
+    def blob(self, repository: str, digest: str) -> bytes:
+        """A blob's bytes, checked against its digest."""
+        response = self._get(repository, f"blobs/{digest}")
+        if response.status_code != 200 or digest != _sha256(response.content):
+            raise self._fail(
+                f"blob {digest} of {repository} is missing or damaged "
+                f"(status {response.status_code})",
+                "Push it again.",
+            )
+        return response.content
+
+    # -- what sitedeploy writes besides images (signatures) -----------------------------
+
+    def put_blob(self, repository: str, data: bytes) -> str:
+        """Upload `data` as a blob (once: a blob already there is not sent again)."""
+        digest = _sha256(data)
+        if self.has_blob(repository, digest):
+            return digest
+        started = self._get(repository, "blobs/uploads/", method="POST")
+        location = started.headers.get("Location", "")
+        if started.status_code != 202 or not location:
+            raise self._fail(
+                f"it refused an upload to {repository} (status {started.status_code})",
+                "Check that the credentials may push there.",
+            )
+        if "://" not in location:
+            location = f"{self._base}{location}"
+        joined = "&" if "?" in location else "?"
+        done = self._get(
+            repository, f"{location}{joined}digest={digest}", method="PUT", body=data,
+            content_type="application/octet-stream",
+        )  # fmt: skip
+        if done.status_code != 201:
+            raise self._fail(
+                f"it did not take blob {digest} (status {done.status_code})", "Try again."
+            )
+        return digest
+
+    def put_manifest(
+        self, repository: str, reference: str, manifest: bytes, media_type: str
+    ) -> str:
+        """Store `manifest` as `repository:reference`; its digest."""
+        response = self._get(
+            repository, f"manifests/{reference}", method="PUT", body=manifest,
+            content_type=media_type,
+        )  # fmt: skip
+        if response.status_code != 201:
+            raise self._fail(
+                f"it refused the manifest for {repository}:{reference} "
+                f"(status {response.status_code}: {response.text[:200]})",
+                "Check that the credentials may push there.",
+            )
+        return _sha256(manifest)
+
     def tags(self, repository: str) -> list[str]:
         response = self._get(repository, "tags/list")
         if response.status_code != 200:
             return []
         return list(response.json().get("tags") or [])
+
+
+def _sha256(data: bytes) -> str:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 def _short(error: Exception | None) -> str:

@@ -1,0 +1,157 @@
+"""Signatures in the registry, stored where cosign stores them: beside the image, as the
+tag `sha256-<digest>.sig` of the same repository — an OCI manifest whose layers are
+simple-signing payloads, each with its signature in the layer's annotation. Every OCI
+registry accepts it (no referrers API needed), and `cosign verify --key`, skopeo's
+`sigstoreSigned` policy (`use-sigstore-attachments: true`) and sitedeploy's own `verify`
+read it the same way. Signing and checking are provenance/signing.py's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from deployer.errors import RegistryError, SigningError
+from deployer.provenance.signing import (
+    SIGNATURE_ANNOTATION,
+    SIMPLE_SIGNING,
+    payload,
+    read_payload,
+    sign,
+    verify,
+)
+from deployer.ship.registry import Registry
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+
+
+def signature_tag(digest: str) -> str:
+    """Where cosign keeps the signatures of `digest`: sha256:abc… -> sha256-abc….sig"""
+    return f"{digest.replace(':', '-')}.sig"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A signature pushed for an image."""
+
+    repository: str  # REGISTRY/PATH, as the payload names it
+    digest: str  # the manifest digest signed
+    tag: str  # where it is stored
+    manifest_digest: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reference": f"{self.repository}:{self.tag}",
+            "signed": f"{self.repository}@{self.digest}",
+            "manifest_digest": self.manifest_digest,
+        }
+
+
+def _layers(remote: Registry, repository: str, tag: str) -> list[dict[str, Any]]:
+    """The signature layers already stored for a digest (none: an empty list)."""
+    if tag not in remote.tags(repository):
+        return []
+    _digest, manifest = remote.manifest(repository, tag)
+    layers = manifest.get("layers", [])
+    return [layer for layer in layers if layer.get("mediaType") == SIMPLE_SIGNING]
+
+
+def push_signature(
+    remote: Registry, repository: str, digest: str, key: ec.EllipticCurvePrivateKey
+) -> Signature:
+    """Sign `digest` (in `repository` of `remote`) with `key` and store the signature beside
+    the image, keeping the signatures other keys made."""
+    name = f"{remote.host}/{repository}"
+    data = payload(name, digest)
+    tag = signature_tag(digest)
+    public = key.public_key()
+    kept = []
+    for layer in _layers(remote, repository, tag):  # our own earlier ones are replaced
+        signature = str((layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION, ""))
+        same = layer.get("digest") == f"sha256:{hashlib.sha256(data).hexdigest()}"
+        mine = same and verify(public, data, signature)
+        if not mine:
+            kept.append(layer)
+    layer = {
+        "mediaType": SIMPLE_SIGNING,
+        "size": len(data),
+        "digest": remote.put_blob(repository, data),
+        "annotations": {SIGNATURE_ANNOTATION: sign(key, data)},
+    }
+    layers = [*kept, layer]
+    config = json.dumps(
+        {
+            "architecture": "",
+            "os": "",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [each["digest"] for each in layers]},
+        },
+        separators=(",", ":"),
+    ).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": OCI_CONFIG,
+            "size": len(config),
+            "digest": remote.put_blob(repository, config),
+        },
+        "layers": layers,
+    }
+    body = json.dumps(manifest, separators=(",", ":")).encode()
+    stored = remote.put_manifest(repository, tag, body, OCI_MANIFEST)
+    return Signature(name, digest, tag, stored)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A signature that holds: the key's, for this very digest."""
+
+    repository: str
+    digest: str
+    signatures: int  # how many of the stored ones the key made for it
+
+
+def verify_signature(
+    remote: Registry, repository: str, digest: str, key: ec.EllipticCurvePublicKey, key_name: str
+) -> Verified:
+    """The image `repository@digest` carries a signature `key` made for that digest; else
+    SigningError saying which of unsigned, another key, another digest."""
+    name = f"{remote.host}/{repository}"
+    try:
+        layers = _layers(remote, repository, signature_tag(digest))
+    except RegistryError as error:
+        raise SigningError(f"{name}@{digest}: its signatures could not be read: {error}") from error
+    if not layers:
+        raise SigningError(
+            f"{name}@{digest} is not signed: no signature is stored beside it "
+            f"({signature_tag(digest)}). Publish it with --sign (or [publish] sign = true)."
+        )
+    good = 0
+    other_digest = None
+    for layer in layers:
+        data = remote.blob(repository, str(layer.get("digest", "")))
+        signature = str((layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION, ""))
+        said = read_payload(data)
+        if said is None or not verify(key, data, signature):
+            continue
+        if said.digest != digest:
+            other_digest = said.digest
+            continue
+        good += 1
+    if good:
+        return Verified(name, digest, good)
+    if other_digest:
+        raise SigningError(
+            f"{name}@{digest}: the signature {key_name} made there is for {other_digest}, "
+            "another image: this is not the image that was signed."
+        )
+    raise SigningError(
+        f"{name}@{digest} is signed, but not by {key_name} ({len(layers)} signature(s), none "
+        "of them its). Check that --key names the public half of the key it was signed with."
+    )

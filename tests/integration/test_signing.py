@@ -1,0 +1,129 @@
+"""Signed images in a real registry, checked by an independent verifier — cosign itself
+(Debian trixie's; bookworm's skopeo would be the other, but Debian patched its sigstore
+support out: "Debian-local change: sigstore disabled") — and by `sitedeploy verify`. An
+unsigned image, one signed by another key and one carrying a signature copied from
+another image are refused by both; cosign reads the key file `keys new` writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deployer.ship.registry import Registry
+from deployer.ship.signatures import OCI_MANIFEST, signature_tag
+from tests.conftest import SiteFactory
+from tests.registry import RunningRegistry, start_registry
+from tests.running import cli
+
+pytestmark = pytest.mark.engine
+
+PASSWORD = "correct horse battery staple"
+ENV = {"SITEDEPLOY_SIGNING_PASSWORD": PASSWORD}
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    running = start_registry(tmp_path_factory.mktemp("signing-registry"))
+    yield running
+    running.close()
+
+
+COSIGN = Path("/var/cache/sitedeploy-tests/cosign/usr/bin/cosign")  # scripts/setup --tests
+
+
+def _cosign_accepts(image: str, public: Path) -> bool:
+    """Does cosign (Debian trixie's 2.5, the tool clusters' policies are modelled on) find
+    a signature by `public` for `image`? (No transparency log here: --insecure-ignore-tlog.)"""
+    checked = subprocess.run(
+        [str(COSIGN), "verify", "--key", str(public), "--insecure-ignore-tlog=true",
+         "--allow-http-registry", "--allow-insecure-registry", image],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    return checked.returncode == 0
+
+
+def _publish(folder: Path, registry: RunningRegistry, *flags: str) -> dict[str, object]:
+    done = cli(
+        "publish", str(folder), "--registry", registry.host, "--repository", "team/signed",
+        "--json", *flags, env=ENV,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def test_signed_images_verify_and_unsigned_swapped_or_foreign_ones_do_not(
+    registry: RunningRegistry, make_site: SiteFactory, tmp_path: Path
+) -> None:
+    made = cli("keys", "new", "--out", str(tmp_path / "cosign"), env=ENV)
+    assert made.returncode == 0, made.stderr
+    private, public = tmp_path / "cosign.key", tmp_path / "cosign.pub"
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert PASSWORD not in made.stdout + made.stderr + private.read_text()
+    # cosign opens the key file as its own: the same public key comes out of it.
+    derived = subprocess.run(
+        [str(COSIGN), "public-key", "--key", str(private)], capture_output=True, text=True,
+        timeout=60, check=False, env={**os.environ, "COSIGN_PASSWORD": PASSWORD},
+    )  # fmt: skip
+    assert derived.returncode == 0, derived.stderr
+    assert derived.stdout.strip() == public.read_text().strip()
+    again = cli("keys", "new", "--out", str(tmp_path / "cosign"), env=ENV)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+    folder = make_site("signed")
+    no_key = cli(
+        "publish", str(folder), "--registry", registry.host, "--repository", "team/signed",
+        "--sign",
+    )  # fmt: skip
+    assert no_key.returncode == 1 and "needs a key" in no_key.stderr
+    assert registry_tags(registry) == []  # nothing was pushed
+
+    signed = _publish(folder, registry, "--sign", "--signing-key", str(private))
+    image = f"{registry.host}/team/signed@{signed['digest']}"
+    signature = signed["signature"]
+    assert isinstance(signature, dict)
+    assert signature["reference"].endswith(signature_tag(str(signed["digest"])))
+    assert _cosign_accepts(image, public)
+    verified = cli("verify", image, "--key", str(public), "--json")
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["signatures"] == 1
+    # Signing the same digest again replaces our own signature (no pile of them).
+    _publish(folder, registry, "--sign", "--signing-key", str(private))
+    assert (
+        json.loads(cli("verify", image, "--key", str(public), "--json").stdout)["signatures"] == 1
+    )
+
+    # Another key's public half: refused by both.
+    cli("keys", "new", "--out", str(tmp_path / "other"), env=ENV)
+    assert not _cosign_accepts(image, tmp_path / "other.pub")
+    foreign = cli("verify", image, "--key", str(tmp_path / "other.pub"))
+    assert foreign.returncode == 1 and "not by" in foreign.stderr
+
+    # A new version, published unsigned: refused.
+    (folder / "index.md").write_text("---\nlayout: home\n---\n\nUNSIGNED\n")
+    unsigned = _publish(folder, registry, "--no-sign")
+    other = f"{registry.host}/team/signed@{unsigned['digest']}"
+    assert not _cosign_accepts(other, public)
+    said = cli("verify", other, "--key", str(public))
+    assert said.returncode == 1 and "is not signed" in said.stderr
+
+    # The first image's signature copied beside the second one: it names another digest.
+    remote = Registry(registry.host, None)
+    _digest, manifest = remote.manifest("team/signed", signature_tag(str(signed["digest"])))
+    remote.put_manifest(
+        "team/signed", signature_tag(str(unsigned["digest"])), json.dumps(manifest).encode(),
+        OCI_MANIFEST,
+    )  # fmt: skip
+    assert not _cosign_accepts(other, public)
+    swapped = cli("verify", other, "--key", str(public))
+    assert swapped.returncode == 1 and "not the image that was signed" in swapped.stderr
+    assert "Traceback" not in swapped.stderr + said.stderr + foreign.stderr
+
+
+def registry_tags(registry: RunningRegistry) -> list[str]:
+    return Registry(registry.host, None).tags("team/signed")
