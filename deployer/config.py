@@ -79,6 +79,7 @@ class SiteConfig:
     deploy_port: int | None = None  # None: 80 on a server, 8080 on a swarm
     deploy_bind: str = "0.0.0.0"  # the server's addresses the front listens on
     deploy_replicas: int = 3  # on a swarm
+    verify_key: str | None = None  # a deploy runs only images this public key signed
     # [headers]: (name, value) pairs over the runtime's security headers; "" removes one.
     headers: tuple[tuple[str, str], ...] = ()
     # [csp]: the Content-Security-Policy derived from the pages, or the strict one.
@@ -154,6 +155,13 @@ _FIELDS = (
     _Field("deploy", "port", "deploy_port", checks.port, "--port"),
     _Field("deploy", "bind", "deploy_bind", checks.host, "--bind"),
     _Field("deploy", "replicas", "deploy_replicas", checks.replicas, "--replicas"),
+    _Field(
+        "deploy",
+        "verify_key",
+        "verify_key",
+        checks.string(re.compile(r"^\S.*$"), "a public key file (cosign.pub)"),
+        "--verify-key",
+    ),
     _Field("publish", "registry", "registry", _REGISTRY, "--registry"),
     _Field("publish", "repository", "repository", _REPOSITORY, "--repository"),
     _Field("publish", "sign", "sign", checks.boolean, "--sign"),

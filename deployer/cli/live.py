@@ -153,6 +153,12 @@ def show_target(out: Out, engine: Engine, site: Site, config: SiteConfig) -> boo
     help="On a server: refuse a version with the site's own defects too (dead links, bad "
     "fragments), not only a broken one.",
 )
+@click.option(
+    "--verify-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Run only an image this public key (cosign.pub) signed: the published digest is "
+    "verified before the server pulls it or the swarm rolls [deploy.verify_key].",
+)
 @tls_options
 @click.option("--swarm", is_flag=True, hidden=True)  # deprecated: --to swarm
 @click.option("--status", "show_status", is_flag=True, hidden=True)  # deprecated: status --to
@@ -185,12 +191,15 @@ def deploy(
     unless --acme-directory), renewed on the server by itself, or the one given.
     On a Docker Swarm (--to swarm): publish, then a rolling update pinned to the digest,
     new task first, rolled back by the swarm if it fails its health check. For Kubernetes,
-    see `sitedeploy k8s`.
+    see `sitedeploy k8s`. With --verify-key, only an image that key signed (publish
+    --sign) is rolled out, on every target.
     """
     if swarm:
         _deprecated(out, "deploy --swarm", "deploy --to swarm")
         settings["deploy_to"] = DeployTarget.SWARM.value
     tls_flags(settings)
+    if settings.get("verify_key"):
+        settings["verify_key"] = str(Path(settings["verify_key"]).expanduser().resolve())
     folder, config = load(site, registry=registry, repository=repository, **settings)
     engine = connect()
     if show_status:

@@ -8,6 +8,9 @@ without dropping a request.
   front and switch as the preview serve it on `[deploy] bind:port` (0.0.0.0:80 unless
   said), and the version it replaces is kept for `rollback` (ship/host.py).
 * `swarm`: publish, then the swarm's own rolling update (ship/swarm.py).
+
+With [deploy] verify_key, the published digest must carry a signature that key made
+(commands/verify.py) before a server pulls it or the swarm rolls: nothing changes else.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from deployer.commands.https import (
     swarm_tls,
 )
 from deployer.commands.publish import publish
+from deployer.commands.verify import verify_key_file, verify_published
 from deployer.config import DeployTarget, SiteConfig
 from deployer.engine import Engine, connect, engine_here
 from deployer.errors import ConfigError, RolledBack, SitedeployError
@@ -169,6 +173,10 @@ def _deploy_swarm(
     tls = swarm_tls(config.tls)  # a bad certificate is said before anything is published
     published = publish(engine, site, config, progress, settings.publish)
     image = f"{registry}/{repository}@{published.digest}"
+    key_file = verify_key_file(site, config)
+    if key_file is not None and published.digest:  # before anything rolls
+        credentials = settings.publish.credentials
+        verify_published(registry, repository, published.digest, key_file, credentials, progress)
     acme = None
     if tls is not None and tls.given is None:
         acme = swarm_acme(engine, site, config, settings.publish, progress)
@@ -198,13 +206,25 @@ def _bring(
 ) -> Transfer:
     """Make the site image exist on the server; say how it got there."""
     tag = images.image.tag
-    if server is local:
+    key_file = verify_key_file(site, config)
+    if server is local and key_file is None:
         return Transfer("local", tag)
     registry = settings.publish.registry or config.registry
     repository = settings.publish.repository or config.repository
+    if key_file is not None and not (registry and repository):
+        raise ConfigError(
+            "[deploy] verify_key (--verify-key) checks the signature of the published image, "
+            "and the server then runs that very digest: set [publish] registry and repository "
+            "(or --registry/--repository). Nothing was changed on the server."
+        )
     if registry and repository:
         published = publish(local, site, config, progress, settings.publish)
         pinned = f"{registry}/{repository}@{published.digest}"
+        if key_file is not None and published.digest:  # before the server pulls it
+            credentials = settings.publish.credentials
+            verify_published(
+                registry, repository, published.digest, key_file, credentials, progress
+            )
         with (
             progress.step(f"Pulling {pinned} on {server.host}"),
             server.errors(f"Pulling {pinned} on {server.host}"),

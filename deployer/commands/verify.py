@@ -1,15 +1,19 @@
-"""`sitedeploy verify IMAGE --key cosign.pub`: is the image in its registry signed with
-that key, for its very digest (ship/signatures.py reads what cosign would read)?"""
+"""`sitedeploy verify IMAGE --key cosign.pub`, and a deploy with [deploy] verify_key: is
+the image in its registry signed with that key, for its very digest (ship/signatures.py
+reads what cosign would read)?"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from deployer.config import SiteConfig
 from deployer.config_checks import is_image_reference
 from deployer.errors import ConfigError
+from deployer.progress import Progress
 from deployer.provenance.signing import read_public_key
-from deployer.ship.registry import Registry, registry_credentials
+from deployer.ship.registry import Credentials, Registry, registry_credentials
 from deployer.ship.signatures import Verified, verify_signature
+from deployer.site import Site
 
 
 def split_reference(image: str) -> tuple[str, str, str]:
@@ -39,3 +43,30 @@ def verify_image(image: str, key_file: Path) -> Verified:
     if not reference.startswith("sha256:"):
         digest, _manifest = remote.manifest(repository, reference)
     return verify_signature(remote, repository, digest, key, str(key_file))
+
+
+def verify_published(
+    registry: str,
+    repository: str,
+    digest: str,
+    key_file: Path,
+    credentials: Credentials | None,
+    progress: Progress,
+) -> Verified:
+    """Before a deploy runs `registry/repository@digest`: SigningError unless `key_file`
+    signed that very digest."""
+    if not key_file.is_file():
+        raise ConfigError(
+            f"[deploy] verify_key (--verify-key): {key_file} is not a file: give the public key "
+            "(cosign.pub) images must be signed with."
+        )
+    key = read_public_key(key_file.read_bytes(), str(key_file))
+    with progress.step(f"Verifying the signature of {registry}/{repository}@{digest}"):
+        return verify_signature(
+            Registry(registry, credentials), repository, digest, key, str(key_file)
+        )
+
+
+def verify_key_file(site: Site, config: SiteConfig) -> Path | None:
+    """[deploy] verify_key, relative to the site folder (a flag's is absolute already)."""
+    return (site.path / config.verify_key).resolve() if config.verify_key else None

@@ -13,10 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
+from deployer.engine import Engine
+from deployer.ship.host import remove_host
 from deployer.ship.registry import Registry
 from deployer.ship.signatures import OCI_MANIFEST, signature_tag
-from tests.conftest import SiteFactory
+from deployer.site import open_site
+from tests.conftest import SiteFactory, free_port
 from tests.registry import RunningRegistry, start_registry
 from tests.running import cli
 
@@ -127,3 +131,36 @@ def test_signed_images_verify_and_unsigned_swapped_or_foreign_ones_do_not(
 
 def registry_tags(registry: RunningRegistry) -> list[str]:
     return Registry(registry.host, None).tags("team/signed")
+
+
+def test_a_deploy_with_verify_key_runs_only_signed_images_and_keeps_the_old_one_otherwise(
+    engine: Engine, registry: RunningRegistry, make_site: SiteFactory, tmp_path: Path
+) -> None:
+    assert cli("keys", "new", "--out", str(tmp_path / "cosign"), env=ENV).returncode == 0
+    folder = make_site("verified")
+    port = free_port()
+
+    def configure(version: str, sign: bool) -> None:
+        (folder / "index.md").write_text(f"---\nlayout: home\n---\n\nVERIFIED-{version}\n")
+        (folder / "sitedeploy.toml").write_text(
+            f'[publish]\nregistry = "{registry.host}"\nrepository = "team/verified"\n'
+            f'sign = {"true" if sign else "false"}\nsigning_key = "{tmp_path / "cosign.key"}"\n\n'
+            f'[deploy]\nbind = "127.0.0.1"\nport = {port}\n'
+            f'verify_key = "{tmp_path / "cosign.pub"}"\n'
+        )
+
+    def served() -> str:
+        return requests.get(f"http://127.0.0.1:{port}/", timeout=10).text
+
+    try:
+        configure("v1", sign=True)
+        first = cli("deploy", str(folder), env=ENV)
+        assert first.returncode == 0, first.stderr
+        assert "VERIFIED-v1" in served()
+        configure("v2", sign=False)
+        refused = cli("deploy", str(folder), env=ENV)
+        assert refused.returncode == 1
+        assert "is not signed" in refused.stderr and "Traceback" not in refused.stderr
+        assert "VERIFIED-v1" in served()  # nothing was rolled out
+    finally:
+        remove_host(engine, open_site(folder).live())
