@@ -55,9 +55,10 @@ def verify(out: Out, image: str, key_file: Path) -> None:
     signature KEY made for its very digest; exit 1 otherwise (unsigned, another key,
     another digest). Registry credentials as for publish (environment, `docker login`)."""
     verified = verify_image(image, key_file)
+    attested = ", ".join(verified.attestations) or "none"
     out.progress.success(
         f"{verified.repository}@{verified.digest} is signed with {key_file} "
-        f"({verified.signatures} signature(s) by it)."
+        f"({verified.signatures} signature(s) by it); attested by it: {attested}."
     )
     out.emit(
         {
@@ -65,5 +66,6 @@ def verify(out: Out, image: str, key_file: Path) -> None:
             "image": f"{verified.repository}@{verified.digest}",
             "key": str(key_file),
             "signatures": verified.signatures,
+            "attestations": verified.attestations,
         }
     )

@@ -1,6 +1,7 @@
 """Signatures in the registry, stored where cosign stores them: beside the image, as the
 tag `sha256-<digest>.sig` of the same repository — an OCI manifest whose layers are
-simple-signing payloads, each with its signature in the layer's annotation. Every OCI
+simple-signing payloads, each with its signature in the layer's annotation — and signed
+attestations (DSSE envelopes, provenance/attestations.py) as `sha256-<digest>.att`. Every OCI
 registry accepts it (no referrers API needed), and `cosign verify --key`, skopeo's
 `sigstoreSigned` policy (`use-sigstore-attachments: true`) and sitedeploy's own `verify`
 read it the same way. Signing and checking are provenance/signing.py's.
@@ -16,6 +17,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from deployer.errors import RegistryError, SigningError
+from deployer.provenance.attestations import (
+    DSSE_MEDIA_TYPE,
+    covers,
+    envelope,
+    opened,
+    statement,
+)
 from deployer.provenance.signing import (
     SIGNATURE_ANNOTATION,
     SIMPLE_SIGNING,
@@ -52,13 +60,45 @@ class Signature:
         }
 
 
-def _layers(remote: Registry, repository: str, tag: str) -> list[dict[str, Any]]:
-    """The signature layers already stored for a digest (none: an empty list)."""
+def attestation_tag(digest: str) -> str:
+    """Where cosign keeps the attestations of `digest`: sha256-abc….att"""
+    return f"{digest.replace(':', '-')}.att"
+
+
+def _layers(
+    remote: Registry, repository: str, tag: str, media_type: str = SIMPLE_SIGNING
+) -> list[dict[str, Any]]:
+    """The layers of `media_type` already stored at `tag` (none: an empty list)."""
     if tag not in remote.tags(repository):
         return []
     _digest, manifest = remote.manifest(repository, tag)
     layers = manifest.get("layers", [])
-    return [layer for layer in layers if layer.get("mediaType") == SIMPLE_SIGNING]
+    return [layer for layer in layers if layer.get("mediaType") == media_type]
+
+
+def _store(remote: Registry, repository: str, tag: str, layers: list[dict[str, Any]]) -> str:
+    """An OCI manifest of `layers` (blobs already there) at `tag`, as cosign writes them."""
+    config = json.dumps(
+        {
+            "architecture": "",
+            "os": "",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [each["digest"] for each in layers]},
+        },
+        separators=(",", ":"),
+    ).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": OCI_CONFIG,
+            "size": len(config),
+            "digest": remote.put_blob(repository, config),
+        },
+        "layers": layers,
+    }
+    body = json.dumps(manifest, separators=(",", ":")).encode()
+    return remote.put_manifest(repository, tag, body, OCI_MANIFEST)
 
 
 def push_signature(
@@ -83,29 +123,55 @@ def push_signature(
         "digest": remote.put_blob(repository, data),
         "annotations": {SIGNATURE_ANNOTATION: sign(key, data)},
     }
-    layers = [*kept, layer]
-    config = json.dumps(
-        {
-            "architecture": "",
-            "os": "",
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [each["digest"] for each in layers]},
-        },
-        separators=(",", ":"),
-    ).encode()
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {
-            "mediaType": OCI_CONFIG,
-            "size": len(config),
-            "digest": remote.put_blob(repository, config),
-        },
-        "layers": layers,
-    }
-    body = json.dumps(manifest, separators=(",", ":")).encode()
-    stored = remote.put_manifest(repository, tag, body, OCI_MANIFEST)
+    stored = _store(remote, repository, tag, [*kept, layer])
     return Signature(name, digest, tag, stored)
+
+
+def push_attestations(
+    remote: Registry,
+    repository: str,
+    digest: str,
+    key: ec.EllipticCurvePrivateKey,
+    predicates: dict[str, dict[str, Any]],
+) -> list[str]:
+    """Attest `predicates` (by predicate type) about `digest`, signed with `key`, beside the
+    image (sha256-….att); our own earlier ones of the same types are replaced. The types."""
+    name = f"{remote.host}/{repository}"
+    tag = attestation_tag(digest)
+    public = key.public_key()
+    kept = []
+    for layer in _layers(remote, repository, tag, DSSE_MEDIA_TYPE):
+        annotations = layer.get("annotations") or {}
+        ours = annotations.get("predicateType") in predicates and opened(
+            remote.blob(repository, str(layer.get("digest", ""))), public
+        )
+        if not ours:
+            kept.append(layer)
+    layers = list(kept)
+    for predicate_type, predicate in predicates.items():
+        data = envelope(statement(name, digest, predicate_type, predicate), key)
+        layers.append(
+            {
+                "mediaType": DSSE_MEDIA_TYPE,
+                "size": len(data),
+                "digest": remote.put_blob(repository, data),
+                "annotations": {SIGNATURE_ANNOTATION: "", "predicateType": predicate_type},
+            }
+        )
+    _store(remote, repository, tag, layers)
+    return list(predicates)
+
+
+def verified_attestations(
+    remote: Registry, repository: str, digest: str, key: ec.EllipticCurvePublicKey
+) -> list[str]:
+    """The predicate types attested about `digest` with `key` (its own, for that digest)."""
+    found = []
+    for layer in _layers(remote, repository, attestation_tag(digest), DSSE_MEDIA_TYPE):
+        said = opened(remote.blob(repository, str(layer.get("digest", ""))), key)
+        if said is not None and covers(said, digest):
+            found.append(str(said.get("predicateType")))
+    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -115,6 +181,7 @@ class Verified:
     repository: str
     digest: str
     signatures: int  # how many of the stored ones the key made for it
+    attestations: list[str]  # the predicate types the key attested about it
 
 
 def verify_signature(
@@ -145,7 +212,7 @@ def verify_signature(
             continue
         good += 1
     if good:
-        return Verified(name, digest, good)
+        return Verified(name, digest, good, verified_attestations(remote, repository, digest, key))
     if other_digest:
         raise SigningError(
             f"{name}@{digest}: the signature {key_name} made there is for {other_digest}, "

@@ -6,6 +6,7 @@ another image are refused by both; cosign reads the key file `keys new` writes."
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -40,15 +41,19 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegist
 COSIGN = Path("/var/cache/sitedeploy-tests/cosign/usr/bin/cosign")  # scripts/setup --tests
 
 
-def _cosign_accepts(image: str, public: Path) -> bool:
-    """Does cosign (Debian trixie's 2.5, the tool clusters' policies are modelled on) find
-    a signature by `public` for `image`? (No transparency log here: --insecure-ignore-tlog.)"""
-    checked = subprocess.run(
-        [str(COSIGN), "verify", "--key", str(public), "--insecure-ignore-tlog=true",
-         "--allow-http-registry", "--allow-insecure-registry", image],
+def _cosign(command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """cosign (Debian trixie's 2.5, the tool clusters' policies are modelled on) against
+    the test's plain-HTTP registry, without a transparency log (none here)."""
+    return subprocess.run(
+        [str(COSIGN), command, "--insecure-ignore-tlog=true", "--allow-http-registry",
+         "--allow-insecure-registry", *args],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
-    return checked.returncode == 0
+
+
+def _cosign_accepts(image: str, public: Path) -> bool:
+    """Does cosign find a signature by `public` for `image`?"""
+    return _cosign("verify", "--key", str(public), image).returncode == 0
 
 
 def _publish(folder: Path, registry: RunningRegistry, *flags: str) -> dict[str, object]:
@@ -95,7 +100,19 @@ def test_signed_images_verify_and_unsigned_swapped_or_foreign_ones_do_not(
     assert _cosign_accepts(image, public)
     verified = cli("verify", image, "--key", str(public), "--json")
     assert verified.returncode == 0, verified.stderr
-    assert json.loads(verified.stdout)["signatures"] == 1
+    shown = json.loads(verified.stdout)
+    assert shown["signatures"] == 1
+    assert shown["attestations"] == ["https://cyclonedx.org/bom", "https://slsa.dev/provenance/v1"]
+    # cosign checks the attestations too: the SBOM lists the runtime's Debian packages.
+    for kind in ("cyclonedx", "slsaprovenance1"):
+        attested = _cosign("verify-attestation", "--type", kind, "--key", str(public), image)
+        assert attested.returncode == 0, attested.stderr
+    sbom_statement = _cosign(
+        "verify-attestation", "--type", "cyclonedx", "--key", str(public), image
+    ).stdout.splitlines()[0]
+    envelope = json.loads(sbom_statement)
+    bom = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
+    assert any(c.get("name") == "nginx" for c in bom["components"]), bom["components"][:3]
     # Signing the same digest again replaces our own signature (no pile of them).
     _publish(folder, registry, "--sign", "--signing-key", str(private))
     assert (
