@@ -18,6 +18,7 @@ from deployer.cli.options import (
     site_argument,
 )
 from deployer.commands.publish import publish as run_publish
+from deployer.commands.verify import verify_key_file
 from deployer.engine import connect
 from deployer.errors import ConfigError
 from deployer.ship.k8s import ingress_tls, k8s_yaml
@@ -105,6 +106,12 @@ def publish(
     "certificate from (a given [tls] cert becomes a TLS Secret instead).",
 )
 @click.option(
+    "--verify-key",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Also write a Kyverno ClusterPolicy admitting the image only with this public "
+    "key's signature (publish --sign) [deploy.verify_key].",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -118,6 +125,7 @@ def k8s(
     deploy_replicas: int | None,
     hosts: tuple[str, ...],
     cluster_issuer: str,
+    verify_key: Path | None,
     output: Path | None,
 ) -> None:
     """Write Kubernetes manifests (Deployment, Service, optional Ingress) for SITE's image.
@@ -127,10 +135,13 @@ def k8s(
     location, and never drops capacity during a rollout (maxUnavailable 0). With [tls]
     in sitedeploy.toml the Ingress serves HTTPS for its domains: cert-manager's
     --cluster-issuer gets the certificate, or a given [tls] cert and key become a TLS
-    Secret (written only to --output, mode 0600: it holds the key). With --json the YAML
-    is the object's "yaml" (or it goes to --output).
+    Secret (written only to --output, mode 0600: it holds the key). With --verify-key, a
+    Kyverno ClusterPolicy admits the image only with that key's signature. With --json the
+    YAML is the object's "yaml" (or it goes to --output).
     """
-    folder, config = load(site, deploy_replicas=deploy_replicas)
+    key_file = str(verify_key.expanduser().resolve()) if verify_key else None
+    folder, config = load(site, deploy_replicas=deploy_replicas, verify_key=key_file)
+    verify_with = verify_key_file(folder, config)
     published = (
         f"{config.registry}/{config.repository}" if config.registry and config.repository else None
     )
@@ -142,7 +153,7 @@ def k8s(
         )
     text, pinned = k8s_yaml(
         folder, image, replicas=config.deploy_replicas, hosts=hosts or names, tls=tls,
-        published=published,
+        published=published, verify_key=verify_with.read_bytes() if verify_with else None,
     )  # fmt: skip
     if output:
         output.touch(mode=0o600)

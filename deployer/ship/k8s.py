@@ -8,7 +8,9 @@ drops capacity (maxUnavailable 0), requests and limits; a Service; and, when ask
 Ingress for its host names — with HTTPS ([tls] domains): a `tls:` section and either
 cert-manager's `cert-manager.io/cluster-issuer` annotation (cert-manager gets and renews
 the certificate over ACME) or a `kubernetes.io/tls` Secret made from a given certificate
-and key. Written as YAML, validated in the tests against Kubernetes' own JSON schemas. No
+and key; with a verify key ([deploy] verify_key), a Kyverno ClusterPolicy that admits the
+image only with that key's signature. Written as YAML, validated in the tests against
+Kubernetes' own JSON schemas (Kyverno's policy is a custom resource: checked by shape). No
 cluster runs here, so nothing is applied.
 """
 
@@ -212,6 +214,50 @@ def manifests(
     return documents
 
 
+def signed_policy(name: str, image: str, public_key: bytes) -> dict[str, Any]:
+    """A Kyverno ClusterPolicy admitting a pod with the site's image only when the key's
+    signature (cosign's format, as `publish --sign` pushes it) holds for its digest. No
+    transparency log or SCT is asked for: the key is the trust."""
+    repository = image.split("@", 1)[0]
+    return {
+        "apiVersion": "kyverno.io/v1",
+        "kind": "ClusterPolicy",
+        "metadata": {"name": f"{name}-signed", "labels": _labels(name)},
+        "spec": {
+            "validationFailureAction": "Enforce",
+            "background": False,
+            "webhookTimeoutSeconds": 30,
+            "rules": [
+                {
+                    "name": "signed-by-the-publish-key",
+                    "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                    "verifyImages": [
+                        {
+                            "imageReferences": [f"{repository}*"],
+                            "mutateDigest": False,
+                            "verifyDigest": True,
+                            "required": True,
+                            "attestors": [
+                                {
+                                    "entries": [
+                                        {
+                                            "keys": {
+                                                "publicKeys": public_key.decode().strip(),
+                                                "rekor": {"ignoreTlog": True},
+                                                "ctlog": {"ignoreSCT": True},
+                                            }
+                                        }
+                                    ]
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+        },
+    }
+
+
 def render_yaml(documents: list[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
 
@@ -241,6 +287,7 @@ def k8s_yaml(
     tls: K8sTls | None = None,
     published: str | None = None,
     engine: Engine | None = None,
+    verify_key: bytes | None = None,
 ) -> tuple[str, str]:
     """`sitedeploy k8s`: the manifests and the image they pin. `image` is pinned to its
     digest (a tag pushed from here is looked up in the engine, only asked then); without
@@ -256,4 +303,6 @@ def k8s_yaml(
     else:
         pinned = image if "@sha256:" in image else pin_image(engine or connect(), image)
     documents = manifests(site.name, pinned, replicas=replicas, hosts=hosts, tls=tls)
+    if verify_key is not None:
+        documents.append(signed_policy(site.name, pinned, verify_key))
     return render_yaml(documents), pinned

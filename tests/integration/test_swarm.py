@@ -372,3 +372,19 @@ def test_the_swarm_gets_and_serves_certificates_over_acme(
         pebble.close()
     assert engine.find_service(f"{site.container_name}-renewer") is None
     assert not engine.client.configs.list(filters={"label": f"{Label.SITE_ID}={site.id}"})
+
+
+def test_a_swarm_deploy_with_verify_key_refuses_an_unsigned_image_before_anything_rolls(
+    engine: Engine, swarm: None, registry: RunningRegistry, make_site: SiteFactory,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    env = {"SITEDEPLOY_SIGNING_PASSWORD": "swarm-test"}
+    assert cli("keys", "new", "--out", str(tmp_path / "cosign"), env=env).returncode == 0
+    folder = make_site("swarm-verified")
+    refused = cli(
+        "deploy", str(folder), "--to", "swarm", "--registry", registry.host, "--repository",
+        "team/swarm-verified", "--verify-key", str(tmp_path / "cosign.pub"), env=env,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "is not signed" in refused.stderr, refused.stderr
+    site = open_site(folder)
+    assert engine.find_service(f"{site.container_name}-site") is None  # nothing rolled

@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from deployer.errors import ConfigError
-from deployer.ship.k8s import K8sTls, manifests, render_yaml
+from deployer.provenance.signing import new_key, read_public_key
+from deployer.ship.k8s import K8sTls, manifests, render_yaml, signed_policy
 
 IMAGE = "registry.example.com:5000/team/blog@sha256:" + "ab" * 32
 
@@ -96,3 +97,24 @@ def test_a_given_certificate_becomes_a_tls_secret() -> None:
     assert "annotations" not in documents["Ingress"]["metadata"]
     with pytest.raises(ConfigError, match="needs its host names"):
         manifests("blog", IMAGE, tls=K8sTls(issuer="letsencrypt"))
+
+
+def test_a_verify_key_becomes_a_kyverno_policy_enforcing_that_keys_signature() -> None:
+    _sealed, public = new_key(b"pw")
+    policy = signed_policy("blog", IMAGE, public)
+    kubernetes_validate.validate(  # its metadata, as any object's
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": policy["metadata"]},
+        kubernetes_validate.latest_version(), strict=True,
+    )  # fmt: skip
+    assert (policy["apiVersion"], policy["kind"]) == ("kyverno.io/v1", "ClusterPolicy")
+    assert policy["spec"]["validationFailureAction"] == "Enforce"
+    (rule,) = policy["spec"]["rules"]
+    (check,) = rule["verifyImages"]
+    assert check["imageReferences"] == ["registry.example.com:5000/team/blog*"]
+    assert check["verifyDigest"] is True and check["required"] is True
+    keys = check["attestors"][0]["entries"][0]["keys"]
+    assert read_public_key(keys["publicKeys"].encode(), "policy")  # the very key, as PEM
+    assert keys["rekor"] == {"ignoreTlog": True}
+    # It is one more document of the same YAML.
+    text = render_yaml([*manifests("blog", IMAGE), policy])
+    assert [d["kind"] for d in yaml.safe_load_all(text)][-1] == "ClusterPolicy"
