@@ -10,13 +10,52 @@ new, verify).
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from deployer import __version__
-from deployer.cli import check, images, live, serve, ship, signing
+
+# Each command's module, imported only when that command runs (or for --help): a command
+# pays for its own imports, not every other command's — `build` never loads `inspect`'s.
+_COMMANDS = {
+    "new": ("serve", "new"),
+    "up": ("serve", "up"),
+    "build": ("images", "build"),
+    "report": ("images", "report_command"),
+    "check": ("check", "check"),
+    "publish": ("ship", "publish"),
+    "deploy": ("live", "deploy"),
+    "rollback": ("live", "rollback"),
+    "remove": ("live", "remove"),
+    "k8s": ("ship", "k8s"),
+    "inspect": ("images", "inspect"),
+    "verify": ("signing", "verify"),
+    "keys": ("signing", "keys"),
+    "status": ("serve", "status"),
+    "logs": ("serve", "logs"),
+    "down": ("serve", "down"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS:
+            return None
+        module, attribute = _COMMANDS[cmd_name]
+        command: click.Command = getattr(
+            importlib.import_module(f"deployer.cli.{module}"), attribute
+        )
+        return command
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="sitedeploy")
 def main() -> None:
     """Turn a Jekyll site into a small, hardened nginx container image and run it.
@@ -24,11 +63,3 @@ def main() -> None:
     SITE is a Jekyll site folder (one with _config.yml); it defaults to the current folder.
     Settings come from SITE/sitedeploy.toml and are overridden by flags.
     """
-
-
-for command in (
-    serve.new, serve.up, images.build, images.report_command, check.check, ship.publish,
-    live.deploy, live.rollback, live.remove, ship.k8s, images.inspect, signing.verify,
-    signing.keys, serve.status, serve.logs, serve.down,
-):  # fmt: skip
-    main.add_command(command)

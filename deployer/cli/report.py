@@ -6,23 +6,26 @@ the site's own bytes, the build time, and what the health check found.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.filesize import decimal
 from rich.markup import escape
 from rich.table import Table
 
-from deployer.check.findings import CheckReport, Finding, Severity
-from deployer.commands.inspect import InspectResult
-from deployer.engine import ImageInfo
-from deployer.errors import SitedeployError
-from deployer.image.images import SiteImages
+from deployer.check.findings import Finding, Severity
 from deployer.labels import content_tag
-from deployer.progress import Progress
-from deployer.provenance.verify import Verification
-from deployer.serve.preview import PreviewStatus
-from deployer.serve.switch import UpResult
-from deployer.site import Site
+
+if TYPE_CHECKING:  # only named in annotations: `build` need not import what `inspect` does
+    from deployer.check.findings import CheckReport
+    from deployer.commands.inspect import InspectResult
+    from deployer.engine import ImageInfo
+    from deployer.errors import SitedeployError
+    from deployer.image.images import SiteImages
+    from deployer.progress import Progress
+    from deployer.provenance.verify import Verification
+    from deployer.serve.preview import PreviewStatus
+    from deployer.serve.switch import UpResult
+    from deployer.site import Site
 
 
 def _image(info: ImageInfo) -> dict[str, Any]:

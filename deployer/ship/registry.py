@@ -229,11 +229,24 @@ class Registry:
 
     def manifest(self, repository: str, reference: str) -> tuple[str, dict[str, Any]]:
         """The manifest of `repository:reference` and its digest, as the registry reports."""
+        found = self.find_manifest(repository, reference)
+        if found is None:
+            raise self._fail(
+                f"no manifest for {repository}:{reference}",
+                "The push did not land; run publish again.",
+            )
+        return found
+
+    def find_manifest(self, repository: str, reference: str) -> tuple[str, dict[str, Any]] | None:
+        """`manifest`, or None when the registry has none there (404)."""
         response = self._get(repository, f"manifests/{reference}", accept=MANIFEST_TYPES)
+        if response.status_code == 404:
+            return None
         if response.status_code != 200:
             raise self._fail(
-                f"no manifest for {repository}:{reference} (status {response.status_code})",
-                "The push did not land; run publish again.",
+                f"the manifest of {repository}:{reference} could not be read "
+                f"(status {response.status_code})",
+                "Check the registry, and that the credentials may read there.",
             )
         return response.headers.get("Docker-Content-Digest", ""), dict(response.json())
 

@@ -69,10 +69,8 @@ def _layers(
     remote: Registry, repository: str, tag: str, media_type: str = SIMPLE_SIGNING
 ) -> list[dict[str, Any]]:
     """The layers of `media_type` already stored at `tag` (none: an empty list)."""
-    if tag not in remote.tags(repository):
-        return []
-    _digest, manifest = remote.manifest(repository, tag)
-    layers = manifest.get("layers", [])
+    found = remote.find_manifest(repository, tag)
+    layers = found[1].get("layers", []) if found else []
     return [layer for layer in layers if layer.get("mediaType") == media_type]
 
 
