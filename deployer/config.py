@@ -88,6 +88,12 @@ class SiteConfig:
     tls: TlsSettings = field(default_factory=TlsSettings)
 
 
+def site_file(site_dir: Path, value: str | None) -> Path | None:
+    """A file a setting names: relative to the site folder (a flag's is absolute already,
+    cli/options.absolute), None when unset."""
+    return (site_dir / value).resolve() if value else None
+
+
 @dataclass(frozen=True)
 class _Field:
     section: str  # "" for top-level keys

@@ -13,6 +13,7 @@ import click
 from deployer.cli import report_ship
 from deployer.cli.options import (
     Out,
+    absolute,
     build_options,
     load,
     options,
@@ -100,7 +101,7 @@ def tls_flags(settings: dict[str, Any]) -> None:
     flags["domains"] = list(flags["domains"]) or None
     for key in ("cert", "key"):
         if flags.get(key):
-            flags[key] = str(Path(flags[key]).expanduser().resolve())
+            flags[key] = absolute(flags[key])
     if flags.get("hsts") is not None:
         flags["hsts"] = _hsts_flag(flags["hsts"])
     settings["tls"] = flags
@@ -198,8 +199,7 @@ def deploy(
         _deprecated(out, "deploy --swarm", "deploy --to swarm")
         settings["deploy_to"] = DeployTarget.SWARM.value
     tls_flags(settings)
-    if settings.get("verify_key"):
-        settings["verify_key"] = str(Path(settings["verify_key"]).expanduser().resolve())
+    settings["verify_key"] = absolute(settings.get("verify_key"))
     folder, config = load(site, registry=registry, repository=repository, **settings)
     engine = connect()
     if show_status:

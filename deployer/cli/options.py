@@ -118,6 +118,11 @@ registry_options = options(
 )
 
 
+def absolute(path: Path | str | None) -> str | None:
+    """A file a flag names, from the current folder (a setting's is from the site's)."""
+    return str(Path(path).expanduser().resolve()) if path else None
+
+
 def load(site_path: Path, **overrides: Any) -> tuple[Site, SiteConfig]:
     jekyll_config = overrides.pop("jekyll_config", None)
     if jekyll_config is not None:

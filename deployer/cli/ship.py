@@ -10,6 +10,7 @@ import click
 from deployer.cli import report_ship
 from deployer.cli.options import (
     Out,
+    absolute,
     build_options,
     load,
     publish_settings,
@@ -18,7 +19,7 @@ from deployer.cli.options import (
     site_argument,
 )
 from deployer.commands.publish import publish as run_publish
-from deployer.commands.verify import verify_key_file
+from deployer.config import site_file
 from deployer.engine import connect
 from deployer.errors import ConfigError
 from deployer.ship.k8s import ingress_tls, k8s_yaml
@@ -71,10 +72,9 @@ def publish(
     P-256), so `cosign verify --key`, skopeo's sigstoreSigned policy and `sitedeploy
     verify` check it. A password is never taken from the command line.
     """
-    key_file = str(signing_key.expanduser().resolve()) if signing_key else None
     folder, config = load(
-        site, registry=registry, repository=repository, sign=sign, signing_key=key_file,
-        **options,
+        site, registry=registry, repository=repository, sign=sign,
+        signing_key=absolute(signing_key), **options,
     )  # fmt: skip
     settings = publish_settings(config, username, password_stdin, tags=tags, dry_run=dry_run)
     result = run_publish(connect(), folder, config, out.progress, settings)
@@ -139,9 +139,8 @@ def k8s(
     Kyverno ClusterPolicy admits the image only with that key's signature. With --json the
     YAML is the object's "yaml" (or it goes to --output).
     """
-    key_file = str(verify_key.expanduser().resolve()) if verify_key else None
-    folder, config = load(site, deploy_replicas=deploy_replicas, verify_key=key_file)
-    verify_with = verify_key_file(folder, config)
+    folder, config = load(site, deploy_replicas=deploy_replicas, verify_key=absolute(verify_key))
+    verify_with = site_file(folder.path, config.verify_key)
     published = (
         f"{config.registry}/{config.repository}" if config.registry and config.repository else None
     )

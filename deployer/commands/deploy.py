@@ -31,8 +31,8 @@ from deployer.commands.https import (
     swarm_tls,
 )
 from deployer.commands.publish import publish
-from deployer.commands.verify import verify_key_file, verify_published
-from deployer.config import DeployTarget, SiteConfig
+from deployer.commands.verify import verify_published
+from deployer.config import DeployTarget, SiteConfig, site_file
 from deployer.engine import Engine, connect, engine_here
 from deployer.errors import ConfigError, RolledBack, SitedeployError
 from deployer.image.images import SiteImages, build_site
@@ -173,7 +173,7 @@ def _deploy_swarm(
     tls = swarm_tls(config.tls)  # a bad certificate is said before anything is published
     published = publish(engine, site, config, progress, settings.publish)
     image = f"{registry}/{repository}@{published.digest}"
-    key_file = verify_key_file(site, config)
+    key_file = site_file(site.path, config.verify_key)
     if key_file is not None and published.digest:  # before anything rolls
         credentials = settings.publish.credentials
         verify_published(registry, repository, published.digest, key_file, credentials, progress)
@@ -206,7 +206,7 @@ def _bring(
 ) -> Transfer:
     """Make the site image exist on the server; say how it got there."""
     tag = images.image.tag
-    key_file = verify_key_file(site, config)
+    key_file = site_file(site.path, config.verify_key)
     if server is local and key_file is None:
         return Transfer("local", tag)
     registry = settings.publish.registry or config.registry

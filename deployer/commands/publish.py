@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
-from deployer.config import SiteConfig
+from deployer.config import SiteConfig, site_file
 from deployer.engine import Engine
 from deployer.image.images import build_site
 from deployer.progress import Progress
@@ -42,7 +41,7 @@ def publish(
     validate_target(registry, repository, tags)
     key = None
     if config.sign and not settings.dry_run:  # no key, no password: said before any push
-        key = signing_key(_key_file(site, config))
+        key = signing_key(site_file(site.path, config.signing_key))
     started = time.monotonic()
     remote = Registry(registry, settings.credentials)
     if not settings.dry_run:
@@ -67,10 +66,3 @@ def publish(
             result.signature = {**signature, "attestations": attested}
     result.seconds = time.monotonic() - started
     return result
-
-
-def _key_file(site: Site, config: SiteConfig) -> Path | None:
-    """[publish] signing_key, relative to the site folder (a flag's is absolute already)."""
-    if config.signing_key is None:
-        return None
-    return (site.path / config.signing_key).resolve()

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deployer.config import SiteConfig
 from deployer.config_checks import is_image_reference
 from deployer.errors import ConfigError
 from deployer.progress import Progress
 from deployer.provenance.signing import read_public_key
 from deployer.ship.registry import Credentials, Registry, registry_credentials
 from deployer.ship.signatures import Verified, verify_signature
-from deployer.site import Site
 
 
 def split_reference(image: str) -> tuple[str, str, str]:
@@ -65,8 +63,3 @@ def verify_published(
         return verify_signature(
             Registry(registry, credentials), repository, digest, key, str(key_file)
         )
-
-
-def verify_key_file(site: Site, config: SiteConfig) -> Path | None:
-    """[deploy] verify_key, relative to the site folder (a flag's is absolute already)."""
-    return (site.path / config.verify_key).resolve() if config.verify_key else None

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from deployer.config import BuildEngine, GemsChoice, SiteConfig, load_config
+from deployer.config import BuildEngine, GemsChoice, SiteConfig, load_config, site_file
 from deployer.config_checks import is_image_reference
 from deployer.errors import ConfigError
 
@@ -186,3 +186,9 @@ def test_a_deploy_host_key_names_server_and_bind(tmp_path: Path) -> None:
         load_config(path)
     expected = "unknown key [deploy] host (the server: [deploy] server; its address: bind)"
     assert f"sitedeploy.toml:2: {expected}" in raised.value.format_message()
+
+
+def test_a_file_a_setting_names_is_found_from_the_site_folder(tmp_path: Path) -> None:
+    assert site_file(tmp_path, "keys/cosign.pub") == tmp_path / "keys" / "cosign.pub"
+    assert site_file(tmp_path, "/etc/cosign.pub") == Path("/etc/cosign.pub")
+    assert site_file(tmp_path, None) is None
