@@ -31,7 +31,7 @@ from deployer.commands.https import (
     swarm_tls,
 )
 from deployer.commands.publish import publish
-from deployer.commands.verify import verify_published
+from deployer.commands.verify import verify_key, verify_published
 from deployer.config import DeployTarget, SiteConfig, site_file
 from deployer.engine import Engine, connect, engine_here
 from deployer.errors import ConfigError, RolledBack, SitedeployError
@@ -146,6 +146,9 @@ def deploy(
     """Make the site live on `config.deploy_to` (building here with `engine`)."""
     if settings.publish.dry_run:
         raise ConfigError("deploy has no dry run; `publish --dry-run` shows what would be pushed.")
+    key_file = site_file(site.path, config.verify_key)
+    if key_file is not None:
+        verify_key(key_file)  # a missing or unreadable key is said before anything is built
     if config.deploy_to is DeployTarget.SWARM:
         return _deploy_swarm(engine, site, config, progress, settings)
     with server_engine(engine, config) as server:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from deployer.config_checks import is_image_reference
 from deployer.errors import ConfigError
 from deployer.progress import Progress
@@ -53,13 +55,18 @@ def verify_published(
 ) -> Verified:
     """Before a deploy runs `registry/repository@digest`: SigningError unless `key_file`
     signed that very digest."""
-    if not key_file.is_file():
-        raise ConfigError(
-            f"[deploy] verify_key (--verify-key): {key_file} is not a file: give the public key "
-            "(cosign.pub) images must be signed with."
-        )
-    key = read_public_key(key_file.read_bytes(), str(key_file))
+    key = verify_key(key_file)
     with progress.step(f"Verifying the signature of {registry}/{repository}@{digest}"):
         return verify_signature(
             Registry(registry, credentials), repository, digest, key, str(key_file)
         )
+
+
+def verify_key(key_file: Path) -> ec.EllipticCurvePublicKey:
+    """[deploy] verify_key, read (a deploy reads it before it builds anything)."""
+    if not key_file.is_file():
+        raise ConfigError(
+            f"[deploy] verify_key (--verify-key): {key_file} is not a file: give the public key "
+            "(cosign.pub) images must be signed with. Nothing was built or changed."
+        )
+    return read_public_key(key_file.read_bytes(), str(key_file))

@@ -181,3 +181,10 @@ def test_a_deploy_with_verify_key_runs_only_signed_images_and_keeps_the_old_one_
         assert "VERIFIED-v1" in served()  # nothing was rolled out
     finally:
         remove_host(engine, open_site(folder).live())
+
+
+def test_a_missing_verify_key_is_said_before_anything_is_built(make_site: SiteFactory) -> None:
+    folder = make_site("no-verify-key")
+    said = cli("deploy", str(folder), "--verify-key", str(folder / "nowhere.pub"))
+    assert said.returncode == 1 and "nowhere.pub is not a file" in said.stderr
+    assert "Nothing was built or changed" in said.stderr and "Building" not in said.stderr
