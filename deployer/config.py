@@ -73,6 +73,7 @@ class SiteConfig:
     repository: str | None = None
     sign: bool = False  # sign what is published (cosign's format)
     signing_key: str | None = None  # the private key's file [SITEDEPLOY_SIGNING_KEY]
+    platforms: tuple[str, ...] = ()  # the CPUs published (one index); empty: every known one
     # [deploy]: where the site goes live, and how it listens there.
     deploy_to: DeployTarget = field(default_factory=lambda: DeployTarget.HOST)
     deploy_server: str | None = None  # the server's engine: ssh://user@host, a docker context
@@ -171,6 +172,13 @@ _FIELDS = (
     _Field("publish", "registry", "registry", _REGISTRY, "--registry"),
     _Field("publish", "repository", "repository", _REPOSITORY, "--repository"),
     _Field("publish", "sign", "sign", checks.boolean, "--sign"),
+    _Field(
+        "publish",
+        "platforms",
+        "platforms",
+        checks.string_list(checks.platform_name, "platforms such as linux/arm64"),
+        "--platform",
+    ),
     _Field(
         "publish",
         "signing_key",
@@ -334,7 +342,7 @@ def load_config(site_dir: Path, overrides: Mapping[str, Any] | None = None) -> S
         values["gems"] = GemsChoice(values["gems"])
     if "deploy_to" in values:
         values["deploy_to"] = DeployTarget(values["deploy_to"])
-    for attribute in ("jekyll_config", "packages", "skip_plugins"):
+    for attribute in ("jekyll_config", "packages", "skip_plugins", "platforms"):
         if attribute in values:
             values[attribute] = tuple(values[attribute])
     return SiteConfig(**values)

@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from deployer.platforms import KNOWN
+
 # An image reference as the distribution spec defines it: [host[:port]/]path[:tag][@digest].
 COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REFERENCE = re.compile(
@@ -122,3 +124,9 @@ def mirror(value: Any) -> str | None:
     if isinstance(value, str) and HTTP_URL.match(value):
         return None
     return f"expected an http(s) URL of a Debian mirror, got {value!r}"
+
+
+def platform_name(value: Any) -> str | None:
+    if isinstance(value, str) and value.removesuffix("/v8") in KNOWN:
+        return None
+    return f"expected one of {', '.join(KNOWN)}, got {value!r}"

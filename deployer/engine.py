@@ -9,6 +9,7 @@ too (`push_failure`), since they come from the same engine.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from deployer.errors import (
     RegistryError,
     SitedeployError,
 )
+from deployer.platforms import Platform, engine_platform
 from deployer.tunnel import Forward, forwarding_refused
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -115,6 +117,13 @@ class Engine:
     @property
     def api(self) -> docker.APIClient:
         return self.client.api
+
+    @functools.cached_property
+    def platform(self) -> Platform:
+        """The CPU this engine builds and runs images for."""
+        with self.errors("Asking the engine which CPU it runs on"):
+            arch = str(self.client.version().get("Arch") or "")
+        return engine_platform(arch)
 
     @property
     def is_local(self) -> bool:

@@ -36,6 +36,7 @@ class Label(enum.StrEnum):
     RUNTIME = f"{PREFIX}.runtime"  # the nginx runtime image's id
     DOCKERFILE = f"{PREFIX}.dockerfile"
     RUNTIME_DOCKERFILE = f"{PREFIX}.runtime-dockerfile"
+    PLATFORM = f"{PREFIX}.platform"  # the CPU the runtime's files are for (linux/arm64)
     HEADERS = f"{PREFIX}.headers"
     CSP = f"{PREFIX}.csp"  # JSON: the policy, and where each allowed source came from
     REDIRECTS = f"{PREFIX}.redirects"  # JSON [[uri, status, target], …] the image answers

@@ -73,10 +73,14 @@ class Site:
         return {Label.SITE_ID: self.id, Label.SITE_PATH: str(self.path)}
 
 
+def user_cache() -> Path:
+    """sitedeploy's own files on this machine (`~/.cache/sitedeploy`)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sitedeploy"
+
+
 def cache_dir(site: Site) -> Path:
     """sitedeploy's own files for a site (built `_site` copy, lock): never in the site folder."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "sitedeploy" / site.id
+    return user_cache() / site.id
 
 
 def open_site(path: Path, name: str | None = None) -> Site:

@@ -55,12 +55,20 @@ def report_command(site: Path, out: Out, **options: Any) -> None:
     help="Write the image's bill of materials as CycloneDX JSON to this file.",
 )
 @click.option(
+    "--platform",
+    help="With --image: pull and inspect this CPU's image of a published index "
+    "(linux/amd64, linux/arm64).",
+)
+@click.option(
     "--verify",
     is_flag=True,
-    help="Rebuild SITE from its current inputs and check the result is byte for byte the same.",
+    help="Rebuild SITE from its current inputs and check the result is byte for byte the "
+    "same, and each platform's nginx runtime from nothing cached.",
 )
 @reported
-def inspect(site: Path, out: Out, image: str | None, sbom: Path | None, verify: bool) -> None:
+def inspect(
+    site: Path, out: Out, image: str | None, sbom: Path | None, platform: str | None, verify: bool
+) -> None:
     """Show what is in SITE's image and where every byte came from.
 
     The recipe (the rendered Dockerfile next to the image history), the base images (pulled
@@ -68,7 +76,7 @@ def inspect(site: Path, out: Out, image: str | None, sbom: Path | None, verify: 
     its version, and the site's own files. It is all read from the image's labels, so
     --image works on an image pulled from a registry, without the site folder.
     """
-    settings = InspectSettings(image=image, sbom=sbom, verify=verify)
+    settings = InspectSettings(image=image, sbom=sbom, verify=verify, platform=platform)
     loaded = None if image else load(site)
     result = run_inspect(connect(), loaded, settings, out.progress)
     report.show_inspection(out.progress, result)

@@ -305,21 +305,29 @@ def show_csp(progress: Progress, csp: dict[str, Any]) -> None:
 
 
 def show_verification(progress: Progress, checked: Verification) -> None:
+    runtimes = ", ".join(runtime["platform"] for runtime in checked.runtimes)
     if checked.reproduced:
         progress.success(
             f"Rebuilt with the same inputs: same content tag "
             f"({content_tag(checked.content_hash)}) and "
-            f"the same site bytes (sha256 {checked.site_sha256[:16]}…)."
+            f"the same site bytes (sha256 {checked.site_sha256[:16]}…); the runtime's files "
+            f"rebuilt from nothing cached are the same for {runtimes}."
         )
         return
+    site_same = checked.same_inputs and checked.site_sha256 == checked.rebuilt_site_sha256
     why = (
         "the site's inputs changed since the image was built"
         if not checked.same_inputs
         else "the same inputs gave different bytes"
+        if not site_same
+        else "a runtime rebuilt from nothing cached has other files"
     )
     progress.warning(f"Not reproduced: {why}.")
     for line in checked.differences[:50]:
         progress.print(f"  {escape(line)}")
+    for runtime in checked.runtimes:
+        for line in runtime["differences"][:20]:
+            progress.print(f"  {runtime['platform']} runtime: {escape(line)}")
 
 
 def status_text(site: Site, state: PreviewStatus) -> str:

@@ -42,6 +42,11 @@ def show_publish(progress: Progress, result: PublishResult) -> None:
     for ref in result.refs:
         table.add_row(ref, str(result.digest))
     progress.print(table)
+    for image in result.platforms:
+        progress.info(
+            f"  {image.platform}: {image.digest} ({image.layers} layers, "
+            f"{decimal(image.compressed_bytes)} to pull)"
+        )
     progress.info(
         f"Pushed {result.layers_pushed} layers ({decimal(result.bytes_pushed)}); "
         f"{result.layers_existing} were already there. Verified {result.verified_layers} "

@@ -35,6 +35,13 @@ from deployer.ship.k8s import ingress_tls, k8s_yaml
     help="Tag to push (repeatable). Default: the content hash (and git-<commit> in a clean "
     "git checkout); `latest` only when asked.",
 )
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    help="A CPU to publish for: linux/amd64 or linux/arm64; repeat for both, pushed as one "
+    "index [publish.platforms, else both].",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be pushed where; push nothing.")
 @click.option(
     "--sign/--no-sign",
@@ -57,6 +64,7 @@ def publish(
     registry: str | None,
     repository: str | None,
     tags: tuple[str, ...],
+    platforms: tuple[str, ...],
     username: str | None,
     password_stdin: bool,
     dry_run: bool,
@@ -68,13 +76,16 @@ def publish(
 
     Every tag is pushed with per-layer progress; transient failures are retried a few
     times. Afterwards the registry's own API must report the pushed digest for every tag
-    and hold every layer. With --sign, the digest is signed the way cosign signs (ECDSA
-    P-256), so `cosign verify --key`, skopeo's sigstoreSigned policy and `sitedeploy
-    verify` check it. A password is never taken from the command line.
+    and hold every layer. For more than the engine's own CPU (by default amd64 and arm64)
+    each other CPU's image is the same site layers on that CPU's nginx runtime, made from
+    Debian's packages once, and every tag names one OCI index of them all. With --sign,
+    the index and each image are signed the way cosign signs (ECDSA P-256), so `cosign
+    verify --key`, skopeo's sigstoreSigned policy and `sitedeploy verify` check it. A
+    password is never taken from the command line.
     """
     folder, config = load(
         site, registry=registry, repository=repository, sign=sign,
-        signing_key=absolute(signing_key), **options,
+        signing_key=absolute(signing_key), platforms=platforms or None, **options,
     )  # fmt: skip
     settings = publish_settings(config, username, password_stdin, tags=tags, dry_run=dry_run)
     result = run_publish(connect(), folder, config, out.progress, settings)

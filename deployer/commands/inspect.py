@@ -1,6 +1,7 @@
 """`sitedeploy inspect`: what is in an image and where every byte of it came from
 (provenance/inspect.py reads it from the image), and with `--verify` a rebuild of the
-site from its current inputs, compared file by file (provenance/verify.py).
+site from its current inputs, compared file by file (provenance/verify.py), and of each
+platform's runtime from nothing cached, compared by its bill of materials.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from deployer.engine import Engine
 from deployer.errors import ConfigError, EngineError, SitedeployError
 from deployer.image.extract import discard_extracted, extract_built_site
 from deployer.image.images import build_site
+from deployer.image.runtime import rebuild_runtime
 from deployer.labels import Label, content_tag
+from deployer.platforms import platform, platforms
 from deployer.progress import Progress
 from deployer.provenance.inspect import Inspection, inspect_image, write_sbom
 from deployer.provenance.sbom import site_digest
@@ -48,6 +51,7 @@ class InspectSettings:
     image: str | None = None  # inspect this image instead of the site's latest
     sbom: Path | None = None  # write the CycloneDX bill of materials here
     verify: bool = False  # rebuild the site and compare
+    platform: str | None = None  # with `image`: that CPU's image of a published index
 
 
 def inspect(
@@ -66,6 +70,15 @@ def inspect(
         reference = latest_tag(loaded[0])
     else:
         raise ConfigError("inspect needs SITE or --image.")
+    if settings.platform:
+        if not settings.image:
+            raise ConfigError(
+                "--platform inspects one CPU's image of a published index: give --image too."
+            )
+        target = platform(settings.platform)
+        with engine.errors(f"Pulling the {target.name} image of {reference}"):
+            pulled = engine.client.images.pull(reference, platform=target.name)
+        reference = str(pulled.id)
     found = inspect_image(engine, reference)
     if settings.sbom:
         write_sbom(found, settings.sbom)
@@ -89,6 +102,12 @@ def verify_site(engine: Engine, site: Site, config: SiteConfig, progress: Progre
     token = secrets.token_hex(4)
     try:
         rebuilt = build_site(engine, site, config, progress, rebuild=token)
+        runtimes = []
+        for target in platforms(config.platforms, engine.platform, "[publish] platforms"):
+            tag, changed = rebuild_runtime(
+                engine, config, rebuilt.bases[1], site, target, token, progress
+            )
+            runtimes.append({"platform": target.name, "runtime": tag, "differences": changed})
         return Verification(
             image=reference,
             content_hash=content,
@@ -96,6 +115,7 @@ def verify_site(engine: Engine, site: Site, config: SiteConfig, progress: Progre
             site_sha256=labels.get(Label.SITE_SHA256, ""),
             rebuilt_site_sha256=site_digest(rebuilt.built.files),
             differences=differences(before, rebuilt.built),
+            runtimes=runtimes,
         )
     finally:
         for tag in (image_tag(site, f"verify-{token}"), builder_tag(site, f"verify-{token}")):

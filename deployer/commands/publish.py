@@ -2,24 +2,33 @@
 
 The image is the one built for the site's current content (reused, not rebuilt, when
 nothing changed); ship/publish.py pushes every tag and reads it back through the
-registry's API; with [publish] sign (--sign), ship/signatures.py stores its signature
-beside it, and signed attestations of its SBOM (CycloneDX) and provenance (SLSA), the way
-cosign does.
+registry's API. For several CPUs ([publish] platforms, --platform; by default amd64 and
+arm64) image/runtime.py builds each other CPU's runtime once and ship/platform_index.py
+composes that CPU's image from it and the pushed site layers, then pushes one index
+under every tag. With [publish] sign (--sign), ship/signatures.py stores a signature
+beside the index and beside each platform's image, and signed attestations of each
+image's SBOM (CycloneDX) and provenance (SLSA), the way cosign does.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from deployer.config import SiteConfig, site_file
 from deployer.engine import Engine
 from deployer.image.images import build_site
+from deployer.image.runtime import runtimes_for
+from deployer.platforms import platforms
 from deployer.progress import Progress
 from deployer.provenance.attestations import CYCLONEDX, SLSA_PROVENANCE, slsa_provenance
 from deployer.provenance.inspect import runtime_suite
 from deployer.provenance.sbom import cyclonedx
 from deployer.provenance.signing import signing_key
+from deployer.ship.platform_index import push_index, runtime_parts
 from deployer.ship.publish import (
     PublishResult,
     PublishSettings,
@@ -29,7 +38,7 @@ from deployer.ship.publish import (
 )
 from deployer.ship.registry import Registry
 from deployer.ship.signatures import push_attestations, push_signature
-from deployer.site import Site
+from deployer.site import Site, user_cache
 
 
 def publish(
@@ -48,21 +57,54 @@ def publish(
         with progress.step(f"Asking {registry} whether it is a registry"):
             remote.ping()
     images = build_site(engine, site, config, progress)
+    native = engine.platform
+    targets = platforms(config.platforms, native, "[publish] platforms / --platform")
+    runtimes = runtimes_for(engine, site, config, images.bases[1], targets, progress)
     tags = tags or default_tags(site, images.content_hash)
     result = push_site(engine, remote, repository, tags, images, settings, progress)
-    if key is not None and result.digest:
-        pinned = f"{registry}/{repository}@{result.digest}"
-        with progress.step(f"Signing {pinned}, with its SBOM and provenance"):
-            signature = push_signature(remote, repository, result.digest, key).as_dict()
-            image = engine.find_image(images.image.id)
-            labels = dict(image.labels or {}) if image else {}
-            predicates = {
-                CYCLONEDX: json.loads(
-                    cyclonedx(pinned, images.image.id, labels, runtime_suite(labels))
-                ),
-                SLSA_PROVENANCE: slsa_provenance(labels),
-            }
-            attested = push_attestations(remote, repository, result.digest, key, predicates)
-            result.signature = {**signature, "attestations": attested}
+    if settings.dry_run or not result.digest:
+        return result
+    image = engine.find_image(images.image.id)
+    own = (images.image.id, dict(image.labels or {}) if image else {})
+    if targets != [native]:
+        names = ", ".join(target.name for target in targets)
+        with progress.step(f"Pushing one index for {names}"):
+            cache = user_cache() / "layers"
+            parts = {t: runtime_parts(engine, info.tag, cache) for t, info in runtimes.items()}
+            runtime = engine.find_image(images.runtime.id)
+            result.digest, result.platforms = push_index(
+                remote, repository, tags, native, result.digest,
+                dict(runtime.labels or {}) if runtime else {}, parts, native in targets,
+            )  # fmt: skip
+    if key is not None:
+        with progress.step("Signing what was pushed, with SBOMs and provenance"):
+            result.signature = _sign(remote, f"{registry}/{repository}", result, own, key)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _sign(
+    remote: Registry,
+    name: str,
+    result: PublishResult,
+    own: tuple[str, dict[str, str]],
+    key: ec.EllipticCurvePrivateKey,
+) -> dict[str, Any]:
+    """Sign what the tags name (the index, or the one image) and each platform's image;
+    each gets signed attestations of its SBOM and provenance (an index those of the image
+    built here, on the engine's own CPU)."""
+    images = {str(result.digest): own}
+    images.update({i.digest: (i.config_digest, i.labels) for i in result.platforms})
+    signed: dict[str, Any] = {}
+    for digest, (image_id, labels) in images.items():
+        signature = push_signature(remote, result.repository, digest, key).as_dict()
+        predicates = {
+            CYCLONEDX: json.loads(
+                cyclonedx(f"{name}@{digest}", image_id, labels, runtime_suite(labels))
+            ),
+            SLSA_PROVENANCE: slsa_provenance(labels),
+        }
+        attested = push_attestations(remote, result.repository, digest, key, predicates)
+        if digest == result.digest:
+            signed = {**signature, "attestations": attested}
+    return {**signed, "platforms": [image.digest for image in result.platforms]}

@@ -16,6 +16,7 @@ from string import Template
 from deployer import __version__
 from deployer.image.gems import VENDOR_CACHE, GemsPlan, GemsWay
 from deployer.image.plugins import JekyllRequirements
+from deployer.platforms import Platform
 from deployer.resources import docker_dir
 from deployer.serving_rules import COMPRESS_MIN_BYTES, compressible_globs, never_served_find
 
@@ -39,9 +40,20 @@ def _template(name: str) -> Template:
     return Template((docker_dir() / name).read_text(encoding="utf-8"))
 
 
-def render_runtime_dockerfile(*, nginx_base: str) -> str:
-    """The Dockerfile of the shared nginx runtime image (context: docker/runtime/)."""
-    return _template("runtime/Dockerfile.in").substitute(version=__version__, nginx_base=nginx_base)
+def render_runtime_dockerfile(*, nginx_base: str, target: Platform, native: bool) -> str:
+    """The Dockerfile of the shared nginx runtime image for `target` (context:
+    docker/runtime/): nginx installed on the engine's own CPU (`native`), else another
+    CPU's Debian packages unpacked, never run."""
+    build = _template("runtime/native-build.in" if native else "runtime/cross-build.in")
+    stage = build.substitute(
+        nginx_base=nginx_base,
+        debian_arch=target.debian_arch,
+        triplet=target.triplet,
+        musl_triplet=target.musl_triplet,
+    )
+    return _template("runtime/Dockerfile.in").substitute(
+        version=__version__, platform=target.name, nginx_build=stage
+    )
 
 
 def render_renewer_dockerfile(*, base: str) -> str:

@@ -1,35 +1,62 @@
-"""The shared nginx runtime image: FROM scratch, built once per nginx base, used by every site.
+"""The shared nginx runtime image: FROM scratch, built once per nginx base and CPU, used by
+every site.
 
 Three images come from `docker/runtime/Dockerfile.in`: `-build` (the Debian stage nginx is
 taken from; `inspect` asks its dpkg), `-tools` (the pack stage's precompressor and the
 runtime's bill of materials) and the runtime itself, whose labels carry that bill.
+
+The runtime for another CPU (`publish` for several platforms) is built the same way on
+this engine, from that CPU's Debian packages unpacked, never run: its one layer holds
+that CPU's files, while the engine files the image as its own CPU's. It is never run
+here; ship/platform_index.py gives it its true platform when it composes that CPU's
+image in the registry.
 """
 
 from __future__ import annotations
 
+import contextlib
+
+from deployer.config import SiteConfig
 from deployer.digests import inputs_hash
 from deployer.engine import Engine, ImageInfo
+from deployer.errors import SitedeployError
 from deployer.image.bases import BaseImage
-from deployer.image.builders import Builder, BuildRequest, run_build
+from deployer.image.builders import Builder, BuildRequest, choose_builder, run_build
 from deployer.image.context import scan_context
 from deployer.image.dockerfile import render_runtime_dockerfile
 from deployer.image.extract import read_image_file
 from deployer.labels import Label, Role, runtime_companion, runtime_tag
+from deployer.platforms import Platform
 from deployer.progress import Progress
-from deployer.provenance.sbom import parse_manifest, runtime_labels
+from deployer.provenance.sbom import (
+    files_from_labels,
+    parse_manifest,
+    runtime_differences,
+    runtime_labels,
+)
 from deployer.resources import docker_dir
 from deployer.site import Site
 
 
 def ensure_runtime(
-    engine: Engine, builder: Builder, nginx_base: BaseImage, site: Site, progress: Progress
+    engine: Engine,
+    builder: Builder,
+    nginx_base: BaseImage,
+    site: Site,
+    progress: Progress,
+    target: Platform | None = None,
 ) -> tuple[ImageInfo, str]:
-    """The runtime image for this base (built if missing) and the tag of its `tools` image.
+    """The runtime image for this base and CPU (the engine's own unless `target` names
+    another; built if missing) and the tag of its `tools` image.
 
     The tools image is built first: it carries the runtime's bill of materials, which is
     stamped into the runtime image's labels (and so into every site image built on it).
     """
-    dockerfile = render_runtime_dockerfile(nginx_base=nginx_base.reference)
+    native = engine.platform
+    target = target or native
+    dockerfile = render_runtime_dockerfile(
+        nginx_base=nginx_base.reference, target=target, native=target == native
+    )
     context = scan_context(docker_dir() / "runtime")
     tag = runtime_tag(inputs_hash(dockerfile, context.content_hash, nginx_base.image_id))
     tools = runtime_companion(tag, Role.RUNTIME_TOOLS)
@@ -37,7 +64,8 @@ def ensure_runtime(
     existing = engine.image_info(tag)
     if existing and engine.image_info(tools) and engine.image_info(build_stage):
         return existing, tools
-    with progress.step(f"Building the nginx runtime image {tag}"):
+    for_cpu = "" if target == native else f" for {target.name}"
+    with progress.step(f"Building the nginx runtime image {tag}{for_cpu}"):
         # The build stage is kept too: `inspect` asks its dpkg where each file came from.
         for role, name in ((Role.RUNTIME_BUILD, build_stage), (Role.RUNTIME_TOOLS, tools)):
             labels: dict[str, str] = {Label.ROLE: role, Label.TITLE: f"sitedeploy {role}"}
@@ -48,9 +76,64 @@ def ensure_runtime(
         labels = {
             Label.ROLE: Role.RUNTIME,
             Label.TITLE: "sitedeploy nginx runtime",
+            Label.PLATFORM: target.name,
             Label.RUNTIME_DOCKERFILE: dockerfile,
             **runtime_labels(parse_manifest(manifest)),
         }
         request = BuildRequest(context, dockerfile, tag, Role.RUNTIME, labels)
         run_build(builder, request, site, progress)
     return engine.built(tag), tools
+
+
+def runtimes_for(
+    engine: Engine,
+    site: Site,
+    config: SiteConfig,
+    nginx_base: BaseImage,
+    targets: list[Platform],
+    progress: Progress,
+) -> dict[Platform, ImageInfo]:
+    """The runtime image of every CPU in `targets` but the engine's own (built once each)."""
+    others = [target for target in targets if target != engine.platform]
+    if not others:
+        return {}
+    builder = choose_builder(engine, config.engine)
+    return {
+        target: ensure_runtime(engine, builder, nginx_base, site, progress, target)[0]
+        for target in others
+    }
+
+
+def rebuild_runtime(
+    engine: Engine,
+    config: SiteConfig,
+    nginx_base: BaseImage,
+    site: Site,
+    target: Platform,
+    token: str,
+    progress: Progress,
+) -> tuple[str, list[str]]:
+    """Build `target`'s runtime files again with nothing cached and compare its bill of
+    materials (every file's sha256, package, version) with the runtime in use:
+    (its tag, the differences)."""
+    builder = choose_builder(engine, config.engine)
+    runtime, _ = ensure_runtime(engine, builder, nginx_base, site, progress, target)
+    image = engine.find_image(runtime.tag)
+    labels = dict(image.labels or {}) if image else {}
+    recipe = labels.get(Label.RUNTIME_DOCKERFILE, "")
+    stage = f"FROM {nginx_base.reference} AS nginx-build\n"
+    busted = recipe.replace(stage, f"{stage}ARG SITEDEPLOY_REBUILD\n", 1)  # no cache from here
+    context = scan_context(docker_dir() / "runtime")
+    tag = f"{runtime.tag}-verify-{token}"
+    request = BuildRequest(
+        context, busted, tag, Role.RUNTIME_TOOLS, {Label.ROLE: Role.RUNTIME_TOOLS},
+        build_args={"SITEDEPLOY_REBUILD": token},
+    )  # fmt: skip
+    with progress.step(f"Rebuilding the {target.name} runtime's files from nothing cached"):
+        run_build(builder, request, site, progress)
+        try:
+            rebuilt = parse_manifest(read_image_file(engine, tag, "/runtime-sbom.tsv").decode())
+        finally:
+            with contextlib.suppress(SitedeployError), engine.errors(f"Removing {tag}"):
+                engine.client.images.remove(tag)
+    return runtime.tag, runtime_differences(files_from_labels(labels), rebuilt)

@@ -18,6 +18,7 @@ from typing import Any
 from deployer import __version__
 from deployer.built_site import BuiltFile
 from deployer.labels import Label, content_tag
+from deployer.platforms import KNOWN
 
 OURS = "sitedeploy"
 
@@ -108,6 +109,9 @@ def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str | No
     from cyclonedx.output.json import JsonV1Dot5
     from packageurl import PackageURL
 
+    qualifiers = {"distro": f"debian-{suite}"} if suite else {}
+    if labels.get(Label.PLATFORM) in KNOWN:  # the runtime's CPU: its packages' architecture
+        qualifiers["arch"] = KNOWN[labels[Label.PLATFORM]].debian_arch
     bom = Bom()
     bom.metadata.component = Component(
         type=ComponentType.CONTAINER,
@@ -145,7 +149,7 @@ def cyclonedx(image: str, image_id: str, labels: dict[str, str], suite: str | No
                     namespace="debian",
                     name=package,
                     version=version,
-                    qualifiers={"distro": f"debian-{suite}"} if suite else {},
+                    qualifiers=qualifiers,
                 ),
                 evidence=evidence,
                 properties=[Property(name=f"sha256:{f.path}", value=f.sha256) for f in files],
@@ -195,3 +199,38 @@ def summary(labels: dict[str, str]) -> dict[str, Any]:
             "sha256": labels.get(Label.SITE_SHA256),
         },
     }
+
+
+def platform_labels(
+    site: dict[str, str], native_runtime: dict[str, str], runtime: dict[str, str], runtime_id: str
+) -> dict[str, str]:
+    """The labels of the site's image on another CPU's `runtime`: what the site image
+    inherited from the engine's own runtime comes from that runtime instead, and the files
+    the site put over the runtime's (its own nginx files) stay the site's."""
+    inherited = {key for key, value in native_runtime.items() if site.get(key) == value}
+    labels = {key: value for key, value in site.items() if key not in inherited}
+    labels.update({k: v for k, v in runtime.items() if k in inherited or k not in site})
+    native_files = set(files_from_labels(native_runtime))
+    own = [f for f in files_from_labels(site) if f not in native_files]
+    replaced = {f.path for f in own}
+    files = [f for f in files_from_labels(runtime) if f.path not in replaced] + own
+    labels.update(runtime_labels(files))
+    labels[Label.RUNTIME] = runtime_id
+    return labels
+
+
+def runtime_differences(before: list[ShippedFile], after: list[ShippedFile]) -> list[str]:
+    """How a rebuilt runtime's files differ from the runtime's: one line per file."""
+    old = {f.path: f for f in before}
+    new = {f.path: f for f in after}
+    lines = []
+    for path in sorted(old.keys() | new.keys()):
+        was, now = old.get(path), new.get(path)
+        if was is None or now is None:
+            lines.append(f"{path}: only in the {'rebuild' if was is None else 'runtime'}")
+        elif was != now:
+            lines.append(
+                f"{path}: {was.package} {was.version} sha256 {was.sha256[:12]} in the runtime, "
+                f"{now.package} {now.version} sha256 {now.sha256[:12]} rebuilt"
+            )
+    return lines

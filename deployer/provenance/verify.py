@@ -16,6 +16,8 @@ class Verification:
     site_sha256: str
     rebuilt_site_sha256: str
     differences: list[str] = field(default_factory=list)
+    # Each platform's runtime, rebuilt from nothing cached: platform, runtime tag, differences.
+    runtimes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def same_inputs(self) -> bool:
@@ -23,7 +25,8 @@ class Verification:
 
     @property
     def reproduced(self) -> bool:
-        return self.same_inputs and self.site_sha256 == self.rebuilt_site_sha256
+        runtimes_same = not any(runtime["differences"] for runtime in self.runtimes)
+        return self.same_inputs and self.site_sha256 == self.rebuilt_site_sha256 and runtimes_same
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -35,6 +38,7 @@ class Verification:
             "site_sha256": self.site_sha256,
             "rebuilt_site_sha256": self.rebuilt_site_sha256,
             "differences": self.differences,
+            "runtimes": self.runtimes,
         }
 
 

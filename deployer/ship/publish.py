@@ -21,7 +21,8 @@ from deployer.errors import ConfigError, EngineError, RegistryError
 from deployer.image.images import SiteImages
 from deployer.labels import content_tag
 from deployer.progress import Progress, follow_events
-from deployer.ship.registry import Credentials, Registry
+from deployer.ship.platform_index import PlatformImage
+from deployer.ship.registry import Credentials, Registry, verify_pushed
 from deployer.site import Site
 
 ATTEMPTS = 3
@@ -67,6 +68,7 @@ class PublishResult:
     dry_run: bool = False
     images: SiteImages | None = field(default=None, repr=False)
     signature: dict[str, Any] | None = None  # where the signature is (with --sign)
+    platforms: list[PlatformImage] = field(default_factory=list)  # an index's, by CPU
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +86,7 @@ class PublishResult:
             "attempts": self.attempts,
             "seconds": round(self.seconds, 2),
             "dry_run": self.dry_run,
+            "platforms": [image.as_dict() for image in self.platforms],
         }
 
 
@@ -268,29 +271,8 @@ def _verify(
     """Check every tag's manifest digest and blobs; return the (shared) manifest."""
     manifest: dict[str, Any] = {}
     for tag in tags:
-        manifest = _verify_tag(remote, repository, tag, result.digest)
+        manifest = verify_pushed(remote, repository, tag, result.digest)
         result.verified_layers = len(manifest.get("layers", []))
-    return manifest
-
-
-def _verify_tag(remote: Registry, repository: str, tag: str, pushed: str | None) -> dict[str, Any]:
-    """The tag's manifest, once the registry's digest for it is `pushed` and it has every
-    blob the manifest names."""
-    digest, manifest = remote.manifest(repository, tag)
-    if digest != pushed:
-        raise RegistryError(
-            f"Registry {remote.host}: {repository}:{tag} has digest {digest or 'none'}, but "
-            f"the push reported {pushed}. Run publish again."
-        )
-    layers = [manifest.get("config", {}), *manifest.get("layers", [])]
-    missing = [
-        layer["digest"] for layer in layers if not remote.has_blob(repository, layer["digest"])
-    ]
-    if missing:
-        raise RegistryError(
-            f"Registry {remote.host}: {repository}:{tag} names blobs it does not have: "
-            f"{', '.join(missing)}. Run publish again."
-        )
     return manifest
 
 
@@ -311,7 +293,7 @@ def push_image(
         engine.client.images.get(image_id).tag(name, tag)
     with progress.step(f"Pushing {name}:{tag}"):
         push = _push_with_retries(engine, remote, auth, name, tag, progress)
-        _verify_tag(remote, repository, tag, push.digest)
+        verify_pushed(remote, repository, tag, push.digest)
     return f"{name}@{push.digest}"
 
 

@@ -25,12 +25,18 @@ from deployer.errors import ConfigError, RegistryError
 from deployer.hosts import hostname, is_loopback
 from docker import auth as docker_auth
 
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 MANIFEST_TYPES = ", ".join(
     [
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
+        DOCKER_MANIFEST,
+        OCI_MANIFEST,
         "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.index.v1+json",
+        OCI_INDEX,
     ]
 )
 CERTS_DIR = Path("/etc/docker/certs.d")
@@ -313,6 +319,29 @@ class Registry:
         if response.status_code != 200:
             return []
         return list(response.json().get("tags") or [])
+
+
+def verify_pushed(
+    remote: Registry, repository: str, tag: str, pushed: str | None
+) -> dict[str, Any]:
+    """The manifest of `tag` (or a digest), once the registry's digest for it is `pushed`
+    and it has every blob the manifest names."""
+    digest, manifest = remote.manifest(repository, tag)
+    if digest != pushed:
+        raise RegistryError(
+            f"Registry {remote.host}: {repository}:{tag} has digest {digest or 'none'}, but "
+            f"the push reported {pushed}. Run publish again."
+        )
+    layers = [manifest.get("config", {}), *manifest.get("layers", [])]
+    missing = [
+        layer["digest"] for layer in layers if not remote.has_blob(repository, layer["digest"])
+    ]
+    if missing:
+        raise RegistryError(
+            f"Registry {remote.host}: {repository}:{tag} names blobs it does not have: "
+            f"{', '.join(missing)}. Run publish again."
+        )
+    return manifest
 
 
 def _sha256(data: bytes) -> str:

@@ -32,10 +32,7 @@ from deployer.provenance.signing import (
     sign,
     verify,
 )
-from deployer.ship.registry import Registry
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+from deployer.ship.registry import OCI_CONFIG, OCI_MANIFEST, Registry
 
 
 def signature_tag(digest: str) -> str:

@@ -18,8 +18,8 @@ import requests
 
 from deployer.engine import Engine
 from deployer.ship.host import remove_host
-from deployer.ship.registry import Registry
-from deployer.ship.signatures import OCI_MANIFEST, signature_tag
+from deployer.ship.registry import OCI_MANIFEST, Registry
+from deployer.ship.signatures import signature_tag
 from deployer.site import open_site
 from tests.conftest import SiteFactory, free_port
 from tests.registry import RunningRegistry, start_registry

@@ -8,6 +8,7 @@ from deployer.image.dockerfile import (
 )
 from deployer.image.gems import GemsPlan, GemsWay
 from deployer.image.plugins import JekyllRequirements
+from deployer.platforms import AMD64, ARM64
 from deployer.resources import docker_dir
 from deployer.serving_rules import never_served_find
 
@@ -77,11 +78,32 @@ def test_jekyll_gets_configs_plugins_and_strict_front_matter() -> None:
 
 
 def test_runtime_dockerfile_is_from_scratch_with_a_shell_free_healthcheck() -> None:
-    text = render_runtime_dockerfile(nginx_base="sitedeploy/debian:bookworm")
+    text = render_runtime_dockerfile(
+        nginx_base="sitedeploy/debian:bookworm", target=AMD64, native=True
+    )
     assert "FROM sitedeploy/debian:bookworm AS nginx-build" in text
+    assert "apt-get install -y --no-install-recommends \\\n        nginx-light" in text
+    assert "sh /build/collect-rootfs.sh /rootfs\n" in text
     assert "FROM scratch AS runtime" in text
     assert 'CMD ["/usr/local/bin/healthcheck"' in text
     assert "USER 101:101" in text
+
+
+def test_another_cpus_runtime_is_unpacked_from_its_packages_and_cross_compiled() -> None:
+    text = render_runtime_dockerfile(
+        nginx_base="sitedeploy/debian:bookworm", target=ARM64, native=False
+    )
+    assert "runtime for linux/arm64" in text
+    assert "dpkg --add-architecture arm64" in text
+    assert "--download-only" in text and "nginx:arm64 libnginx-mod-http-brotli-static:arm64" in text
+    assert "aarch64-linux-gnu-gcc -specs /usr/lib/aarch64-linux-musl/musl-gcc.specs -static" in text
+    assert "sh /build/collect-rootfs.sh /rootfs /build/debs aarch64-linux-gnu" in text
+    # The final stages are the same recipe as the engine's own CPU's.
+    native = render_runtime_dockerfile(
+        nginx_base="sitedeploy/debian:bookworm", target=ARM64, native=True
+    )
+    assert text.split("FROM scratch AS runtime")[1] == native.split("FROM scratch AS runtime")[1]
+    assert "$" not in text.replace("${Version}", "")
 
 
 def test_templates_are_shipped_next_to_the_package() -> None:

@@ -1,4 +1,5 @@
 from deployer.image.dockerfile import render_runtime_dockerfile
+from deployer.platforms import AMD64
 from deployer.provenance.recipe import pair_recipe, stage_instructions
 
 HISTORY = [
@@ -25,7 +26,9 @@ COPY --from=pack /srv/www /srv/www
 
 
 def test_history_pairs_with_the_rendered_dockerfiles() -> None:
-    runtime = render_runtime_dockerfile(nginx_base="sitedeploy/debian:bookworm")
+    runtime = render_runtime_dockerfile(
+        nginx_base="sitedeploy/debian:bookworm", target=AMD64, native=True
+    )
     instructions = stage_instructions(runtime, "runtime") + stage_instructions(SITE_STAGE, "nginx")
     assert instructions[0] == "COPY --from=nginx-build /rootfs/ /"
     assert instructions[-1] == "COPY --from=pack /srv/www /srv/www"
