@@ -18,7 +18,9 @@ fragments planted) it measures, as medians of --runs runs where timing is involv
    its per-host throttle lifted), and what each found;
 6. deploying to a server over SSH: streamed, through a registry, and by hand with
    `docker save | ssh … docker load` (bench/servers.py);
-7. a link-heavy generated site (`{% link %}` everywhere) under Debian's Jekyll as it is
+7. publishing for amd64 alone against one index for amd64 and arm64, cold and warm
+   (bench/platforms.py), and each platform's image size;
+8. a link-heavy generated site (`{% link %}` everywhere) under Debian's Jekyll as it is
    and with the upstream fix sitedeploy loads into it (bench/linkheavy.py).
 
 It never fails on a number; it fails only when something could not be measured.
@@ -40,12 +42,21 @@ from bench.common import RESULTS, Unmeasurable, free_port  # noqa: E402
 from bench.gems import GemMeasures  # noqa: E402
 from bench.https import HttpsMeasures  # noqa: E402
 from bench.linkheavy import LinkMeasures  # noqa: E402
+from bench.platforms import PlatformMeasures  # noqa: E402
 from bench.render import markdown  # noqa: E402
 from bench.servers import ServerMeasures  # noqa: E402
 from bench.watching import WatchMeasures  # noqa: E402
 
 
-class Bench(ServerMeasures, BuildMeasures, HttpsMeasures, GemMeasures, WatchMeasures, LinkMeasures):
+class Bench(
+    ServerMeasures,
+    BuildMeasures,
+    HttpsMeasures,
+    GemMeasures,
+    WatchMeasures,
+    LinkMeasures,
+    PlatformMeasures,
+):
     """Every measurement, on one set of sites."""
 
 
@@ -88,6 +99,7 @@ def main() -> None:
             site["checks"] = bench.checks(folder, port)
             site["gem_ways"] = bench.gem_ways(folder)
             site["over_ssh"] = bench.over_ssh(folder, post)
+            site["platforms"] = bench.platforms(folder)
             results["sites"][name] = site
         print("bench: a link-heavy site under Debian's Jekyll", file=sys.stderr)
         results["link_heavy"] = bench.link_heavy()

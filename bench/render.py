@@ -61,6 +61,32 @@ def _over_ssh(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _platforms(results: dict[str, Any]) -> list[str]:
+    """Publishing for amd64 alone against one index for amd64 and arm64."""
+    lines = [
+        "",
+        "Publish to a registry on loopback: amd64 alone against one index for amd64 and arm64 "
+        "(cold: empty repository, no arm64 runtime yet; warm: after one post's edit)",
+        "",
+        "| site | measure | amd64 | amd64 + arm64 | two / one |",
+        "|---|---|---|---|---|",
+    ]
+    for name, site in results["sites"].items():
+        p = site.get("platforms")
+        if not p:
+            continue
+        cold, warm = p["cold_seconds"], p["warm_seconds"]
+        pull, unpacked = p["pull_bytes"], p["unpacked_bytes"]
+        lines += [
+            f"| {name} | cold publish (s) | {cold['one']} | {cold['two']} | {p['cold_ratio']} |",
+            f"| {name} | warm publish (s) | {warm['one']} | {warm['two']} | {p['warm_ratio']} |",
+            f"| {name} | image MB, unpacked (pull, compressed) | "
+            f"{_mb(unpacked['linux/amd64'])} ({_mb(pull['linux/amd64'])}) | arm64: "
+            f"{_mb(unpacked['linux/arm64'])} ({_mb(pull['linux/arm64'])}) | |",
+        ]
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"# sitedeploy vs plain Docker ({results['mode']}, medians of {results['runs']} runs)",
@@ -263,6 +289,7 @@ def markdown(results: dict[str, Any]) -> str:
             ),
         ]
     lines += _over_ssh(results)
+    lines += _platforms(results)
     heavy = results.get("link_heavy")
     if heavy:
         t = heavy["seconds"]

@@ -28,7 +28,7 @@ from deployer.provenance.attestations import CYCLONEDX, SLSA_PROVENANCE, slsa_pr
 from deployer.provenance.inspect import runtime_suite
 from deployer.provenance.sbom import cyclonedx
 from deployer.provenance.signing import signing_key
-from deployer.ship.platform_index import push_index, runtime_parts
+from deployer.ship.platform_index import push_index, remember_index, runtime_parts
 from deployer.ship.publish import (
     PublishResult,
     PublishSettings,
@@ -72,10 +72,14 @@ def publish(
             cache = user_cache() / "layers"
             parts = {t: runtime_parts(engine, info.tag, cache) for t, info in runtimes.items()}
             runtime = engine.find_image(images.runtime.id)
+            pushed = result.digest
             result.digest, result.platforms = push_index(
-                remote, repository, tags, native, result.digest,
+                remote, repository, tags, native, pushed,
                 dict(runtime.labels or {}) if runtime else {}, parts, native in targets,
             )  # fmt: skip
+            auth = settings.credentials.as_auth_config() if settings.credentials else None
+            mine = result.digest if native in targets else None
+            remember_index(engine, f"{registry}/{repository}", pushed, mine, auth)
     if key is not None:
         with progress.step("Signing what was pushed, with SBOMs and provenance"):
             result.signature = _sign(remote, f"{registry}/{repository}", result, own, key)

@@ -247,3 +247,16 @@ def _read_back(
             PlatformImage(target.name, _digest(body), len(layers), size, config_digest, labels)
         )
     return images
+
+
+def remember_index(
+    engine: Engine, name: str, pushed: str, index: str | None, auth: dict[str, str] | None
+) -> None:
+    """Make the local image answer to the index's digest instead of the single manifest's
+    the engine pushed (what `k8s`, `deploy` and `pin_image` read back as "published from
+    here"): a pull of `name@index` finds every layer here and downloads none. `index`
+    None: the index has no image for this engine's CPU; the stale name is only dropped."""
+    with engine.errors(f"Naming the local image {name}@{index or pushed}"):
+        if index is not None:
+            engine.api.pull(name, tag=index, auth_config=auth)
+        engine.api.remove_image(f"{name}@{pushed}", noprune=True)
