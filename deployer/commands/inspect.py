@@ -78,8 +78,10 @@ def inspect(
         target = platform(settings.platform)
         with engine.errors(f"Pulling the {target.name} image of {reference}"):
             pulled = engine.client.images.pull(reference, platform=target.name)
-        reference = str(pulled.id)
-    found = inspect_image(engine, reference)
+        found = inspect_image(engine, str(pulled.id))
+        found.image = f"{reference} ({target.name})"
+    else:
+        found = inspect_image(engine, reference)
     if settings.sbom:
         write_sbom(found, settings.sbom)
     verification = None

@@ -19,7 +19,7 @@ import contextlib
 from deployer.config import SiteConfig
 from deployer.digests import inputs_hash
 from deployer.engine import Engine, ImageInfo
-from deployer.errors import SitedeployError
+from deployer.errors import BaseImageError, BuildFailed, EngineError, SitedeployError
 from deployer.image.bases import BaseImage
 from deployer.image.builders import Builder, BuildRequest, choose_builder, run_build
 from deployer.image.context import scan_context
@@ -98,10 +98,19 @@ def runtimes_for(
     if not others:
         return {}
     builder = choose_builder(engine, config.engine)
-    return {
-        target: ensure_runtime(engine, builder, nginx_base, site, progress, target)[0]
-        for target in others
-    }
+    runtimes = {}
+    for target in others:
+        try:
+            runtime, _ = ensure_runtime(engine, builder, nginx_base, site, progress, target)
+        except (BuildFailed, BaseImageError, EngineError) as error:
+            raise type(error)(
+                f"{error.message}\n(That was the nginx runtime for {target.name}, made from "
+                f"Debian's {target.debian_arch} packages. To publish for this engine's CPU "
+                f'only, set [publish] platforms = ["{engine.platform.name}"] or pass '
+                f"--platform {engine.platform.name}.)"
+            ) from error
+        runtimes[target] = runtime
+    return runtimes
 
 
 def rebuild_runtime(

@@ -23,6 +23,7 @@ from deployer.site import open_site
 from deployer.waiting import wait_until
 from tests.conftest import SiteFactory, free_port
 from tests.registry import RunningRegistry, start_registry
+from tests.running import cli
 
 pytestmark = pytest.mark.engine
 
@@ -174,3 +175,31 @@ def test_the_arm64_image_serves_every_page_as_the_amd64_image_does(
         for container in started:
             engine.client.containers.get(container).remove(force=True)
         engine.client.images.remove(str(arm64.id), force=True)
+
+
+def test_arm64_alone_through_the_cli_then_inspected_for_that_cpu(
+    published: tuple[Path, PublishResult], registry: RunningRegistry, engine: Engine
+) -> None:
+    folder, _ = published
+    run = cli(
+        "publish", str(folder), "--registry", registry.host, "--repository", "team/armonly",
+        "--tag", "v1", "--platform", "linux/arm64", "--json",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert [p["platform"] for p in report["platforms"]] == ["linux/arm64"]
+    index = _skopeo_raw(f"{registry.host}/team/armonly:v1")
+    assert [e["platform"]["architecture"] for e in index["manifests"]] == ["arm64"]
+    assert index["manifests"][0]["digest"] == report["platforms"][0]["digest"]
+    # Nothing here answers to the amd64 manifest the engine pushed first: it is in no index.
+    names = engine.client.images.get(report["image_id"]).attrs.get("RepoDigests") or []
+    assert not any(name.startswith(f"{registry.host}/team/armonly@") for name in names)
+
+    reference = f"{registry.host}/team/armonly@{report['digest']}"
+    seen = cli("inspect", "--image", reference, "--platform", "linux/arm64", "--json")
+    assert seen.returncode == 0, seen.stderr
+    inspected = json.loads(seen.stdout)
+    assert inspected["image"] == f"{reference} (linux/arm64)"
+    assert inspected["labels"]["io.sitedeploy.platform"] == "linux/arm64"
+    assert all(line["matches"] for line in inspected["recipe"])
+    engine.client.images.remove(inspected["image_id"], force=True)
