@@ -5,6 +5,7 @@ qemu-user-static (binfmt_misc, fix-binary: `scripts/setup --tests` registers it)
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,6 +129,57 @@ def _answers(base: str, paths: list[str]) -> dict[str, tuple[int, dict[str, str]
         headers = {k.lower(): v for k, v in response.headers.items() if k.lower() not in VARYING}
         answers[path] = (response.status_code, headers, response.content)
     return answers
+
+
+def test_the_arm64_nginx_checks_its_config_and_serves_a_page_under_qemu_without_binfmt(
+    engine: Engine,
+    published: tuple[Path, PublishResult],
+    registry: RunningRegistry,
+    tmp_path: Path,
+) -> None:
+    """Proves the arm64 files run without binfmt_misc: the image's root filesystem,
+    exported, with nginx run by qemu-aarch64-static named explicitly in a chroot of it
+    (`-L ROOT` alone is not enough: nginx opens its files relative to "/", which qemu does
+    not redirect). The next test runs the image itself, through binfmt_misc."""
+    _, result = published
+    arm64 = next(image for image in result.platforms if image.platform == "linux/arm64")
+    pulled = engine.client.images.pull(
+        f"{registry.host}/team/both", tag=arm64.digest, platform="linux/arm64"
+    )
+    root = tmp_path / "root"
+    root.mkdir()
+    container = engine.client.containers.create(str(pulled.id), command=["/nonexistent"])
+    try:
+        with (tmp_path / "root.tar").open("wb") as handle:
+            for chunk in container.export():
+                handle.write(chunk)  # type: ignore[arg-type]  # bytes; docker-py says str
+    finally:
+        container.remove(force=True)
+    subprocess.run(["tar", "-xf", str(tmp_path / "root.tar"), "-C", str(root)], check=True)
+    shutil.copy("/usr/bin/qemu-aarch64-static", root / "qemu-aarch64-static")
+    nginx = ["chroot", str(root), "/qemu-aarch64-static", "/usr/sbin/nginx", "-e", "stderr"]
+    tested = subprocess.run([*nginx, "-t"], capture_output=True, text=True, timeout=60, check=False)
+    assert tested.returncode == 0 and "test is successful" in tested.stderr, tested.stderr
+    port = free_port()
+    conf = root / "etc/nginx/nginx.conf"
+    conf.write_text(conf.read_text().replace("listen 8080", f"listen 127.0.0.1:{port}"))
+    server = subprocess.Popen(
+        [*nginx, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+
+        def page() -> requests.Response | None:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/project/notes/", timeout=5)
+            except requests.ConnectionError:
+                return None
+
+        response = wait_until(60, page, "the arm64 nginx to answer under qemu")
+        assert response.status_code == 200 and "stable bytes" in response.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        engine.client.images.remove(str(pulled.id), force=True)
 
 
 @pytest.mark.skipif(not BINFMT.exists(), reason="qemu-aarch64 is not registered (binfmt_misc)")

@@ -58,3 +58,17 @@ def test_cyclonedx_document_is_valid_and_names_every_package() -> None:
         {"location": "/lib/x86_64-linux-gnu/libc.so.6"}
     ]
     assert components["site blog"]["hashes"] == [{"alg": "SHA-256", "content": "d" * 64}]
+
+
+def test_a_rebuilt_runtime_is_compared_file_by_file() -> None:
+    from deployer.provenance.sbom import ShippedFile, runtime_differences
+
+    nginx = ShippedFile("/usr/sbin/nginx", "aa" * 32, "nginx", "1.22.1-9+deb12u1")
+    libc = ShippedFile("/lib/aarch64-linux-gnu/libc.so.6", "cc" * 32, "libc6", "2.36-9")
+    newer = ShippedFile("/usr/sbin/nginx", "bb" * 32, "nginx", "1.22.1-9+deb12u2")
+    assert runtime_differences([nginx, libc], [nginx, libc]) == []
+    assert runtime_differences([nginx, libc], [newer]) == [
+        "/lib/aarch64-linux-gnu/libc.so.6: only in the runtime",
+        "/usr/sbin/nginx: nginx 1.22.1-9+deb12u1 sha256 aaaaaaaaaaaa in the runtime, "
+        "nginx 1.22.1-9+deb12u2 sha256 bbbbbbbbbbbb rebuilt",
+    ]
