@@ -61,13 +61,16 @@ def ensure_runtime(
     tag = runtime_tag(inputs_hash(dockerfile, context.content_hash, nginx_base.image_id))
     tools = runtime_companion(tag, Role.RUNTIME_TOOLS)
     build_stage = runtime_companion(tag, Role.RUNTIME_BUILD)
+    # The engine's own CPU's build stage is kept too (its dpkg knows where each file came
+    # from); another CPU's, with its cross toolchain (350 MB), is not: nothing reads it.
+    kept = [(Role.RUNTIME_BUILD, build_stage)] if target == native else []
+    kept.append((Role.RUNTIME_TOOLS, tools))
     existing = engine.image_info(tag)
-    if existing and engine.image_info(tools) and engine.image_info(build_stage):
+    if existing and all(engine.image_info(name) for _, name in kept):
         return existing, tools
     for_cpu = "" if target == native else f" for {target.name}"
     with progress.step(f"Building the nginx runtime image {tag}{for_cpu}"):
-        # The build stage is kept too: `inspect` asks its dpkg where each file came from.
-        for role, name in ((Role.RUNTIME_BUILD, build_stage), (Role.RUNTIME_TOOLS, tools)):
+        for role, name in kept:
             labels: dict[str, str] = {Label.ROLE: role, Label.TITLE: f"sitedeploy {role}"}
             run_build(
                 builder, BuildRequest(context, dockerfile, name, role, labels), site, progress
