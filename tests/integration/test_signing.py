@@ -12,6 +12,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -56,7 +57,7 @@ def _cosign_accepts(image: str, public: Path) -> bool:
     return _cosign("verify", "--key", str(public), image).returncode == 0
 
 
-def _publish(folder: Path, registry: RunningRegistry, *flags: str) -> dict[str, object]:
+def _publish(folder: Path, registry: RunningRegistry, *flags: str) -> dict[str, Any]:
     done = cli(
         "publish", str(folder), "--registry", registry.host, "--repository", "team/signed",
         "--json", *flags, env=ENV,
@@ -113,6 +114,19 @@ def test_signed_images_verify_and_unsigned_swapped_or_foreign_ones_do_not(
     envelope = json.loads(sbom_statement)
     bom = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
     assert any(c.get("name") == "nginx" for c in bom["components"]), bom["components"][:3]
+    # The image is an index for amd64 and arm64: each platform's image is signed too, and
+    # its SBOM names its own CPU's packages.
+    platforms = {p["platform"]: p["digest"] for p in signed["platforms"]}
+    assert sorted(platforms) == ["linux/amd64", "linux/arm64"]
+    for name, digest in platforms.items():
+        one = f"{registry.host}/team/signed@{digest}"
+        assert _cosign_accepts(one, public), name
+        statement = _cosign(
+            "verify-attestation", "--type", "cyclonedx", "--key", str(public), one
+        ).stdout.splitlines()[0]
+        components = json.loads(base64.b64decode(json.loads(statement)["payload"]))["predicate"]
+        arch = name.split("/")[1]
+        assert any(f"arch={arch}" in c.get("purl", "") for c in components["components"]), name
     # Signing the same digest again replaces our own signature (no pile of them).
     _publish(folder, registry, "--sign", "--signing-key", str(private))
     assert (
