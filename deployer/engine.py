@@ -24,6 +24,7 @@ from docker.models.images import Image
 from docker.models.services import Service
 
 import docker
+from deployer.engine_kind import EngineKind, engine_kind
 from deployer.errors import (
     ConfigError,
     DiskFull,
@@ -119,11 +120,18 @@ class Engine:
         return self.client.api
 
     @functools.cached_property
+    def kind(self) -> EngineKind:
+        """What this engine is (asked once): its product and version, CPU, image store,
+        and whether it can build with BuildKit."""
+        with self.errors("Asking the engine what it is"):
+            version: dict[str, Any] = self.client.version()
+            info: dict[str, Any] = self.client.info()
+        return engine_kind(version, info)
+
+    @property
     def platform(self) -> Platform:
         """The CPU this engine builds and runs images for."""
-        with self.errors("Asking the engine which CPU it runs on"):
-            arch = str(self.client.version().get("Arch") or "")
-        return engine_platform(arch)
+        return engine_platform(self.kind.arch)
 
     @property
     def is_local(self) -> bool:

@@ -67,6 +67,8 @@ def _up(
 ) -> UpResult:
     host, port = config.host, config.port
     ensure_port_available(engine, site, host, port)
+    if progress.verbose:
+        progress.info(engine.kind.line())
     images = build_site(engine, site, config, progress)
     url = preview_url(host, port)
 

@@ -204,6 +204,14 @@ def choose_builder(engine: Engine, choice: BuildEngine) -> Builder:
     """BuildKit through the CLI when asked or available; the SDK's classic builder else."""
     if choice is BuildEngine.CLASSIC:
         return ClassicSDK(engine)
+    if not engine.kind.buildkit:
+        if choice is BuildEngine.BUILDKIT:
+            raise BuildFailed(
+                f"--engine buildkit: {engine.kind.product} {engine.kind.version} at "
+                f"{engine.host} cannot build with BuildKit. Use --engine classic (or auto), "
+                "or a Docker Engine."
+            )
+        return ClassicSDK(engine)
     cli = find_buildkit_cli()
     if cli:
         return BuildKitCLI(cli, engine)

@@ -103,8 +103,7 @@ def check_disk_space(engine: Engine, context_bytes: int) -> None:
     """Refuse to start a build the daemon's disk cannot hold (local daemons only)."""
     if not engine.is_local:
         return
-    with engine.errors("Reading the daemon's data folder"):
-        root = str(engine.client.info().get("DockerRootDir") or "/var/lib/docker")
+    root = engine.kind.data_root
     try:
         free = shutil.disk_usage(root).free
     except OSError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,12 @@ def test_new_up_status_logs_down(sites_root: Path) -> None:
     assert created.returncode == 0 and json.loads(created.stdout)["site"] == str(folder)
     port = free_port()
 
-    result = cli("up", str(folder), "--port", str(port), "--json")
+    result = cli("up", str(folder), "--port", str(port), "--json", "-v")
     assert result.returncode == 0, result.stderr
+    # -v names the engine in one line: product, version, CPU, image store, builder
+    assert re.search(
+        r"Engine: Docker Engine \S+ \(API [\d.]+\), amd64, classic image store", result.stderr
+    )
     report = json.loads(result.stdout)
     for key in (
         "url", "image", "image_size", "builder_image", "builder_size", "site_bytes",
