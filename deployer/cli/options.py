@@ -60,7 +60,12 @@ def reported(command: F) -> F:
             raise
 
     return options(
-        click.option("-v", "--verbose", is_flag=True, help="Show every line the engine prints (`up` names the engine first)."),
+        click.option(
+            "-v",
+            "--verbose",
+            is_flag=True,
+            help="Show every line the engine prints (`up` names the engine first).",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors."),
         click.option(
             "--json",
