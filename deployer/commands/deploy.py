@@ -43,7 +43,7 @@ from deployer.serve.switch import Switched, switch_to
 from deployer.ship.host import HostStatus, host_status, keep_for_rollback, live_repository
 from deployer.ship.publish import PublishSettings
 from deployer.ship.swarm import SwarmResult, SwarmStatus, deploy_swarm, swarm_status
-from deployer.ship.transfer import Sent, send_image
+from deployer.ship.transfer import Sent, check_streamable, send_image
 from deployer.site import Site
 
 HOST_PORT = 80
@@ -252,6 +252,11 @@ def _deploy_host(
     listen = replace(config, host=config.deploy_bind, port=config.deploy_port or HOST_PORT)
     # A bad certificate or a missing EAB key is said before the build.
     https = plan_https(local, server, site, config, listen.port, progress)
+    through_registry = (settings.publish.registry or config.registry) and (
+        settings.publish.repository or config.repository
+    )
+    if server is not local and not through_registry:  # said before the build
+        check_streamable(local.platform, server.platform, server.host)
     images = build_site(local, site, config, progress)
     transfer = _bring(local, server, site, images, config, progress, settings)
     live = site.live()

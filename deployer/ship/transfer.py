@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.engine import Engine
+from deployer.errors import ConfigError
+from deployer.platforms import Platform
 from deployer.progress import Progress
 
 
@@ -76,6 +78,19 @@ def save_partial(local: Engine, reference: str, known: int, target: Path) -> tup
     finally:
         full.unlink(missing_ok=True)
     return target, target.stat().st_size
+
+
+def check_streamable(local: Platform, server: Platform, host: str) -> None:
+    """A streamed image is this engine's CPU's only: refuse a server on another CPU (the
+    registry's index carries every CPU's image; the server pulls its own)."""
+    if local != server:
+        raise ConfigError(
+            f"The server {host} runs on {server.name} and this engine builds {local.name} "
+            "images: streamed, the site could not run there. Deploy through a registry "
+            "([publish] registry and repository, or --registry/--repository): the index "
+            f"publish pushes has a {server.name} image, which the server pulls. Nothing was "
+            "changed on the server."
+        )
 
 
 def send_image(
