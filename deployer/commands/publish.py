@@ -59,10 +59,17 @@ def publish(
     images = build_site(engine, site, config, progress)
     native = engine.platform
     targets = platforms(config.platforms, native, "[publish] platforms / --platform")
-    runtimes = runtimes_for(engine, site, config, images.bases[1], targets, progress)
+    # Another CPU's runtime is built (once) before anything is pushed: if it cannot be,
+    # the registry is left as it was.
+    runtimes = (
+        {}
+        if settings.dry_run
+        else runtimes_for(engine, site, config, images.bases[1], targets, progress)
+    )
     tags = tags or default_tags(site, images.content_hash)
     result = push_site(engine, remote, repository, tags, images, settings, progress)
     if settings.dry_run or not result.digest:
+        result.seconds = time.monotonic() - started
         return result
     image = engine.find_image(images.image.id)
     own = (images.image.id, dict(image.labels or {}) if image else {})
