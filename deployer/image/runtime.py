@@ -2,8 +2,8 @@
 every site.
 
 Three images come from `docker/runtime/Dockerfile.in`: `-build` (the Debian stage nginx is
-taken from; `inspect` asks its dpkg), `-tools` (the pack stage's precompressor and the
-runtime's bill of materials) and the runtime itself, whose labels carry that bill.
+taken from, kept for the engine's own CPU), `-tools` (the pack stage's precompressor and
+the runtime's bill of materials) and the runtime itself, whose labels carry that bill.
 
 The runtime for another CPU (`publish` for several platforms) is built the same way on
 this engine, from that CPU's Debian packages unpacked, never run: its one layer holds
@@ -135,6 +135,11 @@ def rebuild_runtime(
     recipe = labels.get(Label.RUNTIME_DOCKERFILE, "")
     stage = f"FROM {nginx_base.reference} AS nginx-build\n"
     busted = recipe.replace(stage, f"{stage}ARG SITEDEPLOY_REBUILD\n", 1)  # no cache from here
+    if busted == recipe:  # a rebuild from the cache would prove nothing
+        raise EngineError(
+            f"The runtime {runtime.tag} carries no recipe with an nginx-build stage on "
+            f"{nginx_base.reference}; remove it (`docker rmi {runtime.tag}`) and build again."
+        )
     context = scan_context(docker_dir() / "runtime")
     tag = f"{runtime.tag}-verify-{token}"
     request = BuildRequest(
