@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from deployer.platforms import KNOWN
+from deployer.platforms import KNOWN, known
 
 # An image reference as the distribution spec defines it: [host[:port]/]path[:tag][@digest].
 COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -127,6 +127,6 @@ def mirror(value: Any) -> str | None:
 
 
 def platform_name(value: Any) -> str | None:
-    if isinstance(value, str) and value.removesuffix("/v8") in KNOWN:
+    if isinstance(value, str) and known(value) is not None:
         return None
     return f"expected one of {', '.join(KNOWN)}, got {value!r}"

@@ -40,9 +40,14 @@ KNOWN = {p.name: p for p in (AMD64, ARM64)}
 _ENGINE_ARCH = {"amd64": AMD64, "x86_64": AMD64, "arm64": ARM64, "aarch64": ARM64}
 
 
+def known(name: str) -> Platform | None:
+    """The platform `name` names (`linux/arm64/v8` is `linux/arm64`), or None."""
+    return KNOWN.get(name.removesuffix("/v8") if name.startswith("linux/arm64") else name)
+
+
 def platform(name: str, where: str = "--platform") -> Platform:
     """`linux/amd64`, `linux/arm64` (a `/v8` variant is accepted), or one error."""
-    found = KNOWN.get(name.removesuffix("/v8") if name.startswith("linux/arm64") else name)
+    found = known(name)
     if found is None:
         raise ConfigError(
             f"{where}: {name!r} is not a platform sitedeploy builds; use one or more of "

@@ -34,3 +34,5 @@ def test_publish_platforms_setting_is_checked_with_its_line(tmp_path: Path) -> N
         load_config(tmp_path)
     with pytest.raises(ConfigError, match=r"--platform: expected one of linux/amd64, linux/arm64"):
         load_config(tmp_path / "nowhere", {"platforms": ["arm"]})
+    with pytest.raises(ConfigError, match=r"--platform: expected one of .*'linux/amd64/v8'"):
+        load_config(tmp_path / "nowhere", {"platforms": ["linux/amd64/v8"]})
