@@ -212,15 +212,15 @@ def _bring(
     key_file = site_file(site.path, config.verify_key)
     if server is local and key_file is None:
         return Transfer("local", tag)
-    registry = settings.publish.registry or config.registry
-    repository = settings.publish.repository or config.repository
-    if key_file is not None and not (registry and repository):
+    named = settings.publish.named(config)
+    if key_file is not None and named is None:
         raise ConfigError(
             "[deploy] verify_key (--verify-key) checks the signature of the published image, "
             "and the server then runs that very digest: set [publish] registry and repository "
             "(or --registry/--repository). Nothing was changed on the server."
         )
-    if registry and repository:
+    if named is not None:
+        registry, repository = named
         published = publish(local, site, config, progress, settings.publish)
         pinned = f"{registry}/{repository}@{published.digest}"
         if key_file is not None and published.digest:  # before the server pulls it
@@ -252,10 +252,7 @@ def _deploy_host(
     listen = replace(config, host=config.deploy_bind, port=config.deploy_port or HOST_PORT)
     # A bad certificate or a missing EAB key is said before the build.
     https = plan_https(local, server, site, config, listen.port, progress)
-    through_registry = (settings.publish.registry or config.registry) and (
-        settings.publish.repository or config.repository
-    )
-    if server is not local and not through_registry:  # said before the build
+    if server is not local and settings.publish.named(config) is None:  # said before the build
         check_streamable(local.platform, server.platform, server.host)
     images = build_site(local, site, config, progress)
     transfer = _bring(local, server, site, images, config, progress, settings)

@@ -39,16 +39,21 @@ class PublishSettings:
     credentials: Credentials | None = field(default=None, repr=False)
     dry_run: bool = False
 
-    def target(self, config: SiteConfig, command: str = "publish") -> tuple[str, str]:
-        """(registry, repository), or one error naming both ways to set them."""
+    def named(self, config: SiteConfig) -> tuple[str, str] | None:
+        """(registry, repository) from flags, else `[publish]`; None unless both are set."""
         registry = self.registry or config.registry
         repository = self.repository or config.repository
-        if not registry or not repository:
+        return (registry, repository) if registry and repository else None
+
+    def target(self, config: SiteConfig, command: str = "publish") -> tuple[str, str]:
+        """(registry, repository), or one error naming both ways to set them."""
+        named = self.named(config)
+        if named is None:
             raise ConfigError(
                 f"{command} needs --registry and --repository (or [publish] registry and "
                 "repository in sitedeploy.toml)."
             )
-        return registry, repository
+        return named
 
 
 @dataclass
