@@ -1,4 +1,5 @@
-"""sha256 of files, read in chunks (a rootfs tarball or a site's video need not fit in memory)."""
+"""sha256 of files, read in chunks (a rootfs tarball or a site's video need not fit in memory),
+of build inputs, and of blobs as registries name them."""
 
 from __future__ import annotations
 
@@ -30,3 +31,8 @@ def inputs_hash(*parts: str) -> str:
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def blob_digest(data: bytes) -> str:
+    """A blob's digest as registries and OCI descriptors write it: `sha256:<hex>`."""
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"

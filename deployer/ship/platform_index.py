@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deployer.digests import blob_digest
 from deployer.engine import Engine
 from deployer.errors import RegistryError
 from deployer.platforms import Platform
@@ -34,6 +35,7 @@ from deployer.ship.registry import (
     Registry,
     verify_pushed,
 )
+from deployer.ship.transfer import save_image
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,8 @@ class PlatformImage:
         }
 
 
-def _digest(data: bytes) -> str:
-    return f"sha256:{hashlib.sha256(data).hexdigest()}"
-
-
 def _descriptor(media_type: str, data: bytes) -> dict[str, Any]:
-    return {"mediaType": media_type, "digest": _digest(data), "size": len(data)}
+    return {"mediaType": media_type, "digest": blob_digest(data), "size": len(data)}
 
 
 def _gzipped(layer: tarfile.TarFile, name: str, cache: Path) -> Path:
@@ -104,14 +102,11 @@ def runtime_parts(engine: Engine, reference: str, cache: Path) -> RuntimeParts:
         return RuntimeParts(str(image.id), json.loads(config_file.read_bytes()), tuple(cached))
     with tempfile.TemporaryDirectory(prefix="sitedeploy-save-") as tmp:
         saved = Path(tmp) / "image.tar"
-        with engine.errors(f"Saving {reference}"), saved.open("wb") as handle:
-            for chunk in engine.api.get_image(reference):
-                handle.write(chunk)
+        manifest = save_image(engine, reference, saved)
         with tarfile.open(saved) as archive:
-            manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
-            config = archive.extractfile(manifest[0]["Config"])
+            config = archive.extractfile(manifest["Config"])
             config_bytes = config.read() if config else b"{}"
-            layers = tuple(_gzipped(archive, name, cache) for name in manifest[0]["Layers"])
+            layers = tuple(_gzipped(archive, name, cache) for name in manifest["Layers"])
     if [path.name.removesuffix(".tar.gz") for path in layers] != diff_ids:
         raise RegistryError(f"The saved layers of {reference} are not its own; build it again.")
     config_file.write_bytes(config_bytes)
@@ -160,10 +155,15 @@ def _composed_config(
     return config
 
 
-def _put_json(remote: Registry, repository: str, document: dict[str, Any], media: str) -> bytes:
-    body = json.dumps(document, separators=(",", ":")).encode()
-    remote.put_manifest(repository, _digest(body), body, media)
-    return body
+def _compact(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _put_manifest(remote: Registry, repository: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Store an OCI image manifest by its digest; its descriptor."""
+    body = _compact(manifest)
+    remote.put_manifest(repository, blob_digest(body), body, OCI_MANIFEST)
+    return _descriptor(OCI_MANIFEST, body)
 
 
 def push_index(
@@ -180,9 +180,10 @@ def push_index(
     one index naming them all under every tag, read it all back; (index digest, images)."""
     _, pushed = remote.manifest(repository, pushed_digest)
     native_config = json.loads(remote.blob(repository, pushed["config"]["digest"]))
-    entries: list[tuple[Platform, bytes]] = []
+    native_manifest = _as_oci(pushed)
+    entries: list[tuple[Platform, dict[str, Any]]] = []
     if include_native:
-        entries.append((native, _put_json(remote, repository, _as_oci(pushed), OCI_MANIFEST)))
+        entries.append((native, _put_manifest(remote, repository, native_manifest)))
     for target, runtime in others.items():
         runtime_layers = []
         for path in runtime.layers:
@@ -190,28 +191,25 @@ def push_index(
             remote.put_blob(repository, data)
             runtime_layers.append(_descriptor(OCI_LAYER, data))
         kept = len(runtime.config["rootfs"]["diff_ids"])
-        config = _composed_config(native_config, runtime, native_runtime, target)
-        config_body = json.dumps(config, separators=(",", ":")).encode()
-        remote.put_blob(repository, config_body)
+        config = _compact(_composed_config(native_config, runtime, native_runtime, target))
+        remote.put_blob(repository, config)
         manifest = {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
-            "config": _descriptor(OCI_CONFIG, config_body),
-            "layers": runtime_layers + _as_oci(pushed)["layers"][kept:],
+            "config": _descriptor(OCI_CONFIG, config),
+            "layers": runtime_layers + native_manifest["layers"][kept:],
         }
-        entries.append((target, _put_json(remote, repository, manifest, OCI_MANIFEST)))
-    index = {
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [
-            {**_descriptor(OCI_MANIFEST, body), "platform": target.as_oci()}
-            for target, body in entries
-        ],
-    }
-    index_body = json.dumps(index, separators=(",", ":")).encode()
-    digest = _digest(index_body)
+        entries.append((target, _put_manifest(remote, repository, manifest)))
+    index = _compact(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [{**entry, "platform": target.as_oci()} for target, entry in entries],
+        }
+    )
     for tag in tags:
-        remote.put_manifest(repository, tag, index_body, OCI_INDEX)
+        remote.put_manifest(repository, tag, index, OCI_INDEX)
+    digest = blob_digest(index)
     return digest, _read_back(remote, repository, tags, digest, entries)
 
 
@@ -220,7 +218,7 @@ def _read_back(
     repository: str,
     tags: list[str],
     digest: str,
-    entries: list[tuple[Platform, bytes]],
+    entries: list[tuple[Platform, dict[str, Any]]],
 ) -> list[PlatformImage]:
     """Every tag names the index; every platform's manifest and its blobs are there."""
     for tag in tags:
@@ -231,8 +229,8 @@ def _read_back(
                 f"the index {digest} just pushed. Run publish again."
             )
     images = []
-    for target, body in entries:
-        manifest = verify_pushed(remote, repository, _digest(body), _digest(body))
+    for target, entry in entries:
+        manifest = verify_pushed(remote, repository, entry["digest"], entry["digest"])
         layers = manifest.get("layers", [])
         size = sum(int(layer.get("size", 0)) for layer in layers)
         config_digest = str(manifest["config"]["digest"])
@@ -244,7 +242,7 @@ def _read_back(
             )
         labels = dict((config.get("config") or {}).get("Labels") or {})
         images.append(
-            PlatformImage(target.name, _digest(body), len(layers), size, config_digest, labels)
+            PlatformImage(target.name, entry["digest"], len(layers), size, config_digest, labels)
         )
     return images
 

@@ -10,7 +10,6 @@ tried for loopback registries, which the daemon also reaches without TLS.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import socket
@@ -21,6 +20,7 @@ from typing import Any
 
 import requests
 
+from deployer.digests import blob_digest
 from deployer.errors import ConfigError, RegistryError
 from deployer.hosts import hostname, is_loopback
 from docker import auth as docker_auth
@@ -262,7 +262,7 @@ class Registry:
     def blob(self, repository: str, digest: str) -> bytes:
         """A blob's bytes, checked against its digest."""
         response = self._get(repository, f"blobs/{digest}")
-        if response.status_code != 200 or digest != _sha256(response.content):
+        if response.status_code != 200 or digest != blob_digest(response.content):
             raise self._fail(
                 f"blob {digest} of {repository} is missing or damaged "
                 f"(status {response.status_code})",
@@ -274,7 +274,7 @@ class Registry:
 
     def put_blob(self, repository: str, data: bytes) -> str:
         """Upload `data` as a blob (once: a blob already there is not sent again)."""
-        digest = _sha256(data)
+        digest = blob_digest(data)
         if self.has_blob(repository, digest):
             return digest
         started = self._get(repository, "blobs/uploads/", method="POST")
@@ -311,7 +311,7 @@ class Registry:
                 f"(status {response.status_code}: {response.text[:200]})",
                 "Check that the credentials may push there.",
             )
-        return _sha256(manifest)
+        return blob_digest(manifest)
 
     def tags(self, repository: str) -> list[str]:
         response = self._get(repository, "tags/list")
@@ -341,10 +341,6 @@ def verify_pushed(
             f"{', '.join(missing)}. Run publish again."
         )
     return manifest
-
-
-def _sha256(data: bytes) -> str:
-    return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 def _short(error: Exception | None) -> str:

@@ -9,13 +9,13 @@ read it the same way. Signing and checking are provenance/signing.py's.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from deployer.digests import blob_digest
 from deployer.errors import RegistryError, SigningError
 from deployer.provenance.attestations import (
     DSSE_MEDIA_TYPE,
@@ -108,7 +108,7 @@ def push_signature(
     kept = []
     for layer in _layers(remote, repository, tag):  # our own earlier ones are replaced
         signature = str((layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION, ""))
-        same = layer.get("digest") == f"sha256:{hashlib.sha256(data).hexdigest()}"
+        same = layer.get("digest") == blob_digest(data)
         mine = same and verify(public, data, signature)
         if not mine:
             kept.append(layer)

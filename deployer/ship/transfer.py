@@ -13,6 +13,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deployer.engine import Engine
 from deployer.errors import ConfigError
@@ -62,17 +63,23 @@ def _without(source: Path, target: Path, skipped: set[str]) -> None:
             out.addfile(member, archive.extractfile(member) if member.isfile() else None)
 
 
+def save_image(local: Engine, reference: str, target: Path) -> dict[str, Any]:
+    """`docker save` of `reference` into the file `target`; the archive's manifest entry
+    (its `Config` file and `Layers` files, oldest first)."""
+    with local.errors(f"Saving {reference}"), target.open("wb") as handle:
+        for chunk in local.api.get_image(reference):
+            handle.write(chunk)
+    with tarfile.open(target) as archive:
+        manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
+    return dict(manifest[0])
+
+
 def save_partial(local: Engine, reference: str, known: int, target: Path) -> tuple[Path, int]:
     """`docker save` of `reference` into `target`, without the files of its first `known`
     layers; returns the archive and its size."""
     full = target.with_suffix(".full.tar")
     try:
-        with local.errors(f"Saving {reference}"), full.open("wb") as handle:
-            for chunk in local.api.get_image(reference):
-                handle.write(chunk)
-        with tarfile.open(full) as archive:
-            manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
-        layers = list(manifest[0]["Layers"])
+        layers = list(save_image(local, reference, full)["Layers"])
         # a file the archive shares between a known layer and a later one stays
         _without(full, target, set(layers[:known]) - set(layers[known:]))
     finally:
