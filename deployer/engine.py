@@ -3,8 +3,7 @@
 Every docker-py call sitedeploy makes runs inside `Engine.errors(action)`, which turns
 docker-py, requests and daemon failures into our own errors, each with what to do about
 it. Lookups of things that may be absent (`find_image`, `find_container`, `find_service`)
-return None instead of raising; the daemon's words about a failed push are classified here
-too (`push_failure`), since they come from the same engine.
+return None instead of raising.
 """
 
 from __future__ import annotations
@@ -31,10 +30,11 @@ from deployer.errors import (
     EngineError,
     EngineUnavailable,
     PortUnavailable,
-    RegistryError,
     SitedeployError,
 )
+from deployer.image_facts import ImageFacts, image_facts
 from deployer.platforms import Platform, engine_platform
+from deployer.site import user_cache
 from deployer.tunnel import Forward, forwarding_refused
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -91,10 +91,13 @@ def refusal(action: str, host: str, explanation: str) -> SitedeployError:
 
 @dataclass(frozen=True)
 class ImageInfo:
-    """A local image: the tag asked for, its id, size and layer count."""
+    """A local image: the tag asked for, its id on this engine, its config's digest (the
+    same on every image store: what content hashes name), its size (the bytes of its
+    files, `image_facts`) and layer count."""
 
     tag: str
     id: str
+    config_digest: str
     size: int
     layers: int
 
@@ -220,14 +223,37 @@ class Engine:
 
         return self._found(f"service {name}", get)
 
+    def facts(self, image: Image) -> ImageFacts | None:
+        """The image as Docker's classic store describes it, read from its layers where
+        this engine's own answers differ (its store, `kind.classic_store`); else None."""
+        if self.kind.classic_store:
+            return None
+        image_id = str(image.id)
+        with self.errors(f"Reading the layers of image {image_id[:19]}"):
+            return image_facts(
+                image_id, lambda: self.api.get_image(image_id), user_cache() / "image-facts.json"
+            )
+
+    def config_digest(self, image: Image) -> str:
+        """The digest of the image's config: its id on the classic store and Podman; the
+        containerd store says it beside the manifest it names the image by."""
+        if not self.kind.containerd_store:
+            return str(image.id)
+        annotations = (image.attrs.get("Descriptor") or {}).get("annotations") or {}
+        facts = None if "config.digest" in annotations else self.facts(image)
+        return facts.config_digest if facts else str(annotations["config.digest"])
+
     def image_info(self, tag: str) -> ImageInfo | None:
         """Size and layer count of a local image, or None if there is no such image."""
         image = self.find_image(tag)
         if image is None:
             return None
         layers = image.attrs.get("RootFS", {}).get("Layers") or []
-        size = int(image.attrs.get("Size", 0))
-        return ImageInfo(tag=tag, id=str(image.id), size=size, layers=len(layers))
+        facts = self.facts(image)
+        return ImageInfo(
+            tag=tag, id=str(image.id), config_digest=self.config_digest(image),
+            size=facts.size if facts else int(image.attrs.get("Size", 0)), layers=len(layers),
+        )  # fmt: skip
 
     def built(self, tag: str) -> ImageInfo:
         """`image_info` of an image we just built or found (raises if it went meanwhile)."""
@@ -240,7 +266,11 @@ class Engine:
         return info
 
     def history(self, reference: str) -> list[Layer]:
-        """The image's history, oldest first."""
+        """The image's history, oldest first, each layer's size counted as `image_info`'s."""
+        image = self.find_image(reference)
+        facts = self.facts(image) if image is not None else None
+        if facts is not None:
+            return [Layer(created_by, size) for created_by, size in facts.history_sizes()]
         with self.errors(f"Reading the history of {reference}"):
             entries: list[dict[str, Any]] = self.api.history(reference)  # type: ignore[no-untyped-call]
         return [
@@ -331,43 +361,3 @@ def ssh_refusal(host: str, error: Exception) -> EngineUnavailable:
             "with `ssh` to check and accept it, then run again."
         )
     return EngineUnavailable(f"Cannot reach {host} over SSH: {said} ({kind}).")
-
-
-# -- what the daemon says when a push fails ----------------------------------------
-
-_PUSH_FAILURES = (
-    ("auth", ("unauthorized", "authentication required", "no basic auth credentials", "denied")),
-    ("tls", ("x509", "tls:", "certificate")),
-    ("unknown-host", ("no such host", "name resolution", "server misbehaving")),
-    ("transient", (
-        "connection refused", "connection reset", "eof", "broken pipe", "i/o timeout",
-        "timeout", "500 internal", "502", "503", "504", "bad gateway", "service unavailable",
-    )),
-)  # fmt: skip
-
-
-def push_failure_kind(message: str) -> str:
-    """auth, tls, unknown-host, transient (worth retrying) or other."""
-    lowered = message.lower()
-    for kind, needles in _PUSH_FAILURES:
-        if any(needle in lowered for needle in needles):
-            return kind
-    return "other"
-
-
-def push_failure(registry: str, message: str, attempts: int) -> RegistryError:
-    """The error for a push the daemon could not finish, with the fix for its kind."""
-    fixes = {
-        "auth": "the registry refused the credentials. Check them (docker login, or "
-        "SITEDEPLOY_REGISTRY_USERNAME / SITEDEPLOY_REGISTRY_PASSWORD, or --password-stdin)",
-        "tls": "TLS verification failed. If the registry uses a private CA, put its "
-        f"certificate in /etc/docker/certs.d/{registry}/ca.crt",
-        "unknown-host": "the host name does not resolve. Check --registry",
-        "transient": f"it kept failing after {attempts} attempts. Check that the registry "
-        "is running and reachable, then run publish again",
-        "other": "the daemon could not push",
-    }
-    return RegistryError(
-        f"Pushing to {registry} failed: {fixes[push_failure_kind(message)]}. The daemon said: "
-        f"{message.strip()}. The local image is unchanged."
-    )

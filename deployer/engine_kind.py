@@ -26,6 +26,12 @@ class EngineKind:
     def podman(self) -> bool:
         return self.product == "Podman"
 
+    @property
+    def classic_store(self) -> bool:
+        """Docker's classic image store: ids are config digests and sizes the bytes of an
+        image's files (what sitedeploy reports on every engine: `image_facts`)."""
+        return not self.podman and not self.containerd_store
+
     def line(self) -> str:
         """One line for `up -v`."""
         store = "containerd image store" if self.containerd_store else "classic image store"

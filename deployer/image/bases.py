@@ -30,7 +30,7 @@ class BaseImage:
 
     requested: str
     reference: str  # the tag the rendered Dockerfile names
-    image_id: str
+    image_id: str  # its config's digest: the same on every image store (`Engine.config_digest`)
     origin: Origin
     repo_digest: str | None = None
     labels: dict[str, str] = field(default_factory=dict)  # the image's own labels
@@ -64,7 +64,7 @@ def _described(engine: Engine, requested: str, reference: str, origin: Origin) -
     return BaseImage(
         requested=requested,
         reference=reference,
-        image_id=str(image.id),
+        image_id=engine.config_digest(image),
         origin=origin,
         repo_digest=str(digests[0]) if digests else None,
         labels=dict(image.labels or {}),

@@ -41,7 +41,7 @@ from deployer.image.extract import extract_built_site
 from deployer.image.fidelity import debian_differences, fallback_line
 from deployer.image.gems import GemsPlan, GemsWay, plan_gems, ruby_image, written_gemfile
 from deployer.image.plugins import JekyllRequirements, read_requirements
-from deployer.image.runtime import ensure_runtime
+from deployer.image.runtime import ensure_runtime, runtime_identity
 from deployer.image.secrets import build_secrets
 from deployer.image.site_csp import site_policy
 from deployer.image.site_nginx import site_nginx_files
@@ -205,8 +205,8 @@ def _plan(engine: Engine, site: Site, config: SiteConfig, progress: Progress) ->
     # The site's own nginx files come from its [headers] and [csp] and its built pages.
     nginx_settings = repr((config.headers, config.csp))
     content_hash = inputs_hash(
-        __version__, context.content_hash, dockerfile, builder_base.image_id, runtime.id,
-        nginx_settings,
+        __version__, context.content_hash, dockerfile, builder_base.image_id,
+        runtime_identity(engine, runtime), nginx_settings,
     )  # fmt: skip
     warnings = (
         *requirements.warnings, *context.warnings,
@@ -229,7 +229,7 @@ def _labels(plan: _Plan) -> dict[str, str]:
         Label.TITLE: plan.site.name,
         Label.CREATED: datetime.now(UTC).isoformat(timespec="seconds"),
         Label.VERSION: __version__,
-        Label.RUNTIME: plan.runtime.id,
+        Label.RUNTIME: plan.runtime.config_digest,
         Label.BASEURL: requirements.baseurl,
         Label.SITE_URL: requirements.site_url,
         Label.GEMS_WAY: str(plan.gems.way),

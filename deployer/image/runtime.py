@@ -38,6 +38,16 @@ from deployer.resources import docker_dir
 from deployer.site import Site
 
 
+def runtime_identity(engine: Engine, runtime: ImageInfo) -> str:
+    """What a site's content hash names of its runtime: its tag (its recipe and nginx
+    base) and its bill of materials (every file's sha256, package and version). That is
+    the same wherever the runtime was built; its id differs with the build's time and the
+    engine's image store."""
+    image = engine.find_image(runtime.tag)
+    labels = dict(image.labels or {}) if image is not None else {}
+    return inputs_hash(runtime.tag, labels.get(Label.SBOM_FILES) or runtime.config_digest)
+
+
 def ensure_runtime(
     engine: Engine,
     builder: Builder,

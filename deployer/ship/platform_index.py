@@ -25,6 +25,7 @@ from typing import Any
 from deployer.digests import blob_digest
 from deployer.engine import Engine
 from deployer.errors import RegistryError
+from deployer.image_facts import uncompressed
 from deployer.platforms import Platform
 from deployer.provenance.sbom import platform_labels
 from deployer.ship.registry import (
@@ -42,7 +43,7 @@ from deployer.ship.transfer import save_image
 class RuntimeParts:
     """A runtime image as a registry holds it: its config, its layers gzipped (cached)."""
 
-    image_id: str
+    config_digest: str
     config: dict[str, Any]
     layers: tuple[Path, ...]
 
@@ -72,13 +73,15 @@ def _descriptor(media_type: str, data: bytes) -> dict[str, Any]:
 
 
 def _gzipped(layer: tarfile.TarFile, name: str, cache: Path) -> Path:
-    """The layer file `name` of a saved image, gzipped once into `cache` (by its diff id)."""
-    source = layer.extractfile(name)
-    if source is None:
+    """The layer file `name` of a saved image (as it is or, from the containerd store,
+    gzipped already), gzipped once into `cache` by its diff id."""
+    saved = layer.extractfile(name)
+    if saved is None:
         raise RegistryError(f"The saved runtime image has no layer file {name}; build it again.")
     digest = hashlib.sha256()
     cache.mkdir(parents=True, exist_ok=True)
     with (
+        uncompressed(saved) as source,
         tempfile.NamedTemporaryFile(dir=cache, delete=False) as partial,
         gzip.GzipFile(fileobj=partial, mode="wb", mtime=0) as packed,
     ):
@@ -99,7 +102,8 @@ def runtime_parts(engine: Engine, reference: str, cache: Path) -> RuntimeParts:
     config_file = cache / f"{str(image.id).removeprefix('sha256:')}.json"
     cached = [cache / f"{d}.tar.gz" for d in diff_ids]
     if config_file.is_file() and all(path.is_file() for path in cached):
-        return RuntimeParts(str(image.id), json.loads(config_file.read_bytes()), tuple(cached))
+        config_bytes = config_file.read_bytes()
+        return RuntimeParts(blob_digest(config_bytes), json.loads(config_bytes), tuple(cached))
     with tempfile.TemporaryDirectory(prefix="sitedeploy-save-") as tmp:
         saved = Path(tmp) / "image.tar"
         manifest = save_image(engine, reference, saved)
@@ -110,7 +114,7 @@ def runtime_parts(engine: Engine, reference: str, cache: Path) -> RuntimeParts:
     if [path.name.removesuffix(".tar.gz") for path in layers] != diff_ids:
         raise RegistryError(f"The saved layers of {reference} are not its own; build it again.")
     config_file.write_bytes(config_bytes)
-    return RuntimeParts(str(image.id), json.loads(config_bytes), layers)
+    return RuntimeParts(blob_digest(config_bytes), json.loads(config_bytes), layers)
 
 
 def _as_oci(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +153,7 @@ def _composed_config(
         dict(settings.get("Labels") or {}),
         native_runtime,
         dict((runtime.config.get("config") or {}).get("Labels") or {}),
-        runtime.image_id,
+        runtime.config_digest,
     )
     config["config"] = settings
     return config

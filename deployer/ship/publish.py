@@ -16,11 +16,12 @@ from typing import Any
 
 from deployer.config import SiteConfig
 from deployer.config_checks import is_image_reference
-from deployer.engine import Engine, push_failure, push_failure_kind
+from deployer.engine import Engine
 from deployer.errors import ConfigError, EngineError, RegistryError
 from deployer.image.images import SiteImages
 from deployer.labels import content_tag
 from deployer.progress import Progress, follow_events
+from deployer.push_failures import push_failure, push_failure_kind
 from deployer.ship.platform_index import PlatformImage
 from deployer.ship.registry import Credentials, Registry, verify_pushed
 from deployer.site import Site

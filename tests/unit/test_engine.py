@@ -4,8 +4,9 @@ import docker.errors
 import pytest
 import requests
 
-from deployer.engine import Engine, push_failure, push_failure_kind, reason, refusal
+from deployer.engine import Engine, reason, refusal
 from deployer.errors import DiskFull, EngineError, EngineUnavailable, PortUnavailable
+from deployer.push_failures import push_failure, push_failure_kind
 
 
 def _engine() -> Engine:

@@ -28,17 +28,20 @@ def test_docker_20_with_the_classic_store() -> None:
         "Engine: Docker Engine 20.10.24+dfsg1 (API 1.41), amd64, classic image store "
         "(overlay2), BuildKit"
     )
+    assert kind.classic_store  # its ids and sizes are what sitedeploy reports everywhere
 
 
 def test_docker_28_with_the_containerd_store() -> None:
     kind = engine_kind(*DOCKER_28_CONTAINERD)
     assert kind.containerd_store and kind.buildkit and kind.arch == "arm64"
     assert kind.data_root == "/srv/docker"
+    assert not kind.classic_store
     assert "containerd image store (overlayfs)" in kind.line()
 
 
 def test_podman_builds_without_buildkit() -> None:
     kind = engine_kind(*PODMAN_4)
     assert kind.podman and not kind.buildkit and not kind.containerd_store
+    assert not kind.classic_store  # Podman's sizes count tar streams, not files
     assert kind.line().startswith("Engine: Podman 4.3.1 (API 1.41), amd64")
     assert kind.line().endswith("classic builds only")

@@ -22,6 +22,8 @@ from deployer.serve.preview import PreviewStatus
 from deployer.serve.switch import UpResult
 from deployer.site import Site
 
+_ID1, _ID2, _ID3 = ("sha256:" + digit * 64 for digit in "123")
+
 
 def _progress() -> Progress:
     progress = Progress()
@@ -35,11 +37,9 @@ def _images(tmp_path: Path) -> SiteImages:
         "debian:bookworm-slim", "sitedeploy/debian:bookworm", "sha256:b", Origin.BOOTSTRAPPED
     )
     return SiteImages(
-        image=ImageInfo("sitedeploy/blog:0123456789ab", "sha256:" + "1" * 64, 10_000_000, 5),
-        builder=ImageInfo(
-            "sitedeploy/blog-builder:0123456789ab", "sha256:" + "2" * 64, 250_000_000, 9
-        ),
-        runtime=ImageInfo("sitedeploy/nginx-runtime:c", "sha256:" + "3" * 64, 9_900_000, 3),
+        image=ImageInfo("sitedeploy/blog:0123456789ab", _ID1, _ID1, 10_000_000, 5),
+        builder=ImageInfo("sitedeploy/blog-builder:0123456789ab", _ID2, _ID2, 250_000_000, 9),
+        runtime=ImageInfo("sitedeploy/nginx-runtime:c", _ID3, _ID3, 9_900_000, 3),
         bases=(base, base),
         content_hash="0123456789ab" + "0" * 52,
         built=built,

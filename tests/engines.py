@@ -1,0 +1,200 @@
+"""Other Docker engines beside the machine's own daemon, for the engine tests.
+
+Each is Debian's docker.io of another release (`scripts/engines` unpacks it into a folder;
+nothing is installed), started as a second dockerd in a network namespace of its own
+(`unshare --net`) with its own data-root, exec-root, pidfile and socket, and — for the
+containerd image store — `features.containerd-snapshotter`. The machine's daemon is never
+stopped, restarted or reconfigured.
+
+The namespace gets one route out (a veth pair, NAT'd by the host) so that builds inside it
+reach Debian's mirror as they do on a user's machine: the engine under test builds the
+runtime and the builder itself, apt and all, instead of being handed images made by
+another engine. Only the bootstrapped Debian bases are moved (`docker save | docker load`),
+as a user would pull them. Ports the engine publishes exist only in its namespace: the test
+process joins it (`joined`, setns on the calling thread; child processes inherit it) to
+run the CLI and to send requests to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+from deployer.waiting import wait_until
+
+PACKAGES = Path("/var/cache/sitedeploy-tests/engines")
+WORK = Path("/var/tmp/sitedeploy-engines")
+CLONE_NEWNET = 0x40000000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_namespace_lock = threading.Lock()
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"setns: {os.strerror(error)}")
+
+
+@contextlib.contextmanager
+def joined(pid: int) -> Iterator[None]:
+    """The calling thread in process `pid`'s network namespace (and every process it
+    starts meanwhile), back in its own afterwards."""
+    with _namespace_lock:
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+        try:
+            _setns(target)
+            try:
+                yield
+            finally:
+                _setns(own)
+        finally:
+            os.close(target)
+            os.close(own)
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
+
+
+@dataclass
+class ExtraEngine:
+    """A second dockerd of another version, in its own network namespace."""
+
+    name: str  # docker-26, docker-28 (a folder under PACKAGES)
+    containerd_store: bool
+    subnet: int  # 10.213.<subnet>.0/30 links the namespace to the host
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}-{'containerd' if self.containerd_store else 'classic'}"
+
+    @property
+    def packages(self) -> Path:
+        return PACKAGES / self.name
+
+    @property
+    def work(self) -> Path:
+        return WORK / self.label
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.work}/docker.sock"
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError(f"{self.label} is not running")
+        return self.process.pid
+
+    @property
+    def _veth(self) -> str:
+        return f"sd-eng{self.subnet}"
+
+    def client(self) -> docker.DockerClient:
+        return docker.DockerClient(base_url=self.host, timeout=600)
+
+    def start(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True)
+        config = {
+            "data-root": str(self.work / "data"),
+            "exec-root": str(self.work / "exec"),
+            "pidfile": str(self.work / "docker.pid"),
+            "hosts": [self.host],
+            "cgroup-parent": f"sitedeploy-{self.label}",
+            # Their runc needs a newer glibc than this machine's: the machine's runc runs
+            # the containers (the engine's own containerd and shim are used).
+            "runtimes": {"host-runc": {"path": "/usr/sbin/runc"}},
+            "default-runtime": "host-runc",
+            "features": {"containerd-snapshotter": self.containerd_store},
+        }
+        (self.work / "daemon.json").write_text(json.dumps(config, indent=2))
+        env = {
+            **os.environ,
+            "PATH": f"{self.packages}/usr/sbin:{self.packages}/usr/bin:{os.environ['PATH']}",
+        }
+        log = (self.work / "dockerd.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                "unshare", "--net", "--", "sh", "-c",
+                f"ip link set lo up && exec dockerd --config-file={self.work}/daemon.json",
+            ],
+            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        own = Path("/proc/self/ns/net").stat().st_ino
+        wait_until(
+            20, lambda: Path(f"/proc/{self.pid}/ns/net").stat().st_ino != own,
+            f"{self.label}'s network namespace",
+        )  # fmt: skip
+        self._route()
+
+        def answers() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.label} exited; see {self.work}/dockerd.log")
+            try:
+                return bool(self.client().ping())
+            except docker.errors.DockerException:
+                return False
+
+        wait_until(60, answers, f"dockerd {self.label}", hint=f"See {self.work}/dockerd.log.")
+
+    def _route(self) -> None:
+        """One veth pair, the host's end NAT'd: the namespace reaches Debian's mirror."""
+        host_end, inside = f"10.213.{self.subnet}.1", f"10.213.{self.subnet}.2"
+        pid = str(self.pid)
+        _run("ip", "link", "add", self._veth, "type", "veth", "peer", "name", "eth0",
+             "netns", pid)  # fmt: skip
+        _run("ip", "addr", "add", f"{host_end}/30", "dev", self._veth)
+        _run("ip", "link", "set", self._veth, "up")
+        inside_ip = ("nsenter", "-t", pid, "-n", "ip")
+        _run(*inside_ip, "addr", "add", f"{inside}/30", "dev", "eth0")
+        _run(*inside_ip, "link", "set", "eth0", "up")
+        _run(*inside_ip, "route", "add", "default", "via", host_end)
+        for table, chain, *rule in self._rules():
+            _run("iptables", "-t", table, "-I", chain, *rule)
+
+    def _rules(self) -> list[list[str]]:
+        """The host's iptables rules for the link: table, chain, rule."""
+        source = f"10.213.{self.subnet}.0/30"
+        return [
+            ["nat", "POSTROUTING", "-s", source, "-j", "MASQUERADE"],
+            ["filter", "DOCKER-USER", "-i", self._veth, "-j", "ACCEPT"],
+            ["filter", "DOCKER-USER", "-o", self._veth, "-m", "conntrack", "--ctstate",
+             "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+        ]  # fmt: skip
+
+    def load(self, references: list[str]) -> None:
+        """Move images from the machine's daemon, as `docker save | docker load` would."""
+        save = subprocess.Popen(["docker", "save", *references], stdout=subprocess.PIPE)
+        subprocess.run(
+            ["docker", "-H", self.host, "load", "-q"], stdin=save.stdout, check=True,
+            capture_output=True, timeout=600,
+        )  # fmt: skip
+        if save.wait() != 0:
+            raise RuntimeError(f"docker save {' '.join(references)} failed")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for table, chain, *rule in self._rules():
+            subprocess.run(["iptables", "-t", table, "-D", chain, *rule], capture_output=True)
+        subprocess.run(["ip", "link", "del", self._veth], capture_output=True)
+        subprocess.run(["umount", "-R", str(self.work / "data")], capture_output=True)
+        shutil.rmtree(self.work, ignore_errors=True)
