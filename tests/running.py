@@ -30,9 +30,10 @@ def cli(
 class Running:
     """A `sitedeploy` subprocess in its own process group, its output read as it comes."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [SITEDEPLOY, *args],
+            env={**os.environ, **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.PIPE,

@@ -9,6 +9,7 @@ own API must report the same digest for every tag, and every layer blob must exi
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -140,6 +141,17 @@ def validate_target(registry: str, repository: str, tags: list[str]) -> None:
         raise ConfigError("\n".join(problems))
 
 
+_PUSHED = re.compile(r"digest: (sha256:[0-9a-f]{64}) size: \d+")
+
+
+def pushed_digest(aux: list[dict[str, Any]], lines: list[str]) -> str | None:
+    """The manifest digest a push ended with: in an `aux` object (the classic store), or
+    only in its last status line, "TAG: digest: sha256:… size: N" (the containerd store)."""
+    digests = [str(entry["Digest"]) for entry in aux if entry.get("Digest")]
+    digests += [found.group(1) for line in lines if (found := _PUSHED.search(line))]
+    return digests[-1] if digests else None
+
+
 class _Push:
     """One `docker push` of one tag through its own API client (so it can be cut off)."""
 
@@ -161,8 +173,7 @@ class _Push:
                 )
                 log = follow_events(events, progress, observe=self._take)
             self.error = self.error or log.error
-            digests = [str(aux["Digest"]) for aux in log.aux if aux.get("Digest")]
-            self.digest = digests[-1] if digests else None
+            self.digest = pushed_digest(log.aux, log.lines)
         except EngineError as error:
             self.error = error.message
         finally:
@@ -229,15 +240,16 @@ def push_site(
 
     with progress.step(f"Verifying {name} through the registry's API"):
         manifest = _verify(remote, repository, tags, result)
-    # Push events name layers by their diff id's first 12 digits, in image order; the
-    # manifest lists the same layers, in the same order, with their compressed sizes.
+    # Push events name layers by the first 12 digits of their diff id (the classic store)
+    # or of their blob's digest (the containerd store), in image order; the manifest lists
+    # the same layers, in the same order, with their compressed sizes.
     image = engine.find_image(images.image.id)
     layers = image.attrs["RootFS"]["Layers"] if image else []
     diff_ids = [d.removeprefix("sha256:")[:12] for d in layers]
     result.bytes_pushed = sum(
         int(layer.get("size", 0))
         for diff_id, layer in zip(diff_ids, manifest.get("layers", []), strict=False)
-        if diff_id in pushed
+        if {diff_id, str(layer.get("digest", "")).removeprefix("sha256:")[:12]} & pushed
     )
     return result
 

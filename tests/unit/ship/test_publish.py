@@ -2,7 +2,7 @@ import pytest
 
 from deployer.config import SiteConfig
 from deployer.errors import ConfigError
-from deployer.ship.publish import PublishSettings, validate_target
+from deployer.ship.publish import PublishSettings, pushed_digest, validate_target
 
 
 def test_target_comes_from_flags_then_the_config() -> None:
@@ -27,3 +27,12 @@ def test_credentials_are_not_in_the_settings_repr() -> None:
 
     settings = PublishSettings(credentials=Credentials("me", "s3cret"))
     assert "s3cret" not in repr(settings)
+
+
+def test_the_pushed_digest_from_either_image_store() -> None:
+    digest = "sha256:" + "ab" * 32
+    classic = [{"Tag": "v1", "Digest": digest, "Size": 1234}]
+    assert pushed_digest(classic, [f"v1: digest: {digest} size: 1234 "]) == digest
+    # the containerd store says it only in the last status line
+    assert pushed_digest([], ["abc: Pushed ", f"v1: digest: {digest} size: 425 "]) == digest
+    assert pushed_digest([], ["abc: Pushed "]) is None

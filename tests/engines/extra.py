@@ -36,7 +36,7 @@ WORK = Path("/var/tmp/sitedeploy-engines")
 CLONE_NEWNET = 0x40000000
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_namespace_lock = threading.Lock()
+_namespace_lock = threading.RLock()
 
 
 def _setns(fd: int) -> None:
@@ -61,6 +61,11 @@ def joined(pid: int) -> Iterator[None]:
         finally:
             os.close(target)
             os.close(own)
+
+
+def _mounts_under(folder: Path) -> list[str]:
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    return [point for point in points if point.startswith(f"{folder}/")]
 
 
 def _run(*argv: str) -> None:
@@ -196,5 +201,6 @@ class ExtraEngine:
         for table, chain, *rule in self._rules():
             subprocess.run(["iptables", "-t", table, "-D", chain, *rule], capture_output=True)
         subprocess.run(["ip", "link", "del", self._veth], capture_output=True)
-        subprocess.run(["umount", "-R", str(self.work / "data")], capture_output=True)
+        for mount in reversed(_mounts_under(self.work)):  # what the daemon left mounted
+            subprocess.run(["umount", "-l", mount], capture_output=True)
         shutil.rmtree(self.work, ignore_errors=True)

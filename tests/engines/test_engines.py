@@ -1,0 +1,196 @@
+"""sitedeploy on the engines people run, each a real dockerd beside the machine's own.
+
+The newest engine with the containerd image store (the default since Docker Engine 29)
+gets the whole path — up, check, inspect --verify, publish for two CPUs, up --watch, a
+swarm deploy; the other engines and stores a smoke path: `up` of the starter, built there
+from nothing but the Debian base. On every one, what the report says must be what the
+machine's own engine (20.10, classic store) says of the same site: the same content tag,
+the same image size, the same size per layer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from deployer.engine import Engine
+from deployer.waiting import wait_until
+from tests.conftest import SiteFactory, free_port
+from tests.engines.conftest import On, started
+from tests.engines.extra import ExtraEngine, joined
+from tests.registry import RunningRegistry, start_registry
+from tests.running import Running, cli
+
+pytestmark = pytest.mark.engine
+
+
+def _built_here(folder: Path) -> dict[str, Any]:
+    """The machine's own engine's report of the same site."""
+    built = cli("build", str(folder), "--json")
+    assert built.returncode == 0, built.stderr
+    return dict(json.loads(built.stdout))
+
+
+def _same_report(there: dict[str, Any], here: dict[str, Any]) -> None:
+    assert there["image"] == here["image"]  # the content tag: same inputs, same tag
+    assert there["image_size"] == here["image_size"]  # the bytes of its files
+    assert [layer["size"] for layer in there["layers"]] == [
+        layer["size"] for layer in here["layers"]
+    ]
+    assert there["site_bytes"] == here["site_bytes"]
+
+
+@pytest.mark.parametrize(
+    ("name", "containerd", "subnet"),
+    [("docker-28", False, 29), ("docker-26", True, 26), ("docker-26", False, 27)],
+)
+def test_up_on_every_engine_reports_what_the_classic_store_does(
+    engine: Engine, make_site: SiteFactory, name: str, containerd: bool, subnet: int
+) -> None:
+    with started(ExtraEngine(name, containerd, subnet), engine) as on:
+        folder = make_site(f"smoke-{subnet}")
+        port = free_port()
+        up = on.cli("up", str(folder), "--port", str(port), "--json", "-v")
+        assert up.returncode == 0, up.stderr
+        store = "containerd image store" if containerd else "classic image store"
+        version = name.removeprefix("docker-")
+        assert re.search(rf"Engine: Docker Engine {version}\.\S+ \(API [\d.]+\), amd64, {store}",
+                         up.stderr), up.stderr  # fmt: skip
+        there = json.loads(up.stdout)
+        assert there["failures"] == []
+        with joined(on.extra.pid):
+            page = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert page.status_code == 200 and "<html" in page.text
+        _same_report(there, _built_here(folder))
+
+
+# -- the whole path on Docker Engine 28 with the containerd image store ---------------
+
+
+@pytest.fixture(scope="module")
+def containerd28(engine: Engine) -> Iterator[On]:
+    with started(ExtraEngine("docker-28", True, 28), engine) as on:
+        yield on
+
+
+@pytest.fixture(scope="module")
+def registry28(
+    containerd28: On, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningRegistry]:
+    """A registry inside the engine's namespace (the engine pushes to 127.0.0.1 there)."""
+    with joined(containerd28.extra.pid):
+        running = start_registry(tmp_path_factory.mktemp("registry-28"))
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def site28(containerd28: On, make_site: SiteFactory) -> Iterator[tuple[Path, str]]:
+    folder = make_site("containerd28")
+    port = free_port()
+    up = containerd28.cli("up", str(folder), "--port", str(port), "--json", "-v")
+    assert up.returncode == 0, up.stderr
+    assert "containerd image store (overlayfs), BuildKit" in up.stderr
+    report = json.loads(up.stdout)
+    assert report["failures"] == []
+    yield folder, report["url"]
+    containerd28.cli("down", str(folder))
+
+
+def test_up_check_and_sizes_on_the_containerd_store(
+    containerd28: On, site28: tuple[Path, str]
+) -> None:
+    folder, url = site28
+    report = containerd28.cli("report", str(folder), "--json")
+    assert report.returncode == 0, report.stderr
+    there = json.loads(report.stdout)
+    _same_report(there, _built_here(folder))
+    # the engine's own Size is the compressed content; sitedeploy's is the files' bytes
+    image = containerd28.extra.client().images.get(there["image"])
+    assert image.attrs["Size"] < there["image_size"]
+    check = containerd28.cli("check", str(folder), "--json")
+    assert check.returncode == 0, check.stderr
+    checked = json.loads(check.stdout)
+    assert checked["ok"]
+    assert [f for f in checked["findings"] if f["severity"] != "info"] == []
+    with joined(containerd28.extra.pid):
+        assert requests.get(url, timeout=10).status_code == 200
+
+
+def test_inspect_and_verify_on_the_containerd_store(
+    containerd28: On, site28: tuple[Path, str]
+) -> None:
+    folder, _ = site28
+    inspected = containerd28.cli("inspect", str(folder), "--verify", "--json", timeout=1200)
+    assert inspected.returncode == 0, inspected.stderr
+    found = json.loads(inspected.stdout)
+    assert all(line["matches"] for line in found["recipe"] if line["instruction"]), found["recipe"]
+    assert any(p.startswith("nginx=") for p in found["sbom"]["packages"]), found["sbom"]
+    verification = found["verification"]
+    assert verification["reproduced"] and verification["differences"] == [], verification
+    assert [r["platform"] for r in verification["runtimes"]] == ["linux/amd64", "linux/arm64"]
+
+
+def test_publish_for_two_cpus_from_the_containerd_store(
+    containerd28: On, site28: tuple[Path, str], registry28: RunningRegistry
+) -> None:
+    folder, _ = site28
+    published = containerd28.cli(
+        "publish", str(folder), "--registry", registry28.host, "--repository", "team/e28",
+        "--json", timeout=1200,
+    )  # fmt: skip
+    assert published.returncode == 0, published.stderr
+    result = json.loads(published.stdout)
+    with joined(containerd28.extra.pid):
+        index = requests.get(
+            f"{registry28.url}/v2/team/e28/manifests/{result['digest']}",
+            headers={"Accept": "application/vnd.oci.image.index.v1+json"}, timeout=10,
+        ).json()  # fmt: skip
+    cpus = sorted(m["platform"]["architecture"] for m in index["manifests"] if "platform" in m)
+    assert cpus == ["amd64", "arm64"]
+
+
+def test_watch_on_the_containerd_store(containerd28: On, make_site: SiteFactory) -> None:
+    folder = make_site("watch28")
+    port = free_port()
+    with joined(containerd28.extra.pid):
+        run = Running("up", str(folder), "--port", str(port), "--watch", env=containerd28.env)
+    try:
+        run.wait_for("Watching")
+        about = folder / "about.md"
+        about.write_text(about.read_text() + "\nWATCHED-ON-28\n")
+
+        def served() -> bool:
+            with joined(containerd28.extra.pid):
+                page = requests.get(f"http://127.0.0.1:{port}/about/", timeout=10)
+            return "WATCHED-ON-28" in page.text
+
+        wait_until(60, served, "the edit served by the watched preview")
+    finally:
+        assert run.interrupt() in (0, 130), "".join(run.output)
+    containerd28.cli("down", str(folder))
+
+
+def test_swarm_deploy_on_the_containerd_store(
+    containerd28: On, site28: tuple[Path, str], registry28: RunningRegistry
+) -> None:
+    folder, _ = site28
+    client = containerd28.extra.client()
+    client.swarm.init(advertise_addr="127.0.0.1")
+    port = free_port()
+    deployed = containerd28.cli(
+        "deploy", str(folder), "--to", "swarm", "--replicas", "1", "--port", str(port),
+        "--registry", registry28.host, "--repository", "team/swarm28", "--json", timeout=1200,
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    assert json.loads(deployed.stdout)["replicas"] == {"desired": 1, "running": 1}
+    with joined(containerd28.extra.pid):
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+    removed = containerd28.cli("remove", str(folder), "--to", "swarm")
+    assert removed.returncode == 0, removed.stderr
