@@ -34,7 +34,13 @@ class EngineKind:
 
     def line(self) -> str:
         """One line for `up -v`."""
-        store = "containerd image store" if self.containerd_store else "classic image store"
+        store = (
+            "containers-storage"
+            if self.podman
+            else "containerd image store"
+            if self.containerd_store
+            else "classic image store"
+        )
         builds = "BuildKit" if self.buildkit else "classic builds only"
         return (
             f"Engine: {self.product} {self.version} (API {self.api_version}), {self.arch}, "

@@ -19,7 +19,8 @@ HEALTHCHECK = ("/usr/local/bin/healthcheck", str(CONTAINER_PORT), HEALTH_PATH)
 USER_ID = 101  # nginx's user in the runtime image
 TMP_PATH = "/tmp"
 TMP_BYTES = 64 * 1024 * 1024
-TMP_OPTIONS = f"size={TMP_BYTES // 2**20}m,mode=1777,noexec,nosuid,nodev"
+_TMP_FLAGS = "mode=1777,noexec,nosuid,nodev"
+TMP_OPTIONS = f"size={TMP_BYTES // 2**20}m,{_TMP_FLAGS}"
 # The site's nginx also listens on this socket (the runtime's nginx.conf): the preview's
 # front reaches it there through a volume; a preview server's /tmp is that volume.
 SOCKET_PATH = f"{TMP_PATH}/sitedeploy.sock"
@@ -47,7 +48,9 @@ def container_options(*, tmpfs: bool = True) -> dict[str, Any]:
     return options
 
 
-def tmpfs_volume_options() -> dict[str, str]:
+def tmpfs_volume_options(*, podman: bool = False) -> dict[str, str]:
     """The local volume driver's options for a tmpfs with the limits of /tmp, shared by
-    the containers that mount it."""
-    return {"type": "tmpfs", "device": "tmpfs", "o": TMP_OPTIONS}
+    the containers that mount it. Podman 4's driver reads `size=` as a disk quota and
+    refuses it on a tmpfs: there the same limit is a count of 4 KiB pages (`nr_blocks`)."""
+    size = f"nr_blocks={TMP_BYTES // 4096}" if podman else f"size={TMP_BYTES // 2**20}m"
+    return {"type": "tmpfs", "device": "tmpfs", "o": f"{size},{_TMP_FLAGS}"}

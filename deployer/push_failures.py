@@ -7,6 +7,7 @@ from deployer.errors import RegistryError
 
 _PUSH_FAILURES = (
     ("auth", ("unauthorized", "authentication required", "no basic auth credentials", "denied")),
+    ("plain-http", ("server gave http response to https client",)),
     ("tls", ("x509", "tls:", "certificate")),
     ("unknown-host", ("no such host", "name resolution", "server misbehaving")),
     ("transient", (
@@ -17,7 +18,7 @@ _PUSH_FAILURES = (
 
 
 def push_failure_kind(message: str) -> str:
-    """auth, tls, unknown-host, transient (worth retrying) or other."""
+    """auth, plain-http, tls, unknown-host, transient (worth retrying) or other."""
     lowered = message.lower()
     for kind, needles in _PUSH_FAILURES:
         if any(needle in lowered for needle in needles):
@@ -30,6 +31,10 @@ def push_failure(registry: str, message: str, attempts: int) -> RegistryError:
     fixes = {
         "auth": "the registry refused the credentials. Check them (docker login, or "
         "SITEDEPLOY_REGISTRY_USERNAME / SITEDEPLOY_REGISTRY_PASSWORD, or --password-stdin)",
+        "plain-http": f"{registry} answers plain HTTP and the engine asked over HTTPS. "
+        "Docker allows plain HTTP to 127.0.0.0/8 and to the registries in daemon.json's "
+        "insecure-registries; Podman only to those marked insecure in registries.conf "
+        f'([[registry]] location = "{registry}", insecure = true). Or serve it over HTTPS',
         "tls": "TLS verification failed. If the registry uses a private CA, put its "
         f"certificate in /etc/docker/certs.d/{registry}/ca.crt",
         "unknown-host": "the host name does not resolve. Check --registry",

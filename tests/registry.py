@@ -103,10 +103,10 @@ def _make_tls(root: Path, host: str) -> list[str]:
 
 
 def start_registry(
-    root: Path, *, login: tuple[str, str] | None = None, tls: bool = False
+    root: Path, *, login: tuple[str, str] | None = None, tls: bool = False, port: int = 0
 ) -> RunningRegistry:
     root.mkdir(parents=True, exist_ok=True)
-    registry = RunningRegistry(root=root, port=free_port(), tls=tls)
+    registry = RunningRegistry(root=root, port=port or free_port(), tls=tls)
     lines = [
         "version: 0.1",
         "log:",

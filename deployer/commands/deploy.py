@@ -42,7 +42,13 @@ from deployer.serve.lock import site_lock
 from deployer.serve.switch import Switched, switch_to
 from deployer.ship.host import HostStatus, host_status, keep_for_rollback, live_repository
 from deployer.ship.publish import PublishSettings
-from deployer.ship.swarm import SwarmResult, SwarmStatus, deploy_swarm, swarm_status
+from deployer.ship.swarm import (
+    SwarmResult,
+    SwarmStatus,
+    deploy_swarm,
+    require_swarm,
+    swarm_status,
+)
 from deployer.ship.transfer import Sent, check_streamable, send_image
 from deployer.site import Site
 
@@ -174,6 +180,7 @@ def _deploy_swarm(
     state after the rollback) when the new version failed its health check."""
     registry, repository = settings.publish.target(config, "deploy --to swarm")
     tls = swarm_tls(config.tls)  # a bad certificate is said before anything is published
+    require_swarm(engine)  # and an engine that cannot run it
     published = publish(engine, site, config, progress, settings.publish)
     image = f"{registry}/{repository}@{published.digest}"
     key_file = site_file(site.path, config.verify_key)

@@ -66,7 +66,9 @@ def _described(engine: Engine, requested: str, reference: str, origin: Origin) -
         reference=reference,
         image_id=engine.config_digest(image),
         origin=origin,
-        repo_digest=str(digests[0]) if digests else None,
+        # a stand-in made here was never in a registry (the containerd store and Podman
+        # still give it a repo digest: its local manifest's)
+        repo_digest=str(digests[0]) if digests and origin is not Origin.BOOTSTRAPPED else None,
         labels=dict(image.labels or {}),
     )
 

@@ -163,10 +163,17 @@ class ClassicSDK:
 
     def build(self, request: BuildRequest, progress: Progress) -> BuildOutput:
         if request.secrets:
+            kind = self.engine.kind
+            fix = (
+                "Use --engine buildkit (Debian's docker.io CLI has it), or drop [build] before."
+                if kind.buildkit
+                else f"{kind.product} has no BuildKit: run that step yourself before "
+                "sitedeploy (its output in the site folder) and drop [build] before, or build "
+                "on a Docker Engine."
+            )
             raise BuildFailed(
                 "[build] before needs BuildKit: the CA bundle reaches the build as a BuildKit "
-                "secret, never as a layer, and the classic builder has no secrets. Use "
-                "--engine buildkit (Debian's docker.io CLI has it), or drop [build] before."
+                f"secret, never as a layer, and the classic builder has no secrets. {fix}"
             )
         with tempfile.TemporaryFile() as context_tar:
             request.context.write_tar(

@@ -27,6 +27,7 @@ from deployer.errors import EngineError, SitedeployError
 from deployer.labels import BaseStage, Label, base
 from deployer.provenance.recipe import RecipeLine, pair_recipe, stage_instructions
 from deployer.provenance.sbom import cyclonedx, summary
+from deployer.waiting import wait_until
 
 
 @dataclass
@@ -53,18 +54,34 @@ class Inspection:
         }
 
 
+def _exit_code(container: Any) -> int | None:
+    """Its exit code once it ran and stopped ("exited"; Podman says "stopped")."""
+    container.reload()
+    state = container.attrs["State"]
+    if state.get("Running") or state.get("Status") == "created":
+        return None
+    return int(state.get("ExitCode") or 0)
+
+
 def _packages_in(engine: Engine, reference: str) -> list[str] | None:
     """`package=version` for every package of a Debian image present here (else None)."""
     try:
         with engine.errors(f"Listing the Debian packages of {reference}"):
-            output = engine.client.containers.run(
+            container = engine.client.containers.run(
                 reference,
                 ["dpkg-query", "-W", "--showformat=${Package}=${Version}\\n"],
-                remove=True,
+                detach=True,
                 network_disabled=True,
             )
+            try:  # its state, polled: Podman 4 answers a container's wait 20 s late
+                code = wait_until(60, lambda: _exit_code(container), f"dpkg-query in {reference}")
+                output = container.logs(stdout=True, stderr=False) if code == 0 else None
+            finally:
+                container.remove(force=True)
     except SitedeployError:
         return None  # not here (a pulled image's base), or not a Debian image
+    if output is None:
+        return None
     return sorted(line for line in output.decode().splitlines() if line)
 
 

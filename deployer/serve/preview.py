@@ -154,7 +154,10 @@ def ensure_slot_volume(engine: Engine, site: Site, slot: str) -> str:
     with engine.errors(f"Creating the socket slot volume {name}"):
         if not engine.client.volumes.list(filters={"name": f"^{name}$"}):
             engine.client.volumes.create(
-                name, driver="local", driver_opts=tmpfs_volume_options(), labels=site.labels
+                name,
+                driver="local",
+                driver_opts=tmpfs_volume_options(podman=engine.kind.podman),
+                labels=site.labels,
             )
     return name
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
@@ -128,14 +129,23 @@ def _as_oci(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_COPIED = re.compile(r"\b(dir|file|multi):[0-9a-f]{64}\b")
+
+
+def _step(entry: dict[str, Any]) -> str:
+    """A history entry's instruction without what the classic builder and Podman add to a
+    COPY: the digest of what was copied (each CPU's runtime copies its own files)."""
+    return _COPIED.sub(r"\1:…", str(entry.get("created_by") or ""))
+
+
 def _composed_config(
     native: dict[str, Any], runtime: RuntimeParts, native_runtime: dict[str, str], target: Platform
 ) -> dict[str, Any]:
     """The site image's config with `runtime` (another CPU's) in place of the engine's."""
     kept = len(runtime.config["rootfs"]["diff_ids"])
     steps = len(runtime.config.get("history") or [])
-    ours = [entry.get("created_by") for entry in runtime.config.get("history") or []]
-    theirs = [entry.get("created_by") for entry in (native.get("history") or [])[:steps]]
+    ours = [_step(entry) for entry in runtime.config.get("history") or []]
+    theirs = [_step(entry) for entry in (native.get("history") or [])[:steps]]
     if ours != theirs:  # both runtimes come from one recipe; anything else is not ours
         raise RegistryError(
             f"The {target.name} runtime's recipe differs from the one the site image was built "
@@ -261,4 +271,8 @@ def remember_index(
     with engine.errors(f"Naming the local image {name}@{index or pushed}"):
         if index is not None:
             engine.api.pull(name, tag=index, auth_config=auth)
-        engine.api.remove_image(f"{name}@{pushed}", noprune=True)
+    # Docker keeps a name for the digest it pushed, and drops it. Podman derives its names
+    # from the manifests it holds: it has none to drop.
+    if not engine.kind.podman and engine.find_image(f"{name}@{pushed}") is not None:
+        with engine.errors(f"Dropping the name {name}@{pushed}"):
+            engine.api.remove_image(f"{name}@{pushed}", noprune=True)

@@ -100,7 +100,14 @@ class SwarmResult:
         return bool(self.update_state and self.update_state.startswith("rollback"))
 
 
-def _require_swarm(engine: Engine) -> None:
+def require_swarm(engine: Engine) -> None:
+    """Refuse an engine that is not a swarm manager (or has no Swarm mode), with the fix."""
+    if engine.kind.podman:
+        raise SwarmError(
+            f"--to swarm: {engine.kind.product} {engine.kind.version} at {engine.host} has no "
+            "Swarm mode. Deploy to a Docker Engine that is a swarm manager (DOCKER_HOST), or "
+            "to Kubernetes (`sitedeploy k8s`)."
+        )
     with engine.errors("Asking the daemon about its swarm"):
         state = engine.client.info().get("Swarm", {}).get("LocalNodeState")
         is_manager = engine.client.info().get("Swarm", {}).get("ControlAvailable")
@@ -181,7 +188,7 @@ def deploy_swarm(
     certificate: CertificateError if not in time)."""
     if "@sha256:" not in image:
         raise SwarmError(f"{image} is not pinned to a digest; publish it first.")
-    _require_swarm(engine)
+    require_swarm(engine)
     service_name, front_name, network = names(site)
     _ensure_network(engine, site, network)
     started = time.monotonic()
@@ -239,7 +246,7 @@ def _wait_for_front(engine: Engine, front_name: str) -> None:
 
 
 def swarm_status(engine: Engine, site: Site) -> SwarmStatus:
-    _require_swarm(engine)
+    require_swarm(engine)
     service_name, front_name, _network = names(site)
     service = engine.find_service(service_name)
     if service is None:
@@ -302,7 +309,7 @@ def _health(engine: Engine, container_id: str | None) -> str | None:
 
 def rollback_swarm(engine: Engine, site: Site, progress: Progress) -> SwarmResult:
     """Return the site service to its previous spec (the previous digest), rolling."""
-    _require_swarm(engine)
+    require_swarm(engine)
     service_name, _front, _network = names(site)
     service = engine.find_service(service_name)
     previous = service.attrs.get("PreviousSpec") if service else None
@@ -333,7 +340,7 @@ def rollback_swarm(engine: Engine, site: Site, progress: Progress) -> SwarmResul
 def remove_swarm(engine: Engine, site: Site) -> list[str]:
     """Remove the site's swarm services, their configs, secrets and network (each node's
     certificate volumes stay, for the next deploy)."""
-    _require_swarm(engine)
+    require_swarm(engine)
     removed = remove_renewer_service(engine, site)
     service_name, front_name, network = names(site)
     with engine.errors("Removing the swarm deploy"):

@@ -21,7 +21,9 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -34,6 +36,7 @@ from deployer.waiting import wait_until
 PACKAGES = Path("/var/cache/sitedeploy-tests/engines")
 WORK = Path("/var/tmp/sitedeploy-engines")
 CLONE_NEWNET = 0x40000000
+PODMAN_REGISTRY = "127.0.0.1:5000"  # inside Podman's namespace
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _namespace_lock = threading.RLock()
@@ -63,6 +66,15 @@ def joined(pid: int) -> Iterator[None]:
             os.close(own)
 
 
+def _processes_in(namespace: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "ns/net").stat().st_ino == namespace:
+                found.append(int(entry.name))
+    return found if namespace else []
+
+
 def _mounts_under(folder: Path) -> list[str]:
     points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
     return [point for point in points if point.startswith(f"{folder}/")]
@@ -74,15 +86,19 @@ def _run(*argv: str) -> None:
 
 @dataclass
 class ExtraEngine:
-    """A second dockerd of another version, in its own network namespace."""
+    """Another engine — a dockerd of another version, or Podman's Docker API service —
+    in its own network namespace."""
 
-    name: str  # docker-26, docker-28 (a folder under PACKAGES)
+    name: str  # docker-26, docker-28, podman-4 (a folder under PACKAGES)
     containerd_store: bool
     subnet: int  # 10.213.<subnet>.0/30 links the namespace to the host
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    namespace: int = 0  # the inode of its network namespace
 
     @property
     def label(self) -> str:
+        if self.podman:
+            return self.name
         return f"{self.name}-{'containerd' if self.containerd_store else 'classic'}"
 
     @property
@@ -110,9 +126,12 @@ class ExtraEngine:
     def client(self) -> docker.DockerClient:
         return docker.DockerClient(base_url=self.host, timeout=600)
 
-    def start(self) -> None:
-        shutil.rmtree(self.work, ignore_errors=True)
-        self.work.mkdir(parents=True)
+    @property
+    def podman(self) -> bool:
+        return self.name.startswith("podman")
+
+    def _dockerd(self) -> tuple[str, dict[str, str]]:
+        """dockerd's command line and environment, its configuration written."""
         config = {
             "data-root": str(self.work / "data"),
             "exec-root": str(self.work / "exec"),
@@ -126,34 +145,86 @@ class ExtraEngine:
             "features": {"containerd-snapshotter": self.containerd_store},
         }
         (self.work / "daemon.json").write_text(json.dumps(config, indent=2))
-        env = {
-            **os.environ,
-            "PATH": f"{self.packages}/usr/sbin:{self.packages}/usr/bin:{os.environ['PATH']}",
+        path = f"{self.packages}/usr/sbin:{self.packages}/usr/bin:{os.environ['PATH']}"
+        return f"dockerd --config-file={self.work}/daemon.json", {"PATH": path}
+
+    def _podman(self) -> tuple[str, dict[str, str]]:
+        """Podman's API service (rootful): its command line and environment, with its own
+        configuration, storage and runtime folders under `work`."""
+        root, work = self.packages, self.work
+        # Root here lacks CAP_SYS_RESOURCE: containers get limits it may set.
+        nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 32768)
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        files = {
+            "containers.conf": f"""
+[containers]
+default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]
+seccomp_profile = "{root}/usr/share/containers/seccomp.json"
+[engine]
+conmon_path = ["{root}/usr/bin/conmon"]
+helper_binaries_dir = ["{root}/usr/lib/podman", "{root}/usr/libexec/podman"]
+runtime = "runc"
+tmp_dir = "{work}/tmp"
+static_dir = "{work}/libpod"
+volume_path = "{work}/volumes"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "{work}/events.log"
+[engine.runtimes]
+runc = ["/usr/sbin/runc"]
+[network]
+network_backend = "netavark"
+network_config_dir = "{work}/networks"
+""",
+            "storage.conf": f"""
+[storage]
+driver = "overlay"
+graphroot = "{work}/storage"
+runroot = "{work}/run"
+""",
+            # The tests' registry in the namespace, plain HTTP (Docker allows it for
+            # 127.0.0.0/8 by itself; Podman only for a registry listed insecure).
+            "registries.conf": "unqualified-search-registries = []\n[[registry]]\n"
+            f'location = "{PODMAN_REGISTRY}"\ninsecure = true\n',
         }
-        log = (self.work / "dockerd.log").open("ab")
+        for name, text in files.items():
+            (work / name).write_text(text)
+        env = {
+            "CONTAINERS_CONF": f"{work}/containers.conf",
+            "CONTAINERS_STORAGE_CONF": f"{work}/storage.conf",
+            "CONTAINERS_REGISTRIES_CONF": f"{work}/registries.conf",
+            "LD_LIBRARY_PATH": f"{root}/usr/lib/x86_64-linux-gnu",
+        }
+        service = f"{root}/usr/bin/podman system service --time=0 {self.host}"
+        return service, env
+
+    def start(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.work.mkdir(parents=True)
+        command, extra_env = self._podman() if self.podman else self._dockerd()
+        log = (self.work / "engine.log").open("ab")
         self.process = subprocess.Popen(
-            [
-                "unshare", "--net", "--", "sh", "-c",
-                f"ip link set lo up && exec dockerd --config-file={self.work}/daemon.json",
-            ],
-            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+            ["unshare", "--net", "--", "sh", "-c", f"ip link set lo up && exec {command}"],
+            env={**os.environ, **extra_env}, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )  # fmt: skip
         own = Path("/proc/self/ns/net").stat().st_ino
         wait_until(
             20, lambda: Path(f"/proc/{self.pid}/ns/net").stat().st_ino != own,
             f"{self.label}'s network namespace",
         )  # fmt: skip
+        self.namespace = Path(f"/proc/{self.pid}/ns/net").stat().st_ino
         self._route()
 
         def answers() -> bool:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.label} exited; see {self.work}/dockerd.log")
+                raise RuntimeError(f"{self.label} exited; see {self.work}/engine.log")
             try:
                 return bool(self.client().ping())
             except docker.errors.DockerException:
                 return False
 
-        wait_until(60, answers, f"dockerd {self.label}", hint=f"See {self.work}/dockerd.log.")
+        wait_until(60, answers, self.label, hint=f"See {self.work}/engine.log.")
 
     def _route(self) -> None:
         """One veth pair, the host's end NAT'd: the namespace reaches Debian's mirror."""
@@ -191,6 +262,9 @@ class ExtraEngine:
             raise RuntimeError(f"docker save {' '.join(references)} failed")
 
     def stop(self) -> None:
+        with contextlib.suppress(docker.errors.DockerException):
+            for container in self.client().containers.list(all=True):
+                container.remove(force=True)
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -198,6 +272,9 @@ class ExtraEngine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for pid in _processes_in(self.namespace):  # what it started and left (Podman's conmon)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         for table, chain, *rule in self._rules():
             subprocess.run(["iptables", "-t", table, "-D", chain, *rule], capture_output=True)
         subprocess.run(["ip", "link", "del", self._veth], capture_output=True)

@@ -23,7 +23,7 @@ from deployer.engine import Engine
 from deployer.waiting import wait_until
 from tests.conftest import SiteFactory, free_port
 from tests.engines.conftest import On, started
-from tests.engines.extra import ExtraEngine, joined
+from tests.engines.extra import PODMAN_REGISTRY, ExtraEngine, joined
 from tests.registry import RunningRegistry, start_registry
 from tests.running import Running, cli
 
@@ -35,6 +35,15 @@ def _built_here(folder: Path) -> dict[str, Any]:
     built = cli("build", str(folder), "--json")
     assert built.returncode == 0, built.stderr
     return dict(json.loads(built.stdout))
+
+
+def _cpus(registry: RunningRegistry, repository: str, digest: str) -> list[str]:
+    """The CPUs of the OCI index `digest` names in `registry`."""
+    index = requests.get(
+        f"{registry.url}/v2/{repository}/manifests/{digest}",
+        headers={"Accept": "application/vnd.oci.image.index.v1+json"}, timeout=10,
+    ).json()  # fmt: skip
+    return sorted(m["platform"]["architecture"] for m in index["manifests"])
 
 
 def _same_report(there: dict[str, Any], here: dict[str, Any]) -> None:
@@ -146,14 +155,10 @@ def test_publish_for_two_cpus_from_the_containerd_store(
         "--json", timeout=1200,
     )  # fmt: skip
     assert published.returncode == 0, published.stderr
-    result = json.loads(published.stdout)
     with joined(containerd28.extra.pid):
-        index = requests.get(
-            f"{registry28.url}/v2/team/e28/manifests/{result['digest']}",
-            headers={"Accept": "application/vnd.oci.image.index.v1+json"}, timeout=10,
-        ).json()  # fmt: skip
-    cpus = sorted(m["platform"]["architecture"] for m in index["manifests"] if "platform" in m)
-    assert cpus == ["amd64", "arm64"]
+        assert _cpus(registry28, "team/e28", json.loads(published.stdout)["digest"]) == [
+            "amd64", "arm64",
+        ]  # fmt: skip
 
 
 def test_watch_on_the_containerd_store(containerd28: On, make_site: SiteFactory) -> None:
@@ -194,3 +199,72 @@ def test_swarm_deploy_on_the_containerd_store(
         assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
     removed = containerd28.cli("remove", str(folder), "--to", "swarm")
     assert removed.returncode == 0, removed.stderr
+
+
+# -- Podman 4.3 (Debian bookworm), its Docker API, the classic builder ------------------
+
+
+@pytest.fixture(scope="module")
+def podman4(engine: Engine) -> Iterator[On]:
+    with started(ExtraEngine("podman-4", False, 40), engine) as on:
+        yield on
+
+
+def test_up_check_inspect_and_publish_on_podman(
+    podman4: On, make_site: SiteFactory, tmp_path: Path
+) -> None:
+    folder = make_site("podman")
+    port = free_port()
+    up = podman4.cli("up", str(folder), "--port", str(port), "--json", "-v")
+    assert up.returncode == 0, up.stderr
+    assert re.search(r"Engine: Podman 4\.3\.\d+ \(API 1\.41\), amd64, containers-storage "
+                     r"\(overlay\), classic builds only", up.stderr), up.stderr  # fmt: skip
+    there = json.loads(up.stdout)
+    assert there["failures"] == [] and there["build_engine"].startswith("classic")
+    # the same site built classic by the machine's engine: same tag, same bytes
+    here = cli("build", str(folder), "--engine", "classic", "--json")
+    assert here.returncode == 0, here.stderr
+    assert there["image"] == json.loads(here.stdout)["image"]
+    assert there["image_size"] == json.loads(here.stdout)["image_size"]
+    with joined(podman4.extra.pid):
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+
+    check = podman4.cli("check", str(folder), "--json")
+    assert check.returncode == 0, check.stderr
+    inspected = podman4.cli("inspect", str(folder), "--json")
+    assert inspected.returncode == 0, inspected.stderr
+    found = json.loads(inspected.stdout)
+    assert all(line["matches"] for line in found["recipe"] if line["instruction"]), found["recipe"]
+    assert any(p.startswith("nginx=") for p in found["sbom"]["packages"]), found["sbom"]
+
+    with joined(podman4.extra.pid):  # plain HTTP: registries.conf lists it insecure
+        registry = start_registry(tmp_path / "registry", port=int(PODMAN_REGISTRY.split(":")[1]))
+    try:
+        published = podman4.cli(
+            "publish", str(folder), "--registry", registry.host, "--repository", "team/pod",
+            "--json", timeout=1200,
+        )  # fmt: skip
+        assert published.returncode == 0, published.stderr
+        digest = json.loads(published.stdout)["digest"]
+        with joined(podman4.extra.pid):
+            assert _cpus(registry, "team/pod", digest) == ["amd64", "arm64"]
+    finally:
+        registry.close()
+    podman4.cli("down", str(folder))
+
+
+def test_what_podman_cannot_do_is_one_clear_message(podman4: On, make_site: SiteFactory) -> None:
+    folder = make_site("podman-cannot")
+    swarm = podman4.cli("deploy", str(folder), "--to", "swarm", "--registry", "127.0.0.1:9",
+                        "--repository", "team/none")  # fmt: skip
+    assert swarm.returncode == 1
+    assert "Podman 4.3.1" in swarm.stderr and "has no Swarm mode" in swarm.stderr
+    assert "sitedeploy k8s" in swarm.stderr and "Pushing" not in swarm.stderr
+    buildkit = podman4.cli("up", str(folder), "--engine", "buildkit")
+    assert buildkit.returncode == 1
+    assert "Podman 4.3.1" in buildkit.stderr and "cannot build with BuildKit" in buildkit.stderr
+    (folder / "sitedeploy.toml").write_text('[build]\nbefore = "echo prepared"\n')
+    before = podman4.cli("up", str(folder))
+    assert before.returncode == 1
+    assert "[build] before needs BuildKit" in before.stderr
+    assert "Podman has no BuildKit" in before.stderr and "--engine buildkit" not in before.stderr

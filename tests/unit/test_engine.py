@@ -88,6 +88,8 @@ def test_errors_translates_what_docker_py_raises() -> None:
          "unknown-host"),
         ("dial tcp 127.0.0.1:5000: connect: connection refused", "transient"),
         ("received unexpected HTTP status: 503 Service Unavailable", "transient"),
+        ('pinging container registry 127.0.0.1:5556: Get "https://127.0.0.1:5556/v2/": http: '
+         "server gave HTTP response to HTTPS client", "plain-http"),  # Podman's words
         ("manifest invalid: manifest invalid", "other"),
     ],
 )  # fmt: skip
@@ -99,6 +101,8 @@ def test_push_failure_says_the_fix_and_keeps_the_daemons_words() -> None:
     tls = push_failure("registry.example:5000", "x509: certificate signed by unknown authority", 1)
     assert "/etc/docker/certs.d/registry.example:5000/ca.crt" in tls.message
     assert "The daemon said: x509: certificate signed by unknown authority." in tls.message
+    plain = push_failure("127.0.0.1:5556", "server gave HTTP response to HTTPS client", 1)
+    assert 'location = "127.0.0.1:5556", insecure = true' in plain.message
     refused = push_failure("localhost:5000", "connection refused", 3)
     assert "kept failing after 3 attempts" in refused.message
     assert refused.message.endswith("The local image is unchanged.")

@@ -65,13 +65,13 @@ def test_labels_on_another_cpu_name_its_runtime_and_keep_the_sites_own_files() -
     }
 
 
-def _native_config() -> dict[str, object]:
+def _native_config(steps: list[str] = RUNTIME_STEPS) -> dict[str, object]:
     return {
         "architecture": "amd64",
         "os": "linux",
         "config": {"User": "101:101", "Labels": _site_labels()},
         "rootfs": {"type": "layers", "diff_ids": ["sha256:rt-amd64", "sha256:www", "sha256:err"]},
-        "history": [{"created_by": step} for step in RUNTIME_STEPS]
+        "history": [{"created_by": step} for step in steps]
         + [{"created_by": "COPY --from=pack /srv/www /srv/www"}],
     }
 
@@ -96,6 +96,16 @@ def test_another_cpus_config_is_the_site_image_on_that_runtime() -> None:
     ]
     assert config["config"]["User"] == "101:101"
     assert config["config"]["Labels"][Label.PLATFORM] == "linux/arm64"
+
+
+def test_the_classic_builders_copy_digests_are_not_the_recipe() -> None:
+    """The classic builder and Podman name what a COPY copied by its digest: each CPU's
+    runtime copies its own files, from the same recipe."""
+    copied = "/bin/sh -c #(nop) COPY dir:{} in / "
+    native = _native_config([copied.format("a" * 64), "USER 101:101"])
+    arm = _arm_runtime([copied.format("b" * 64), "USER 101:101"])
+    config = _composed_config(native, arm, NATIVE_RUNTIME, ARM64)
+    assert config["history"][0]["created_by"] == copied.format("b" * 64)
 
 
 def test_a_runtime_of_another_recipe_is_refused() -> None:
