@@ -193,7 +193,6 @@ runroot = "{work}/run"
             "CONTAINERS_CONF": f"{work}/containers.conf",
             "CONTAINERS_STORAGE_CONF": f"{work}/storage.conf",
             "CONTAINERS_REGISTRIES_CONF": f"{work}/registries.conf",
-            "LD_LIBRARY_PATH": f"{root}/usr/lib/x86_64-linux-gnu",
         }
         service = f"{root}/usr/bin/podman system service --time=0 {self.host}"
         return service, env
