@@ -300,7 +300,8 @@ def build_site(
     )  # fmt: skip
     warnings = list(plan.warnings)
     dockerfile = plan.dockerfile
-    reused = not rebuild and bool(engine.image_info(job.tag) and engine.image_info(job.builder_tag))
+    present = [engine.find_image(tag) is not None for tag in (job.tag, job.builder_tag)]
+    reused = not rebuild and all(present)
     if reused:
         built = extract_built_site(engine, job.builder_tag, site, plan.content_hash)
     else:

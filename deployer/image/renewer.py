@@ -28,7 +28,7 @@ def ensure_renewer_image(engine: Engine, site: Site, config: SiteConfig, progres
     tag = (
         f"{RENEWER_REPOSITORY}:{inputs_hash(dockerfile, context.content_hash, base.image_id)[:12]}"
     )
-    if engine.image_info(tag):
+    if engine.find_image(tag) is not None:
         return tag
     with progress.step(f"Building the certificate renewer image {tag}"):
         labels: dict[str, str] = {Label.ROLE: Role.RENEWER, Label.TITLE: "sitedeploy ACME renewer"}

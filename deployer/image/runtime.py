@@ -75,9 +75,8 @@ def ensure_runtime(
     # from); another CPU's, with its cross toolchain (350 MB), is not: nothing reads it.
     kept = [(Role.RUNTIME_BUILD, build_stage)] if target == native else []
     kept.append((Role.RUNTIME_TOOLS, tools))
-    existing = engine.image_info(tag)
-    if existing and all(engine.image_info(name) for _, name in kept):
-        return existing, tools
+    if all(engine.find_image(name) is not None for name in (tag, *(n for _, n in kept))):
+        return engine.built(tag), tools
     for_cpu = "" if target == native else f" for {target.name}"
     with progress.step(f"Building the nginx runtime image {tag}{for_cpu}"):
         for role, name in kept:
