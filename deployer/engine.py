@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -117,6 +119,7 @@ class Engine:
     client: docker.DockerClient
     host: str
     _forwards: dict[tuple[str, int], Forward] = field(default_factory=dict, repr=False)
+    _reading: dict[str, Future[ImageFacts]] = field(default_factory=dict, repr=False)
 
     @property
     def api(self) -> docker.APIClient:
@@ -230,9 +233,28 @@ class Engine:
             return None
         image_id = str(image.id)
         with self.errors(f"Reading the layers of image {image_id[:19]}"):
-            return image_facts(
-                image_id, lambda: self.api.get_image(image_id), user_cache() / "image-facts.json"
-            )
+            reading = self._reading.pop(image_id, None)
+            if reading is not None:
+                return reading.result()
+            return image_facts(image_id, lambda: self.api.get_image(image_id), facts_cache())
+
+    def read_soon(self, reference: str) -> None:
+        """Start reading an image's layers (where `facts` would) beside what comes next, on
+        a connection of its own; `facts` then finds them read, or waits for the rest."""
+        image = self.find_image(reference) if not self.kind.classic_store else None
+        if image is None or str(image.id) in self._reading:
+            return
+        image_id, api = str(image.id), self.separate_api(timeout=600)
+
+        def read() -> ImageFacts:
+            try:
+                return image_facts(image_id, lambda: api.get_image(image_id), facts_cache())
+            finally:
+                api.close()
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        self._reading[image_id] = pool.submit(read)
+        pool.shutdown(wait=False)  # the thread ends with the read
 
     def config_digest(self, image: Image) -> str:
         """The digest of the image's config: its id on the classic store and Podman; the
@@ -277,6 +299,11 @@ class Engine:
             Layer(created_by=str(entry.get("CreatedBy") or ""), size=int(entry.get("Size") or 0))
             for entry in reversed(entries)
         ]
+
+
+def facts_cache() -> Path:
+    """Where image facts are remembered (asked when used: XDG_CACHE_HOME may change)."""
+    return user_cache() / "image-facts.json"
 
 
 def reason(error: BaseException) -> str:

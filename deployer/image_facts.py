@@ -21,6 +21,7 @@ import json
 import os
 import re
 import tarfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,8 @@ class FactsCache:
             "history": [list(entry) for entry in facts.history],
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
+        writer = f"{os.getpid()}.{threading.get_ident()}"
+        partial = self.path.with_name(f"{self.path.name}.{writer}.partial")
         partial.write_text(json.dumps({"layers": self.layers, "images": self.images}))
         partial.replace(self.path)
 

@@ -83,6 +83,7 @@ class SiteBuild:
                 self.secrets, self.explain_jekyll,
             )  # fmt: skip
             output = run_build(self.builder, request, site, progress)
+            self.engine.read_soon(self.builder_tag)  # its size, read beside what follows
             jekyll_step = output.step("jekyll build")
             warnings = jekyll_warnings(jekyll_step.lines) if jekyll_step else []
         with self._packing(args) as packed:
