@@ -30,6 +30,8 @@ from typing import IO, Any, cast
 GZIP_MAGIC = b"\x1f\x8b"
 _BLOB_NAME = re.compile(r"(?:^|/)([0-9a-f]{64})(?:\.tar)?$")
 _SMALL = 1 << 20  # configs and manifests are kept whole; layers are counted as they stream
+KEPT_IMAGES = 256
+KEPT_LAYERS = 2048
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,16 @@ class FactsCache:
         )
 
     def remember(self, image_id: str, facts: ImageFacts) -> None:
+        """Keep `facts` (and the layer counts read with them); the oldest go first beyond
+        KEPT_IMAGES images and KEPT_LAYERS layers (each build makes new ones)."""
+        self.images.pop(image_id, None)
         self.images[image_id] = {
             "config_digest": facts.config_digest,
             "layer_bytes": list(facts.layer_bytes),
             "history": [list(entry) for entry in facts.history],
         }
+        self.images = dict(list(self.images.items())[-KEPT_IMAGES:])
+        self.layers = dict(list(self.layers.items())[-KEPT_LAYERS:])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         writer = f"{os.getpid()}.{threading.get_ident()}"
         partial = self.path.with_name(f"{self.path.name}.{writer}.partial")

@@ -117,3 +117,12 @@ def test_uncompressed_reads_a_layer_either_way(packed: bool) -> None:
     data = gzip.compress(LAYER_TWO) if packed else LAYER_TWO
     with uncompressed(io.BytesIO(data)) as stream:
         assert stream.read() == LAYER_TWO
+
+
+def test_the_cache_keeps_the_newest_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("deployer.image_facts.KEPT_IMAGES", 2)
+    cache = tmp_path / "facts.json"
+    for n in "abc":
+        image_facts(f"sha256:{n * 64}", lambda: [_oci_save([LAYER_ONE])], cache)
+    kept = json.loads(cache.read_text())["images"]
+    assert list(kept) == [f"sha256:{'b' * 64}", f"sha256:{'c' * 64}"]
