@@ -148,8 +148,21 @@ def slot_volume(site: Site, slot: str) -> str:
     return f"{site.container_name}-slot-{slot}"
 
 
+def check_slots_work(engine: Engine) -> None:
+    """Refuse an engine that would hide a server's socket slot (asked before a build)."""
+    kind = engine.kind
+    if kind.hides_volumes_at_tmp:
+        raise PreviewFailed(
+            f"{kind.product} {kind.version} at {engine.host} mounts a tmpfs of its own over "
+            "a read-only container's /tmp, hiding the socket slot volume sitedeploy's front "
+            "reaches the site's server through, so the site could not be served. Use Podman "
+            "4 or a Docker Engine (DOCKER_HOST) until sitedeploy moves that socket."
+        )
+
+
 def ensure_slot_volume(engine: Engine, site: Site, slot: str) -> str:
     """A socket slot: a small tmpfs volume, the /tmp of the server in it."""
+    check_slots_work(engine)
     name = slot_volume(site, slot)
     with engine.errors(f"Creating the socket slot volume {name}"):
         if not engine.client.volumes.list(filters={"name": f"^{name}$"}):
