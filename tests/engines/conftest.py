@@ -22,8 +22,8 @@ def start(extra: ExtraEngine, main: Engine) -> ExtraEngine:
     user's engine would pull: Docker Hub is not reachable here)."""
     config = load_config(site_template_dir())
     base = resolve_base(main, config.nginx_image, config.debian_mirror, Progress(quiet=True))
-    extra.start()
     try:
+        extra.start()
         extra.load([base.reference])
     except BaseException:
         extra.stop()

@@ -1,10 +1,11 @@
-"""Other Docker engines beside the machine's own daemon, for the engine tests.
+"""Other engines beside the machine's own daemon, for the engine tests.
 
-Each is Debian's docker.io of another release (`scripts/engines` unpacks it into a folder;
-nothing is installed), started as a second dockerd in a network namespace of its own
-(`unshare --net`) with its own data-root, exec-root, pidfile and socket, and — for the
-containerd image store — `features.containerd-snapshotter`. The machine's daemon is never
-stopped, restarted or reconfigured.
+Each is Debian's docker.io of another release, or Debian's Podman (`scripts/engines`
+unpacks them into folders; nothing is installed), started in a network namespace of its
+own (`unshare --net`) with its own roots and socket: a second dockerd (its own data-root,
+exec-root and pidfile; `features.containerd-snapshotter` for the containerd image store)
+or Podman's Docker API service (its own containers.conf, storage and registries). The
+machine's daemon is never stopped, restarted or reconfigured.
 
 The namespace gets one route out (a veth pair, NAT'd by the host) so that builds inside it
 reach Debian's mirror as they do on a user's machine: the engine under test builds the
@@ -29,6 +30,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import requests
 
 import docker
 from deployer.waiting import wait_until
@@ -198,6 +201,7 @@ runroot = "{work}/run"
         return service, env
 
     def start(self) -> None:
+        self._unlink()  # what a run that was killed may have left
         shutil.rmtree(self.work, ignore_errors=True)
         self.work.mkdir(parents=True)
         command, extra_env = self._podman() if self.podman else self._dockerd()
@@ -250,6 +254,17 @@ runroot = "{work}/run"
              "RELATED,ESTABLISHED", "-j", "ACCEPT"],
         ]  # fmt: skip
 
+    def _unlink(self) -> None:
+        """The link and its rules gone (each rule as often as it is there)."""
+        for table, chain, *rule in self._rules():
+            for _ in range(5):
+                deleted = subprocess.run(
+                    ["iptables", "-t", table, "-D", chain, *rule], capture_output=True
+                )
+                if deleted.returncode != 0:
+                    break
+        subprocess.run(["ip", "link", "del", self._veth], capture_output=True)
+
     def load(self, references: list[str]) -> None:
         """Move images from the machine's daemon, as `docker save | docker load` would."""
         save = subprocess.Popen(["docker", "save", *references], stdout=subprocess.PIPE)
@@ -261,7 +276,7 @@ runroot = "{work}/run"
             raise RuntimeError(f"docker save {' '.join(references)} failed")
 
     def stop(self) -> None:
-        with contextlib.suppress(docker.errors.DockerException):
+        with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
             for container in self.client().containers.list(all=True):
                 container.remove(force=True)
         if self.process is not None and self.process.poll() is None:
@@ -274,9 +289,7 @@ runroot = "{work}/run"
         for pid in _processes_in(self.namespace):  # what it started and left (Podman's conmon)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        for table, chain, *rule in self._rules():
-            subprocess.run(["iptables", "-t", table, "-D", chain, *rule], capture_output=True)
-        subprocess.run(["ip", "link", "del", self._veth], capture_output=True)
+        self._unlink()
         for mount in reversed(_mounts_under(self.work)):  # what the daemon left mounted
             subprocess.run(["umount", "-l", mount], capture_output=True)
         shutil.rmtree(self.work, ignore_errors=True)
