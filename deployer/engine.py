@@ -273,7 +273,8 @@ class Engine:
         layers = image.attrs.get("RootFS", {}).get("Layers") or []
         facts = self.facts(image)
         return ImageInfo(
-            tag=tag, id=str(image.id), config_digest=self.config_digest(image),
+            tag=tag, id=str(image.id),
+            config_digest=facts.config_digest if facts else self.config_digest(image),
             size=facts.size if facts else int(image.attrs.get("Size", 0)), layers=len(layers),
         )  # fmt: skip
 
@@ -289,7 +290,7 @@ class Engine:
 
     def history(self, reference: str) -> list[Layer]:
         """The image's history, oldest first, each layer's size counted as `image_info`'s."""
-        image = self.find_image(reference)
+        image = None if self.kind.classic_store else self.find_image(reference)
         facts = self.facts(image) if image is not None else None
         if facts is not None:
             return [Layer(created_by, size) for created_by, size in facts.history_sizes()]
