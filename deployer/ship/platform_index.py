@@ -130,12 +130,16 @@ def _as_oci(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 _COPIED = re.compile(r"\b(dir|file|multi):[0-9a-f]{64}\b")
+_LABELLED = re.compile(r"(?:^|#\(nop\) )LABEL ")
 
 
-def _step(entry: dict[str, Any]) -> str:
-    """A history entry's instruction without what the classic builder and Podman add to a
-    COPY: the digest of what was copied (each CPU's runtime copies its own files)."""
-    return _COPIED.sub(r"\1:…", str(entry.get("created_by") or ""))
+def _recipe(history: list[dict[str, Any]]) -> list[str]:
+    """History's instructions as one recipe reads on every CPU: without what the classic
+    builder and Podman add to a COPY (the digest of what was copied: each CPU's runtime
+    copies its own files) and without the steps that record build labels (each CPU's say
+    which CPU it is; Podman 5 writes them in no fixed order)."""
+    steps = (str(entry.get("created_by") or "") for entry in history)
+    return [_COPIED.sub(r"\1:…", step) for step in steps if not _LABELLED.search(step)]
 
 
 def _composed_config(
@@ -144,8 +148,8 @@ def _composed_config(
     """The site image's config with `runtime` (another CPU's) in place of the engine's."""
     kept = len(runtime.config["rootfs"]["diff_ids"])
     steps = len(runtime.config.get("history") or [])
-    ours = [_step(entry) for entry in runtime.config.get("history") or []]
-    theirs = [_step(entry) for entry in (native.get("history") or [])[:steps]]
+    ours = _recipe(runtime.config.get("history") or [])
+    theirs = _recipe((native.get("history") or [])[:steps])
     if ours != theirs:  # both runtimes come from one recipe; anything else is not ours
         raise RegistryError(
             f"The {target.name} runtime's recipe differs from the one the site image was built "

@@ -108,6 +108,17 @@ def test_the_classic_builders_copy_digests_are_not_the_recipe() -> None:
     assert config["history"][0]["created_by"] == copied.format("b" * 64)
 
 
+def test_build_labels_are_not_the_recipe() -> None:
+    """Each CPU's build labels say which CPU it is; Podman 5 records them in a step of its
+    own, in no fixed order. A LABEL step is not compared; every other one is."""
+    native = _native_config(["USER 101:101", '/bin/sh -c #(nop) LABEL "a"="amd64" "b"="1"'])
+    arm = _arm_runtime(["USER 101:101", '/bin/sh -c #(nop) LABEL "b"="1" "a"="arm64"'])
+    config = _composed_config(native, arm, NATIVE_RUNTIME, ARM64)
+    assert config["history"][1]["created_by"].endswith('"a"="arm64"')
+    with pytest.raises(RegistryError, match="recipe differs"):
+        _composed_config(native, _arm_runtime(["USER 0", "LABEL a=arm64"]), NATIVE_RUNTIME, ARM64)
+
+
 def test_a_runtime_of_another_recipe_is_refused() -> None:
     with pytest.raises(RegistryError, match="linux/arm64 runtime's recipe differs"):
         _composed_config(
