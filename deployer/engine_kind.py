@@ -32,13 +32,6 @@ class EngineKind:
         image's files (what sitedeploy reports on every engine: `image_facts`)."""
         return not self.podman and not self.containerd_store
 
-    @property
-    def hides_volumes_at_tmp(self) -> bool:
-        """Podman 5, through the Docker API, mounts a tmpfs of its own over a read-only
-        container's /tmp even where a volume is mounted (Podman 4 does not)."""
-        major = self.version.split(".")[0]
-        return self.podman and major.isdigit() and int(major) >= 5
-
     def line(self) -> str:
         """One line for `up -v`."""
         store = (

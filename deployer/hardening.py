@@ -21,36 +21,37 @@ TMP_PATH = "/tmp"
 TMP_BYTES = 64 * 1024 * 1024
 _TMP_FLAGS = "mode=1777,noexec,nosuid,nodev"
 TMP_OPTIONS = f"size={TMP_BYTES // 2**20}m,{_TMP_FLAGS}"
-# The site's nginx also listens on this socket (the runtime's nginx.conf): the preview's
-# front reaches it there through a volume; a preview server's /tmp is that volume.
-SOCKET_PATH = f"{TMP_PATH}/sitedeploy.sock"
+# A preview's server runs the runtime's slot.conf (its nginx.conf and one listen more): its
+# front reaches it on this socket, in the slot volume mounted at SOCKET_DIR in both. Not in
+# /tmp: Podman 5 mounts a tmpfs of its own over a read-only container's /tmp, volume or not.
+SOCKET_DIR = "/run/sitedeploy"
+SOCKET_PATH = f"{SOCKET_DIR}/sitedeploy.sock"
+SLOT_CONFIG = "/etc/nginx/slot.conf"  # built from nginx.conf's "# slot: " line
+SLOT_BYTES = 2**20
 SOCKET_HELPER = "/usr/local/bin/sitedeploy-sock"  # docker/runtime/sitedeploy-sock.c
 NGINX = ("/usr/sbin/nginx", "-e", "stderr", "-g", "daemon off;")  # the image's ENTRYPOINT
 CAP_DROP = ("ALL",)
 PIDS_LIMIT = 256
 
 
-def container_options(*, tmpfs: bool = True) -> dict[str, Any]:
+def container_options() -> dict[str, Any]:
     """docker-py's `containers.create` options: read-only root, a small tmpfs for nginx's
-    pid and temporary files (or, `tmpfs=False`, a volume the caller mounts there — a
-    tmpfs volume of `tmpfs_volume_options()`), no capabilities, no privilege gain, a
-    process cap, and a restart by the daemon unless a user stops it. Each is visible in
-    `docker inspect`."""
-    options: dict[str, Any] = {
+    pid and temporary files, no capabilities, no privilege gain, a process cap, and a
+    restart by the daemon unless a user stops it. Each is visible in `docker inspect`."""
+    return {
         "read_only": True,
+        "tmpfs": {TMP_PATH: f"rw,{TMP_OPTIONS}"},
         "cap_drop": list(CAP_DROP),
         "security_opt": ["no-new-privileges:true"],
         "pids_limit": PIDS_LIMIT,
         "restart_policy": {"Name": "unless-stopped"},
     }
-    if tmpfs:
-        options["tmpfs"] = {TMP_PATH: f"rw,{TMP_OPTIONS}"}
-    return options
 
 
-def tmpfs_volume_options(*, podman: bool = False) -> dict[str, str]:
-    """The local volume driver's options for a tmpfs with the limits of /tmp, shared by
-    the containers that mount it. Podman 4's driver reads `size=` as a disk quota and
-    refuses it on a tmpfs: there the same limit is a count of 4 KiB pages (`nr_blocks`)."""
-    size = f"nr_blocks={TMP_BYTES // 4096}" if podman else f"size={TMP_BYTES // 2**20}m"
+def slot_volume_options(*, podman: bool = False) -> dict[str, str]:
+    """The local volume driver's options for a socket slot: a tmpfs the server and the
+    front both mount, for one socket (1 MiB at most, with /tmp's flags). Podman's driver
+    reads `size=` as a disk quota and refuses it on a tmpfs: there the same limit is a
+    count of 4 KiB pages (`nr_blocks`)."""
+    size = f"nr_blocks={SLOT_BYTES // 4096}" if podman else f"size={SLOT_BYTES // 2**10}k"
     return {"type": "tmpfs", "device": "tmpfs", "o": f"{size},{_TMP_FLAGS}"}

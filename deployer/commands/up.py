@@ -21,7 +21,7 @@ from deployer.image.images import build_site
 from deployer.progress import Progress
 from deployer.serve.front import front_live_reload, serving_now
 from deployer.serve.lock import site_lock
-from deployer.serve.preview import check_slots_work, ensure_port_available, preview_url
+from deployer.serve.preview import ensure_port_available, preview_url
 from deployer.serve.switch import UpResult, serve_image
 from deployer.site import Site
 
@@ -69,7 +69,6 @@ def _up(
     ensure_port_available(engine, site, host, port)
     if progress.verbose:
         progress.info(engine.kind.line())
-    check_slots_work(engine)
     images = build_site(engine, site, config, progress)
     url = preview_url(host, port)
 

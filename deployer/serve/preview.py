@@ -32,13 +32,16 @@ from deployer.hardening import (
     HTTPS_PORT_KEY,
     NGINX,
     PORT_KEY,
+    SLOT_CONFIG,
+    SOCKET_DIR,
     SOCKET_HELPER,
     SOCKET_PATH,
     TMP_PATH,
     container_options,
-    tmpfs_volume_options,
+    slot_volume_options,
 )
 from deployer.labels import Label, Role
+from deployer.provenance.sbom import files_from_labels
 from deployer.site import Site, page_url, site_filter
 
 
@@ -144,32 +147,24 @@ def network_name(site: Site) -> str:
     return site.container_name
 
 
+# Images of sitedeploy before 2026-12 listen on this socket from their own nginx.conf, their
+# /tmp the slot volume (Podman 5 hides such a volume under a tmpfs of its own).
+EARLIER_SOCKET_PATH = "/tmp/sitedeploy.sock"
+
+
 def slot_volume(site: Site, slot: str) -> str:
     return f"{site.container_name}-slot-{slot}"
 
 
-def check_slots_work(engine: Engine) -> None:
-    """Refuse an engine that would hide a server's socket slot (asked before a build)."""
-    kind = engine.kind
-    if kind.hides_volumes_at_tmp:
-        raise PreviewFailed(
-            f"{kind.product} {kind.version} at {engine.host} mounts a tmpfs of its own over "
-            "a read-only container's /tmp, hiding the socket slot volume sitedeploy's front "
-            "reaches the site's server through, so the site could not be served. Use Podman "
-            "4 or a Docker Engine (DOCKER_HOST) until sitedeploy moves that socket."
-        )
-
-
 def ensure_slot_volume(engine: Engine, site: Site, slot: str) -> str:
-    """A socket slot: a small tmpfs volume, the /tmp of the server in it."""
-    check_slots_work(engine)
+    """A socket slot: a small tmpfs volume, at SOCKET_DIR in the server in it."""
     name = slot_volume(site, slot)
     with engine.errors(f"Creating the socket slot volume {name}"):
         if not engine.client.volumes.list(filters={"name": f"^{name}$"}):
             engine.client.volumes.create(
                 name,
                 driver="local",
-                driver_opts=tmpfs_volume_options(podman=engine.kind.podman),
+                driver_opts=slot_volume_options(podman=engine.kind.podman),
                 labels=site.labels,
             )
     return name
@@ -181,14 +176,13 @@ def create_hardened(
     *,
     publish: tuple[str, int | None] | None,
     publish_https: int | None = None,
-    tmpfs: bool = True,
     **options: Any,
 ) -> Container:
     """Create (not start) a hardened container, its port 8080 published on `publish`
     (host, port); port None: an ephemeral port of that host; None: not published.
 
     `options` go to docker-py (name, labels, network_mode, command, volumes …, or a
-    restart policy of its own); with `tmpfs=False` the caller mounts a volume on /tmp.
+    restart policy of its own).
     """
     if publish is not None:
         host, port = publish
@@ -198,7 +192,7 @@ def create_hardened(
             options["ports"][HTTPS_PORT_KEY] = (host, publish_https)
     with engine.errors(f"Creating container {options.get('name')}"):
         container: Container = engine.client.containers.create(
-            image, detach=True, **{**container_options(tmpfs=tmpfs), **options}
+            image, detach=True, **{**container_options(), **options}
         )
     return container
 
@@ -215,6 +209,13 @@ def start(engine: Engine, container: Container, host: str, port: int | None) -> 
         raise
 
 
+def _has_slot_config(engine: Engine, image: str) -> bool:
+    """Does `image` have the runtime's slot.conf (says its bill of materials)?"""
+    found = engine.find_image(image)
+    files = files_from_labels(dict(found.labels or {})) if found is not None else []
+    return any(file.path == SLOT_CONFIG for file in files)
+
+
 def start_server(engine: Engine, site: Site, image: str, content_hash: str, slot: str) -> Container:
     """Start a server container for `image` in socket slot `slot`, reachable from the host
     on an ephemeral 127.0.0.1 port only (and by the front, on its socket)."""
@@ -223,16 +224,21 @@ def start_server(engine: Engine, site: Site, image: str, content_hash: str, slot
         **site.labels, Label.ROLE: Role.SERVER, Label.CONTENT_HASH: content_hash,
         Label.SLOT: slot,
     }  # fmt: skip
+    if _has_slot_config(engine, image):
+        mounts: dict[str, Any] = {"volumes": {volume: {"bind": SOCKET_DIR, "mode": "rw"}}}
+        serve = [SOCKET_PATH, *NGINX, "-c", SLOT_CONFIG]
+    else:  # an image of an earlier sitedeploy (`rollback` to it): the slot is its /tmp
+        mounts = {"volumes": {volume: {"bind": TMP_PATH, "mode": "rw"}}, "tmpfs": {}}
+        serve = [EARLIER_SOCKET_PATH, *NGINX]
     container = create_hardened(
         engine,
         image,
         publish=("127.0.0.1", None),
-        tmpfs=False,
         name=f"{site.container_name}-{secrets.token_hex(3)}",
         labels=labels,
-        volumes={volume: {"bind": TMP_PATH, "mode": "rw"}},
         # A server that was killed leaves its socket behind; remove it before nginx binds.
-        entrypoint=[SOCKET_HELPER, "serve", SOCKET_PATH, *NGINX],
+        entrypoint=[SOCKET_HELPER, "serve", *serve],
+        **mounts,
     )
     start(engine, container, "127.0.0.1", None)
     return container

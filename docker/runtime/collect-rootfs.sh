@@ -1,7 +1,8 @@
 #!/bin/sh
 # Copy nginx and exactly what it loads into an empty root filesystem at $1:
 # the binary, its modules, the shared libraries they need, our configuration
-# (mime.types included), an unprivileged user, and the two static helpers.
+# (mime.types included; slot.conf, a preview server's), an unprivileged user, and the two
+# static helpers.
 #
 #   collect-rootfs.sh ROOT                      nginx as installed in this stage (its CPU)
 #   collect-rootfs.sh ROOT DEBS TRIPLET         nginx for another CPU: the packages in DEBS
@@ -120,6 +121,13 @@ done
 for conf in /build/conf/*.conf /build/conf/mime.types; do
     ours "$conf" "/etc/nginx/$(basename "$conf")" 0644
 done
+# A preview's server: nginx.conf with its socket slot's listen (the "# slot: " line).
+sed 's/^\( *\)# slot: /\1/' /build/conf/nginx.conf > /build/slot.conf
+if cmp -s /build/conf/nginx.conf /build/slot.conf; then
+    echo "collect-rootfs: nginx.conf has no '# slot: ' line for slot.conf" >&2
+    exit 1
+fi
+ours /build/slot.conf /etc/nginx/slot.conf 0644
 ours /build/healthcheck /usr/local/bin/healthcheck 0755
 ours /build/sitedeploy-sock /usr/local/bin/sitedeploy-sock 0755
 printf '%s\n' 'root:x:0:0:root:/nonexistent:/nonexistent' \
@@ -135,6 +143,9 @@ ours /build/group /etc/group 0644
 if [ -z "$debs" ]; then
     mkdir -p "$root/dev" && touch "$root/dev/stdout" && chmod 666 "$root/dev/stdout"
     chroot --userspec=101:101 "$root" /usr/sbin/nginx -t -q -e stderr -c /etc/nginx/nginx.conf
+    mkdir -p "$root/run/sitedeploy" && chown 101:101 "$root/run/sitedeploy"  # the slot
+    chroot --userspec=101:101 "$root" /usr/sbin/nginx -t -q -e stderr -c /etc/nginx/slot.conf
+    rmdir "$root/run/sitedeploy" "$root/run"
     chroot --userspec=101:101 "$root" /usr/sbin/nginx -t -q -e stderr -c /etc/nginx/nginx.conf \
         -g 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;'
     rm -rf "$root/dev"

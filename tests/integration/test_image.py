@@ -63,6 +63,7 @@ def test_runtime_has_no_shell_no_package_manager_only_nginx(
     assert "usr/sbin/nginx" in files
     assert "usr/local/bin/healthcheck" in files
     assert {"etc/nginx/nginx.conf", "etc/nginx/mime.types", "etc/passwd", "etc/group"} <= files
+    assert "etc/nginx/slot.conf" in files  # a preview server's (its socket slot)
     for absent in ("bin/sh", "usr/bin/sh", "bin/bash", "usr/bin/apt-get", "usr/bin/dpkg"):
         assert absent not in files
     assert not any(

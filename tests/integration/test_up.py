@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +19,18 @@ from deployer.commands.up import up
 from deployer.config import SiteConfig, load_config
 from deployer.engine import Engine
 from deployer.errors import JekyllFailed, PluginUnavailable, PortUnavailable
+from deployer.hardening import SLOT_CONFIG, SOCKET_DIR, TMP_PATH
 from deployer.labels import Label, Role
 from deployer.progress import Progress
-from deployer.serve.preview import find_containers, preview_status, stop_preview
-from deployer.serve.switch import UpResult
+from deployer.resources import docker_dir
+from deployer.serve.front import serving_now
+from deployer.serve.preview import (
+    EARLIER_SOCKET_PATH,
+    find_containers,
+    preview_status,
+    stop_preview,
+)
+from deployer.serve.switch import UpResult, switch_to
 from deployer.site import Site, open_site
 from tests.conftest import SiteFactory
 from tests.integration.conftest import deploy
@@ -104,10 +113,12 @@ def test_preview_is_published_only_where_asked_and_hardened(
     assert server.attrs["HostConfig"]["PortBindings"]["8080/tcp"] == [
         {"HostIp": "127.0.0.1", "HostPort": ""}
     ]
-    # The server's /tmp is its socket slot: a small tmpfs volume the front mounts too.
-    (tmp,) = [m for m in server.attrs["Mounts"] if m["Destination"] == "/tmp"]
-    assert tmp["Type"] == "volume" and tmp["Name"].endswith("-slot-a")
-    assert {m["Name"] for m in front.attrs["Mounts"]} >= {tmp["Name"]}
+    # The server's socket is in its slot: a small tmpfs volume the front mounts too; its
+    # /tmp is a tmpfs of its own, as every container's.
+    (slot,) = [m for m in server.attrs["Mounts"] if m["Destination"] == SOCKET_DIR]
+    assert slot["Type"] == "volume" and slot["Name"].endswith("-slot-a")
+    assert {m["Name"] for m in front.attrs["Mounts"]} >= {slot["Name"]}
+    assert "/tmp" in server.attrs["HostConfig"]["Tmpfs"]
     for container in (front, server):
         host = container.attrs["HostConfig"]
         assert container.attrs["Config"]["User"] == "101:101"
@@ -118,6 +129,47 @@ def test_preview_is_published_only_where_asked_and_hardened(
     status = preview_status(engine, site)
     assert (status.state, status.answering, status.url) == ("running", True, result.url)
     assert status.server == result.server
+
+
+def test_an_image_of_an_earlier_sitedeploy_is_served_from_its_slot_in_tmp(
+    engine: Engine, make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """A `rollback` to an image built before the socket slot left /tmp: its nginx.conf
+    listens in /tmp, it has no slot.conf, and its server gets the slot volume as /tmp."""
+    site, config, result = deploy(engine, make_site("earlier"))
+    try:
+        conf = (docker_dir() / "runtime/conf/nginx.conf").read_text()
+        listen = f"listen unix:{EARLIER_SOCKET_PATH}"
+        earlier_conf = re.sub(r"# slot: listen unix:\S+", listen, conf)
+        assert earlier_conf != conf
+        (tmp_path / "nginx.conf").write_text(earlier_conf)
+        (tmp_path / "Dockerfile").write_text(
+            f"FROM {result.images.image.tag}\nCOPY nginx.conf /etc/nginx/nginx.conf\n"
+        )
+        labels = engine.client.images.get(result.images.image.tag).labels
+        files = json.loads(labels[Label.SBOM_FILES])
+        without = [row for row in files if row[0] != SLOT_CONFIG]  # its bill had no slot.conf
+        assert len(without) == len(files) - 1
+        earlier = f"{result.images.image.tag}-earlier"
+        engine.client.images.build(
+            path=str(tmp_path), tag=earlier, rm=True,
+            labels={Label.SBOM_FILES: json.dumps(without)},
+        )  # fmt: skip
+        serving = serving_now(engine, site, config.host, config.port)
+        assert serving is not None
+        done = switch_to(
+            engine, site, earlier, "earlier", lambda url: result.health, config,
+            Progress(quiet=True), front_image=result.images.runtime.tag, serving=serving,
+            strict=False, live_reload=False, keep_front=True,
+        )  # fmt: skip
+        server = engine.client.containers.get(done.server)
+        (slot,) = [m for m in server.attrs["Mounts"] if m["Destination"] == TMP_PATH]
+        assert slot["Type"] == "volume" and slot["Name"].endswith("-slot-b")
+        answer = requests.get(f"{result.url}/.sitedeploy/front-probe", timeout=10)
+        assert answer.headers["X-Served-By"] == server.attrs["Config"]["Hostname"]
+        assert requests.get(result.url, timeout=10).status_code == 200
+    finally:
+        stop_preview(engine, site)
 
 
 def test_up_again_without_changes_keeps_the_running_preview(

@@ -45,10 +45,3 @@ def test_podman_builds_without_buildkit() -> None:
     assert not kind.classic_store  # Podman's sizes count tar streams, not files
     assert kind.line().startswith("Engine: Podman 4.3.1 (API 1.41), amd64")
     assert kind.line().endswith("classic builds only")
-
-
-def test_podman_5_is_the_one_that_hides_volumes_at_tmp() -> None:
-    podman_5 = dict(PODMAN_4[0], Version="5.4.2"), PODMAN_4[1]
-    assert engine_kind(*podman_5).hides_volumes_at_tmp
-    assert not engine_kind(*PODMAN_4).hides_volumes_at_tmp
-    assert not engine_kind(*DOCKER_28_CONTAINERD).hides_volumes_at_tmp

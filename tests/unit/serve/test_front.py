@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 from typing import Any
 
+from deployer.hardening import SOCKET_PATH
+from deployer.resources import docker_dir
 from deployer.serve.front import free_slot
 from deployer.serve.front_config import (
     ALPN_SOCKET,
@@ -46,6 +49,16 @@ def test_a_new_server_takes_the_slot_the_serving_one_is_not_in() -> None:
     assert free_slot(_server("b")) == "a"
     assert free_slot(_server(None)) == "a"  # a server of an earlier layout
     assert slot_socket("b") == "/run/sitedeploy/b/sitedeploy.sock"
+
+
+def test_only_a_preview_server_listens_on_the_socket_its_front_reaches() -> None:
+    """The runtime's nginx.conf listens on no socket; the slot.conf built from it (a
+    preview server's) on SOCKET_PATH, a file of the slot volume's, as the front names it."""
+    conf = (docker_dir() / "runtime/conf/nginx.conf").read_text()
+    assert not re.search(r"^\s*listen unix:", conf, re.MULTILINE)
+    (slot,) = re.findall(r"^\s*# slot: (.*)$", conf, re.MULTILINE)
+    assert slot == f"listen unix:{SOCKET_PATH} default_server;"
+    assert SOCKET_PATH.rsplit("/", 1)[1] == slot_socket("a").rsplit("/", 1)[1]
 
 
 def _tls_servers(conf: str) -> tuple[str, str]:
