@@ -42,7 +42,7 @@ class On:
         return {"DOCKER_HOST": self.extra.host}
 
     def cli(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        with joined(self.extra.pid):
+        with joined(self.extra):
             return cli(*args, env=self.env, timeout=timeout)
 
 

@@ -52,20 +52,18 @@ def _setns(fd: int) -> None:
 
 
 @contextlib.contextmanager
-def joined(pid: int) -> Iterator[None]:
-    """The calling thread in process `pid`'s network namespace (and every process it
-    starts meanwhile), back in its own afterwards."""
+def joined(extra: ExtraEngine) -> Iterator[None]:
+    """The calling thread in `extra`'s network namespace (and every process it starts
+    meanwhile), back in its own afterwards."""
     with _namespace_lock:
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
         try:
-            _setns(target)
+            _setns(extra.namespace_fd)
             try:
                 yield
             finally:
                 _setns(own)
         finally:
-            os.close(target)
             os.close(own)
 
 
@@ -92,11 +90,14 @@ class ExtraEngine:
     """Another engine — a dockerd of another version, or Podman's Docker API service —
     in its own network namespace."""
 
-    name: str  # docker-26, docker-28, podman-4 (a folder under PACKAGES)
+    name: str  # docker-26, docker-28, podman-4, podman-5 (a folder under PACKAGES)
     containerd_store: bool
     subnet: int  # 10.213.<subnet>.0/30 links the namespace to the host
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     namespace: int = 0  # the inode of its network namespace
+    # … open from the start: the engine's own /proc/PID/ns/net is its main thread's, which
+    # Podman 5 moves into a container's namespace now and then (creating one there).
+    namespace_fd: int = field(default=-1, repr=False)
 
     @property
     def label(self) -> str:
@@ -158,6 +159,8 @@ class ExtraEngine:
         # Root here lacks CAP_SYS_RESOURCE: containers get limits it may set.
         nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 32768)
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        # Podman 5's netavark defaults to nftables, which this machine has not.
+        firewall = "" if self.name == "podman-4" else 'firewall_driver = "iptables"\n'
         files = {
             "containers.conf": f"""
 [containers]
@@ -178,7 +181,7 @@ runc = ["/usr/sbin/runc"]
 [network]
 network_backend = "netavark"
 network_config_dir = "{work}/networks"
-""",
+{firewall}""",
             "storage.conf": f"""
 [storage]
 driver = "overlay"
@@ -216,7 +219,8 @@ runroot = "{work}/run"
             20, lambda: Path(f"/proc/{self.pid}/ns/net").stat().st_ino != own,
             f"{self.label}'s network namespace",
         )  # fmt: skip
-        self.namespace = Path(f"/proc/{self.pid}/ns/net").stat().st_ino
+        self.namespace_fd = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY)
+        self.namespace = os.fstat(self.namespace_fd).st_ino
         self._route()
 
         def answers() -> bool:
@@ -290,6 +294,9 @@ runroot = "{work}/run"
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self._unlink()
+        if self.namespace_fd >= 0:
+            os.close(self.namespace_fd)
+            self.namespace_fd = -1
         for mount in reversed(_mounts_under(self.work)):  # what the daemon left mounted
             subprocess.run(["umount", "-l", mount], capture_output=True)
         shutil.rmtree(self.work, ignore_errors=True)

@@ -1,11 +1,12 @@
-"""sitedeploy on the engines people run, each a real dockerd beside the machine's own.
+"""sitedeploy on the engines people run, each a real engine beside the machine's own.
 
 The newest engine with the containerd image store (the default since Docker Engine 29)
 gets the whole path — up, check, inspect --verify, publish for two CPUs, up --watch, a
 swarm deploy; the other engines and stores a smoke path: `up` of the starter, built there
-from nothing but the Debian base. On every one, what the report says must be what the
-machine's own engine (20.10, classic store) says of the same site: the same content tag,
-the same image size, the same size per layer.
+from nothing but the Debian base. Podman 4 and 5 (their Docker API, the classic builder)
+get up and a switch, check, inspect, publish, and what they cannot do. On every one, what
+the report says must be what the machine's own engine (20.10, classic store) says of the
+same site: the same content tag, the same image size, the same size per layer.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def test_up_on_every_engine_reports_what_the_classic_store_does(
                          up.stderr), up.stderr  # fmt: skip
         there = json.loads(up.stdout)
         assert there["failures"] == []
-        with joined(on.extra.pid):
+        with joined(on.extra):
             page = requests.get(f"http://127.0.0.1:{port}/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text
         _same_report(there, _built_here(folder))
@@ -93,7 +94,7 @@ def registry28(
     containerd28: On, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningRegistry]:
     """A registry inside the engine's namespace (the engine pushes to 127.0.0.1 there)."""
-    with joined(containerd28.extra.pid):
+    with joined(containerd28.extra):
         running = start_registry(tmp_path_factory.mktemp("registry-28"))
     yield running
     running.close()
@@ -128,7 +129,7 @@ def test_up_check_and_sizes_on_the_containerd_store(
     checked = json.loads(check.stdout)
     assert checked["ok"]
     assert [f for f in checked["findings"] if f["severity"] != "info"] == []
-    with joined(containerd28.extra.pid):
+    with joined(containerd28.extra):
         assert requests.get(url, timeout=10).status_code == 200
 
 
@@ -155,7 +156,7 @@ def test_publish_for_two_cpus_from_the_containerd_store(
         "--json", timeout=1200,
     )  # fmt: skip
     assert published.returncode == 0, published.stderr
-    with joined(containerd28.extra.pid):
+    with joined(containerd28.extra):
         assert _cpus(registry28, "team/e28", json.loads(published.stdout)["digest"]) == [
             "amd64", "arm64",
         ]  # fmt: skip
@@ -164,7 +165,7 @@ def test_publish_for_two_cpus_from_the_containerd_store(
 def test_watch_on_the_containerd_store(containerd28: On, make_site: SiteFactory) -> None:
     folder = make_site("watch28")
     port = free_port()
-    with joined(containerd28.extra.pid):
+    with joined(containerd28.extra):
         run = Running("up", str(folder), "--port", str(port), "--watch", env=containerd28.env)
     try:
         run.wait_for("Watching")
@@ -172,7 +173,7 @@ def test_watch_on_the_containerd_store(containerd28: On, make_site: SiteFactory)
         about.write_text(about.read_text() + "\nWATCHED-ON-28\n")
 
         def served() -> bool:
-            with joined(containerd28.extra.pid):
+            with joined(containerd28.extra):
                 page = requests.get(f"http://127.0.0.1:{port}/about/", timeout=10)
             return "WATCHED-ON-28" in page.text
 
@@ -195,29 +196,35 @@ def test_swarm_deploy_on_the_containerd_store(
     )  # fmt: skip
     assert deployed.returncode == 0, deployed.stderr
     assert json.loads(deployed.stdout)["replicas"] == {"desired": 1, "running": 1}
-    with joined(containerd28.extra.pid):
+    with joined(containerd28.extra):
         assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
     removed = containerd28.cli("remove", str(folder), "--to", "swarm")
     assert removed.returncode == 0, removed.stderr
 
 
-# -- Podman 4.3 (Debian bookworm), its Docker API, the classic builder ------------------
+# -- Podman 4.3 (Debian bookworm) and 5.4 (trixie), their Docker API, the classic builder --
 
 
-@pytest.fixture(scope="module")
-def podman4(engine: Engine) -> Iterator[On]:
-    with started(ExtraEngine("podman-4", False, 40), engine) as on:
+@pytest.fixture(scope="module", params=[("podman-4", 40), ("podman-5", 50)], ids=lambda p: p[0])
+def podman(request: pytest.FixtureRequest, engine: Engine) -> Iterator[On]:
+    name, subnet = request.param
+    with started(ExtraEngine(name, False, subnet), engine) as on:
         yield on
 
 
+def _podman_version(on: On) -> str:
+    return str(on.extra.client().version()["Version"])
+
+
 def test_up_check_inspect_and_publish_on_podman(
-    podman4: On, make_site: SiteFactory, tmp_path: Path
+    podman: On, make_site: SiteFactory, tmp_path: Path
 ) -> None:
     folder = make_site("podman")
     port = free_port()
-    up = podman4.cli("up", str(folder), "--port", str(port), "--json", "-v")
+    up = podman.cli("up", str(folder), "--port", str(port), "--json", "-v")
     assert up.returncode == 0, up.stderr
-    assert re.search(r"Engine: Podman 4\.3\.\d+ \(API 1\.41\), amd64, containers-storage "
+    version = re.escape(_podman_version(podman))
+    assert re.search(rf"Engine: Podman {version} \(API \d\.\d+\), amd64, containers-storage "
                      r"\(overlay\), classic builds only", up.stderr), up.stderr  # fmt: skip
     there = json.loads(up.stdout)
     assert there["failures"] == [] and there["build_engine"].startswith("classic")
@@ -226,45 +233,55 @@ def test_up_check_inspect_and_publish_on_podman(
     assert here.returncode == 0, here.stderr
     assert there["image"] == json.loads(here.stdout)["image"]
     assert there["image_size"] == json.loads(here.stdout)["image_size"]
-    with joined(podman4.extra.pid):
+    with joined(podman.extra):
         assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+    # A change: a server in the other socket slot, the front switched to it.
+    about = folder / "about.md"
+    about.write_text(about.read_text() + "\nChanged on Podman.\n")
+    again = podman.cli("up", str(folder), "--port", str(port), "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["server"] != there["server"]
+    with joined(podman.extra):
+        page = requests.get(f"http://127.0.0.1:{port}/about/", timeout=10)
+        assert "Changed on Podman." in page.text
 
-    check = podman4.cli("check", str(folder), "--json")
+    check = podman.cli("check", str(folder), "--json")
     assert check.returncode == 0, check.stderr
-    inspected = podman4.cli("inspect", str(folder), "--json")
+    inspected = podman.cli("inspect", str(folder), "--json")
     assert inspected.returncode == 0, inspected.stderr
     found = json.loads(inspected.stdout)
     assert all(line["matches"] for line in found["recipe"] if line["instruction"]), found["recipe"]
     assert any(p.startswith("nginx=") for p in found["sbom"]["packages"]), found["sbom"]
 
-    with joined(podman4.extra.pid):  # plain HTTP: registries.conf lists it insecure
+    with joined(podman.extra):  # plain HTTP: registries.conf lists it insecure
         registry = start_registry(tmp_path / "registry", port=int(PODMAN_REGISTRY.split(":")[1]))
     try:
-        published = podman4.cli(
+        published = podman.cli(
             "publish", str(folder), "--registry", registry.host, "--repository", "team/pod",
             "--json", timeout=1200,
         )  # fmt: skip
         assert published.returncode == 0, published.stderr
         digest = json.loads(published.stdout)["digest"]
-        with joined(podman4.extra.pid):
+        with joined(podman.extra):
             assert _cpus(registry, "team/pod", digest) == ["amd64", "arm64"]
     finally:
         registry.close()
-    podman4.cli("down", str(folder))
+    podman.cli("down", str(folder))
 
 
-def test_what_podman_cannot_do_is_one_clear_message(podman4: On, make_site: SiteFactory) -> None:
+def test_what_podman_cannot_do_is_one_clear_message(podman: On, make_site: SiteFactory) -> None:
     folder = make_site("podman-cannot")
-    swarm = podman4.cli("deploy", str(folder), "--to", "swarm", "--registry", "127.0.0.1:9",
-                        "--repository", "team/none")  # fmt: skip
+    named = f"Podman {_podman_version(podman)}"
+    swarm = podman.cli("deploy", str(folder), "--to", "swarm", "--registry", "127.0.0.1:9",
+                       "--repository", "team/none")  # fmt: skip
     assert swarm.returncode == 1
-    assert "Podman 4.3.1" in swarm.stderr and "has no Swarm mode" in swarm.stderr
+    assert named in swarm.stderr and "has no Swarm mode" in swarm.stderr
     assert "sitedeploy k8s" in swarm.stderr and "Pushing" not in swarm.stderr
-    buildkit = podman4.cli("up", str(folder), "--engine", "buildkit")
+    buildkit = podman.cli("up", str(folder), "--engine", "buildkit")
     assert buildkit.returncode == 1
-    assert "Podman 4.3.1" in buildkit.stderr and "cannot build with BuildKit" in buildkit.stderr
+    assert named in buildkit.stderr and "cannot build with BuildKit" in buildkit.stderr
     (folder / "sitedeploy.toml").write_text('[build]\nbefore = "echo prepared"\n')
-    before = podman4.cli("up", str(folder))
+    before = podman.cli("up", str(folder))
     assert before.returncode == 1
     assert "[build] before needs BuildKit" in before.stderr
     assert "Podman has no BuildKit" in before.stderr and "--engine buildkit" not in before.stderr
