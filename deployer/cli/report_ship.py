@@ -33,8 +33,9 @@ def _since(stamp: str | None, now: datetime | None = None) -> str:
 def show_publish(progress: Progress, result: PublishResult) -> None:
     """Which tags point at which digest, and what the push cost."""
     if result.dry_run:
+        index = f" (one index for {', '.join(result.targets)})" if len(result.targets) > 1 else ""
         for ref in result.refs:
-            progress.info(f"would push {result.image_id[:19]} as {ref}")
+            progress.info(f"would push {result.image_id[:19]} as {ref}{index}")
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("reference")

@@ -68,6 +68,7 @@ def publish(
     )
     tags = tags or default_tags(site, images.content_hash)
     result = push_site(engine, remote, repository, tags, images, settings, progress)
+    result.targets = [target.name for target in targets]
     if settings.dry_run or not result.digest:
         result.seconds = time.monotonic() - started
         return result

@@ -76,6 +76,7 @@ class PublishResult:
     images: SiteImages | None = field(default=None, repr=False)
     signature: dict[str, Any] | None = None  # where the signature is (with --sign)
     platforms: list[PlatformImage] = field(default_factory=list)  # an index's, by CPU
+    targets: list[str] = field(default_factory=list)  # the CPUs published (or, dry, would be)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +95,7 @@ class PublishResult:
             "seconds": round(self.seconds, 2),
             "dry_run": self.dry_run,
             "platforms": [image.as_dict() for image in self.platforms],
+            "targets": self.targets,
         }
 
 

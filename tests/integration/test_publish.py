@@ -135,6 +135,7 @@ def test_dry_run_pushes_nothing(engine: Engine, make_site: SiteFactory, tmp_path
     try:
         result = run_publish(engine, make_site("dry"), empty, ["v9"], dry_run=True)
         assert result.dry_run and result.refs == [f"{empty.host}/team/blog:v9"]
+        assert result.targets == ["linux/amd64", "linux/arm64"]  # every CPU known, one index
         assert empty.get("/v2/_catalog").json()["repositories"] == []
     finally:
         empty.close()
