@@ -25,7 +25,8 @@ TMP_OPTIONS = f"size={TMP_BYTES // 2**20}m,{_TMP_FLAGS}"
 # front reaches it on this socket, in the slot volume mounted at SOCKET_DIR in both. Not in
 # /tmp: Podman 5 mounts a tmpfs of its own over a read-only container's /tmp, volume or not.
 SOCKET_DIR = "/run/sitedeploy"
-SOCKET_PATH = f"{SOCKET_DIR}/sitedeploy.sock"
+SOCKET_NAME = "sitedeploy.sock"  # its name in the slot volume (the front's link names it)
+SOCKET_PATH = f"{SOCKET_DIR}/{SOCKET_NAME}"
 SLOT_CONFIG = "/etc/nginx/slot.conf"  # built from nginx.conf's "# slot: " line
 SLOT_BYTES = 2**20
 SOCKET_HELPER = "/usr/local/bin/sitedeploy-sock"  # docker/runtime/sitedeploy-sock.c

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from string import Template
 
 from deployer import __version__
-from deployer.hardening import CONTAINER_PORT, USER_ID
+from deployer.hardening import CONTAINER_PORT, SOCKET_DIR, SOCKET_NAME, USER_ID
 from deployer.resources import docker_dir
 from deployer.site import Site
 
 CONFIG_DIR = "/etc/sitedeploy/front"
-SLOTS_DIR = "/run/sitedeploy"
+SLOTS_DIR = SOCKET_DIR  # the front mounts slot X at SLOTS_DIR/X
 SLOTS = ("a", "b")
 LIVE_DIR = f"{CONFIG_DIR}/live"  # nginx's (UID 101): the helper renames the link in it
 LIVE_LINK = f"{LIVE_DIR}/site.sock"
@@ -36,7 +36,7 @@ def tls_volume(site: Site) -> str:
 
 def slot_socket(slot: str) -> str:
     """Where the front finds the socket of the server in `slot`."""
-    return f"{SLOTS_DIR}/{slot}/sitedeploy.sock"
+    return f"{SLOTS_DIR}/{slot}/{SOCKET_NAME}"
 
 
 def _render(template: str, **values: object) -> str:
