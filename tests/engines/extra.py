@@ -94,9 +94,8 @@ class ExtraEngine:
     containerd_store: bool
     subnet: int  # 10.213.<subnet>.0/30 links the namespace to the host
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    namespace: int = 0  # the inode of its network namespace
-    # … open from the start: the engine's own /proc/PID/ns/net is its main thread's, which
-    # Podman 5 moves into a container's namespace now and then (creating one there).
+    # Its network namespace, open from the start: the engine's own /proc/PID/ns/net is its
+    # main thread's, which Podman 5 moves into a container's now and then (creating one).
     namespace_fd: int = field(default=-1, repr=False)
 
     @property
@@ -104,6 +103,11 @@ class ExtraEngine:
         if self.podman:
             return self.name
         return f"{self.name}-{'containerd' if self.containerd_store else 'classic'}"
+
+    @property
+    def namespace(self) -> int:
+        """The inode of its network namespace (0 before it started)."""
+        return os.fstat(self.namespace_fd).st_ino if self.namespace_fd >= 0 else 0
 
     @property
     def packages(self) -> Path:
@@ -220,7 +224,6 @@ runroot = "{work}/run"
             f"{self.label}'s network namespace",
         )  # fmt: skip
         self.namespace_fd = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY)
-        self.namespace = os.fstat(self.namespace_fd).st_ino
         self._route()
 
         def answers() -> bool:
